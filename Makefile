@@ -1,0 +1,36 @@
+# Two commands on a fresh Debian machine with Python 3.11: `make run` and `make test`.
+PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
+VENV := .venv
+VPY := $(VENV)/bin/python
+
+.PHONY: run test bench clean
+
+$(VPY):
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+
+# Stamp files: repeated runs skip pip until pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(VPY)
+	$(VPY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(VPY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+/usr/bin/chromium:
+	apt-get update && apt-get install -y chromium
+
+run: $(VENV)/.installed
+	$(VPY) -m app --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.installed-test /usr/bin/chromium
+	$(VPY) -m pytest -q tests/
+
+bench: $(VENV)/.installed
+	@set -e; for f in bench/*.py; do echo "== $$f"; $(VPY) $$f; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis
