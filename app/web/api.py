@@ -1,0 +1,50 @@
+"""The JSON API: the very dicts the pages render, for tools and tests."""
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from starlette.responses import JSONResponse
+
+from app.web import modelapi, pages, schema
+
+router = APIRouter(prefix="/api")
+
+ERR = {"model": schema.ErrorBody}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Unknown code, or a malformed parameter", **ERR},
+    404: {"description": "Unknown scenario", **ERR},
+    422: {"description": "The schedule cannot be replayed: position, reason and the longest valid prefix", **ERR},
+}
+
+
+@router.get("/scenarios", response_model=list[schema.ScenarioInfo], summary="All scenarios")
+async def api_scenarios() -> JSONResponse:
+    """Every scenario with its codes, CPUs and tours."""
+    return JSONResponse(list(modelapi.scenarios()))
+
+
+@router.get("/s/{scenario_id}", responses={200: {"model": schema.RunViewSchema,
+                                                 "description": "The replayed state (RunView)"}, **RESPONSES},
+            summary="The state after replaying a schedule")
+async def api_scenario(
+    scenario_id: str,
+    code: Annotated[str, Query(description="old, new, or a variant of the scenario")] = "old",
+    t: Annotated[str, Query(description="the schedule: one CPU digit per step, at most 500")] = "",
+) -> JSONResponse:
+    """The state, enabled CPUs with their next step, blocked reasons, events and reports."""
+    _, view = pages.run_page_view(scenario_id, code, t, None, api=True)
+    return JSONResponse(view)
+
+
+if modelapi.check is not None:
+    @router.get("/s/{scenario_id}/check", response_model=schema.CheckResult,
+                responses={k: v for k, v in RESPONSES.items() if k != 422},
+                summary="The explorer's verdict")
+    async def api_check(
+        scenario_id: str,
+        code: Annotated[str, Query(description="old, new, or a variant of the scenario")] = "old",
+    ) -> JSONResponse:
+        """Explore every schedule of the scenario under `code` and list the violations found."""
+        pages.run_page_view(scenario_id, code, "", None, api=True)
+        return JSONResponse(modelapi.verdict(scenario_id, code))

@@ -1,0 +1,95 @@
+"""The FastAPI application factory: routes, static files, security headers, error handlers."""
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.web import api, errors, pages, render
+
+log = logging.getLogger("app.web")
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware (cheaper than BaseHTTPMiddleware) adding the headers to every answer."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+async def _web_error(request: Request, exc: errors.WebError) -> Response:
+    return errors.respond(request, exc)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "bad-request")
+    message = {404: "There is no such page.", 405: "That method is not allowed here."}.get(
+        exc.status_code, "The request could not be understood.")
+    body = {"error": kind, "message": message}
+    if errors.is_api(request):
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    return errors.error_page(request, exc.status_code, body, [("all scenarios", "/")])
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    fields = ", ".join(".".join(str(p) for p in e.get("loc", ())) for e in exc.errors())
+    return errors.respond(request, errors.WebError(400, {"error": "bad-request",
+                                                         "message": f"Invalid parameter: {fields}."}))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unexpected error on %s", request.url.path, exc_info=exc)
+    if errors.is_api(request):
+        return JSONResponse({"error": "internal", "message": "Internal error."}, status_code=500)
+    return HTMLResponse("<!doctype html><title>Internal error</title><h1>Internal error</h1>"
+                        "<p>Something went wrong on our side.</p>", status_code=500)
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="zswap race visualizer",
+        description="Step the CPUs of the race fixed by upstream 5878303c5353 "
+                    "(mm/zswap: fix race between lru writeback and swapoff). The URL is the whole state.",
+        version="0.1.0",
+    )
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=render.STATIC), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        return FileResponse(render.STATIC / "favicon.svg", media_type="image/svg+xml")
+
+    app.include_router(pages.router)
+    app.include_router(api.router)
+    app.add_exception_handler(errors.WebError, _web_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)
+    return app

@@ -1,0 +1,59 @@
+"""HTML routes: the index and the scenario page (full page, or the state fragment for htmx)."""
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from app.web import context, errors, modelapi, render, urls
+
+router = APIRouter()
+
+HTML = {"content": {"text/html": {}}}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Unknown code or tour, or a malformed parameter", **HTML},
+    404: {"description": "Unknown scenario (the page lists the real ones)", **HTML},
+    422: {"description": "The schedule cannot be replayed: the page names the position and the reason "
+                         "and links to the longest valid prefix", **HTML},
+}
+
+
+@router.get("/", response_class=HTMLResponse, summary="The scenarios")
+async def index(request: Request) -> HTMLResponse:
+    """List every scenario with its summary, codes and tours."""
+    return render.page(request, "index.html", "index.html", scenarios=modelapi.scenarios())
+
+
+def run_page_view(scenario_id: str, code: str, t: str, tour: str | None, api: bool) -> tuple[dict, dict]:
+    """Look up the scenario and replay the schedule, turning bad input into a WebError."""
+    scenario = modelapi.scenario(scenario_id)
+    if scenario is None:
+        raise errors.unknown_scenario(scenario_id)
+    if tour is not None and tour not in {x["name"] for x in scenario["tours"]}:
+        names = [x["name"] for x in scenario["tours"]]
+        raise errors.WebError(400, {"error": "unknown-tour", "message": f"There is no tour {tour!r}.",
+                                    "valid": names},
+                              [(x["title"], urls.scenario(scenario_id, x["code"], "", x["name"]))
+                               for x in scenario["tours"]])
+    try:
+        view = modelapi.replay(scenario_id, code, t)
+    except modelapi.ModelInputError as e:
+        raise errors.from_model(e, scenario_id, code, t, tour, api) from None
+    return scenario, view
+
+
+@router.get("/s/{scenario_id}", response_class=HTMLResponse, responses=ERROR_RESPONSES,
+            summary="The state after replaying a schedule")
+async def scenario_page(
+    request: Request,
+    scenario_id: str,
+    code: Annotated[str, Query(description="old, new, or a variant of the scenario")] = "old",
+    t: Annotated[str, Query(description="the schedule: one CPU digit per step, at most 500")] = "",
+    tour: Annotated[str | None, Query(description="follow this tour of the scenario")] = None,
+) -> HTMLResponse:
+    """Replay schedule `t` on `code`; htmx swaps get only the <main id="state"> fragment."""
+    scenario, view = run_page_view(scenario_id, code, t, tour, api=False)
+    ctx = context.page_context(scenario, view, tour)
+    return render.page(request, "scenario.html", "_state.html", ctx=ctx, view=view)

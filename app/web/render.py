@@ -1,0 +1,46 @@
+"""Jinja2 rendering: one environment, full pages or htmx fragments from the same partials."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from app.web import urls
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = ROOT / "templates"
+STATIC = ROOT / "static"
+
+# Headers we branch on when choosing a fragment or a full page (stack-notes: htmx 4 history).
+VARY = "HX-Request, HX-Request-Type, HX-History-Restore-Request"
+
+env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"], default_for_string=True, default=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+env.globals["urls"] = urls
+
+
+def wants_fragment(request: Request) -> bool:
+    """A fragment only for an htmx partial swap; a history restore or a full request gets a page."""
+    h = request.headers
+    return (h.get("hx-request") == "true"
+            and h.get("hx-history-restore-request") != "true"
+            and h.get("hx-request-type") != "full")
+
+
+def render(name: str, **context: Any) -> str:
+    return env.get_template(name).render(**context)
+
+
+def page(request: Request, full: str, fragment: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """`fragment` (just <main id="state">) for htmx swaps, else `full`; always with Vary."""
+    is_fragment = wants_fragment(request) and fragment != full
+    html = render(fragment if is_fragment else full, is_fragment=is_fragment, **context)
+    return HTMLResponse(html, status_code=status_code, headers={"Vary": VARY})

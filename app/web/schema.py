@@ -1,0 +1,104 @@
+"""Pydantic-side types for the JSON API, so FastAPI's OpenAPI schema describes it.
+
+The RunView contract lives in app/model/viewtypes.py as `typing.TypedDict`s, which pydantic
+refuses on Python < 3.12; `openapi_typeddict` rebuilds the same shape with
+`typing_extensions.TypedDict` (documentation only: responses are sent as the model built them).
+"""
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any, Literal
+
+import typing_extensions
+from pydantic import BaseModel
+
+from app.model import viewtypes
+
+_cache: dict[type, Any] = {}
+
+
+def _convert(tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if typing_extensions.is_typeddict(tp):
+        return openapi_typeddict(tp)
+    if origin is list:
+        return list[_convert(typing.get_args(tp)[0])]
+    if origin in (typing.Union, types.UnionType):
+        args = tuple(_convert(a) for a in typing.get_args(tp))
+        return typing.Union[args]  # type: ignore[valid-type]
+    return tp
+
+
+def openapi_typeddict(td: type) -> Any:
+    """The same TypedDict, rebuilt with typing_extensions (recursively, memoised)."""
+    if td not in _cache:
+        hints = typing.get_type_hints(td)
+        _cache[td] = typing_extensions.TypedDict(td.__name__, {k: _convert(v) for k, v in hints.items()})
+    return _cache[td]
+
+
+RunViewSchema = openapi_typeddict(viewtypes.RunView)
+
+
+class CodeInfo(BaseModel):
+    id: str
+    title: str
+    description: str
+
+
+class CpuInfo(BaseModel):
+    id: int
+    actor: str
+    actor_title: str
+
+
+class TourInfo(BaseModel):
+    name: str
+    title: str
+    code: str
+    schedule: str
+    steps: list[str]
+
+
+class ScenarioInfo(BaseModel):
+    id: str
+    title: str
+    summary: str
+    codes: list[CodeInfo]
+    cpus: list[CpuInfo]
+    tours: list[TourInfo]
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx JSON answer. `position`, `reason` and `valid_prefix` are set for schedule
+    errors; `valid` lists the accepted values for an unknown scenario, code or tour."""
+
+    error: Literal["unknown-scenario", "unknown-code", "unknown-tour", "bad-schedule",
+                   "bad-request", "not-found", "method-not-allowed", "internal"]
+    message: str
+    position: int | None = None
+    reason: str | None = None
+    valid_prefix: str | None = None
+    valid_prefix_url: str | None = None
+    valid: list[str] | None = None
+
+
+class Violation(BaseModel):
+    kind: str
+    function: str
+    file: str
+    line: int | None
+    line_label: str
+    count: int
+    shortest: str
+
+
+class CheckResult(BaseModel):
+    scenario: str
+    code: str
+    states: int
+    transitions: int
+    complete_runs: int
+    seconds: float
+    violations: list[Violation]

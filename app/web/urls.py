@@ -1,0 +1,45 @@
+"""Every URL the site links to is built here, so templates and routes cannot drift apart."""
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+STATIC_PREFIX = "/static"
+
+
+def _q(**params: str | None) -> str:
+    kept = {k: v for k, v in params.items() if v not in (None, "")}
+    return ("?" + urlencode(kept)) if kept else ""
+
+
+def index() -> str:
+    return "/"
+
+
+def scenario(scenario_id: str, code: str = "old", t: str = "", tour: str | None = None) -> str:
+    """The page of one state: the schedule `t` replayed on `code` (the URL is the whole state)."""
+    return f"/s/{quote(scenario_id, safe='')}" + _q(code=code, t=t, tour=tour)
+
+
+def api_scenarios() -> str:
+    return "/api/scenarios"
+
+
+def api_scenario(scenario_id: str, code: str = "old", t: str = "") -> str:
+    return f"/api/s/{quote(scenario_id, safe='')}" + _q(code=code, t=t)
+
+
+def api_check(scenario_id: str, code: str = "old") -> str:
+    return f"/api/s/{quote(scenario_id, safe='')}/check" + _q(code=code)
+
+
+def static(path: str) -> str:
+    return f"{STATIC_PREFIX}/{path}"
+
+
+def favicon() -> str:
+    return "/favicon.ico"
+
+
+def heap_anchor(addr: str) -> str:
+    """The id of a heap object's row in the heap pane (locals link to '#' + this)."""
+    return "heap-" + addr
