@@ -136,11 +136,11 @@ def build_view(scenario_id: str, code: str, schedule: str) -> dict:
         raise UnknownScenario(scenario_id, [SEED])
     if code not in ("old", "new"):
         raise UnknownCode(code, ["old", "new"])
-    if len(schedule) > 500:
-        raise ScheduleError(500, "more than 500 steps", schedule[:500])
     st = _St()
     progs = _programs(code)
     for i, ch in enumerate(schedule):
+        if i >= 500:
+            raise ScheduleError(500, "more than 500 steps", schedule[:500])
         if ch not in "0123456789":
             raise ScheduleError(i, f"{ch!r} is not a CPU number", schedule[:i])
         cpu = int(ch)

@@ -94,3 +94,36 @@ def page(browser):
     yield pg
     context.close()
     assert not errors, "browser errors:\n" + "\n".join(errors)
+
+
+SEED = "lru-writeback-vs-swapoff"
+
+
+@pytest.fixture(scope="session")
+def seed_tours() -> dict:
+    """The seed's tours, recognised by what they do (not by name): the shortest old-code tour that
+    ends in a use-after-free, and a new-code tour during which some CPU sleeps.
+
+    Returns {"uaf": tour, "sleep": tour, "sleep_at": number of steps after which a CPU sleeps,
+    "sleeper": that CPU's id}.
+    """
+    from app.web import modelapi
+
+    scenario = modelapi.scenario(SEED)
+    assert scenario is not None, f"the seed scenario {SEED} is missing"
+    uaf, sleep = [], []
+    for tour in scenario["tours"]:
+        view = modelapi.build_view(SEED, tour["code"], tour["schedule"])
+        if tour["code"] == "old" and any(v["kind"] == "use-after-free" for v in view["violations"]):
+            uaf.append(tour)
+        if tour["code"] == "new" and not view["violations"]:
+            for k in range(len(tour["schedule"]) + 1):
+                v = modelapi.build_view(SEED, "new", tour["schedule"][:k])
+                sleepers = [c["id"] for c in v["cpus"] if c["status"] == "sleeping"]
+                if sleepers:
+                    sleep.append((tour, k, sleepers[0]))
+                    break
+    assert uaf, "no old-code tour of the seed ends in a use-after-free"
+    assert sleep, "no new-code tour of the seed has a sleeping CPU"
+    tour, k, cpu = sleep[0]
+    return {"uaf": min(uaf, key=lambda t: len(t["schedule"])), "sleep": tour, "sleep_at": k, "sleeper": cpu}
