@@ -1,6 +1,8 @@
 """HTML routes: the index and the scenario page (full page, or the state fragment for htmx)."""
 from __future__ import annotations
 
+import os
+from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -10,6 +12,10 @@ from starlette.responses import HTMLResponse
 from app.web import context, errors, modelapi, render, urls
 
 router = APIRouter()
+
+# The URL is the whole state and replay is deterministic, so a rendered state never goes stale:
+# memoise the last few hundred (ZSWAP_WEB_CACHE=0 turns this off, e.g. to measure misses).
+CACHE_SIZE = int(os.environ.get("ZSWAP_WEB_CACHE", "512"))
 
 HTML = {"content": {"text/html": {}}}
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -54,6 +60,15 @@ async def scenario_page(
     tour: Annotated[str | None, Query(description="follow this tour of the scenario")] = None,
 ) -> HTMLResponse:
     """Replay schedule `t` on `code`; htmx swaps get only the <main id="state"> fragment."""
+    fragment = render.wants_fragment(request)
+    html = state_html(fragment, scenario_id, code, t[: modelapi.MAX_STEPS + 1], tour)
+    return HTMLResponse(html, headers={"Vary": render.VARY})
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def state_html(fragment: bool, scenario_id: str, code: str, t: str, tour: str | None) -> str:
+    """The page (or fragment) of one state; bad input raises WebError, which is not cached."""
     scenario, view = run_page_view(scenario_id, code, t, tour, api=False)
     ctx = context.page_context(scenario, view, tour)
-    return render.page(request, "scenario.html", "_state.html", ctx=ctx, view=view)
+    return render.render("_state.html" if fragment else "scenario.html", ctx=ctx, view=view,
+                         is_fragment=fragment)

@@ -7,9 +7,14 @@ from markupsafe import escape
 
 import pytest
 
-from app.web import modelapi, urls
+from app.web import api, modelapi, pages, urls
 
 SEED = "lru-writeback-vs-swapoff"
+
+
+def clear_caches() -> None:
+    pages.state_html.cache_clear()
+    api.state_json.cache_clear()
 
 
 def model_json(scenario: str, code: str, t: str) -> dict:
@@ -253,10 +258,13 @@ def test_unexpected_exception_is_a_plain_500_without_traceback(client, monkeypat
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr(modelapi, "build_view", boom)
+    clear_caches()
     for url in (urls.scenario(SEED, "old", "1"), urls.api_scenario(SEED, "old", "1")):
         r = client.get(url)
         assert r.status_code == 500
         assert "secret internals" not in r.text and "Traceback" not in r.text
+    monkeypatch.undo()
+    clear_caches()
 
 
 def test_wrong_method_is_405(client):

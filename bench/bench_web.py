@@ -1,0 +1,168 @@
+"""Throughput and latency of a step request at depth 20 beside a trivial endpoint, one uvicorn worker.
+
+Starts the real server (uvicorn, one worker, httptools/uvloop from uvicorn[standard]) as a
+subprocess on a free loopback port, with one extra trivial route mounted by a tiny wrapper
+factory (create_bench_app below), then drives it with threads doing keep-alive http.client requests. Bounded in both
+request count and time. Numbers are noisy (+-30% on a 2-core machine): compare the two rows of
+one run, not runs with each other.
+
+    .venv/bin/python bench/bench_web.py [--threads 16] [--seconds 5] [--requests 20000]
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SEED = "lru-writeback-vs-swapoff"
+DEPTH = 20
+
+
+
+def create_bench_app():
+    """The real app plus one trivial route: the ceiling of this server on this machine."""
+    from fastapi.responses import PlainTextResponse
+
+    from app.web.app import create_app
+
+    app = create_app()
+
+    @app.get("/_bench/trivial", include_in_schema=False)
+    async def trivial() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    return app
+
+
+def depth_schedule(depth: int) -> str:
+    """A valid schedule of `depth` steps for the seed on old code (greedy: lowest enabled CPU
+    that keeps the run going), taken from the model so nothing here is hard-coded."""
+    from app.web import modelapi
+
+    t = ""
+    while len(t) < depth:
+        view = modelapi.build_view(SEED, "old", t)
+        if not view["enabled"]:
+            break
+        # Prefer the CPU that did not move last, so both CPUs interleave.
+        choices = sorted(view["enabled"], key=lambda c: (str(c) == t[-1:] if t else False, c))
+        t += str(choices[0])
+    return t
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_load(port: int, path: str, threads: int, seconds: float, max_requests: int) -> dict:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    count = [0]
+    statuses: dict[int, int] = {}
+    deadline = time.monotonic() + seconds
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        local: list[float] = []
+        while time.monotonic() < deadline:
+            with lock:
+                if count[0] >= max_requests:
+                    break
+                count[0] += 1
+            t0 = time.perf_counter()
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            resp.read()
+            local.append(time.perf_counter() - t0)
+            statuses[resp.status] = statuses.get(resp.status, 0) + 1
+        conn.close()
+        with lock:
+            latencies.extend(local)
+
+    start = time.perf_counter()
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for th in pool:
+        th.start()
+    for th in pool:
+        th.join()
+    elapsed = time.perf_counter() - start
+    latencies.sort()
+    n = len(latencies)
+    return {
+        "path": path, "requests": n, "seconds": elapsed, "rps": n / elapsed if elapsed else 0.0,
+        "p50_ms": 1000 * latencies[n // 2] if n else 0.0,
+        "p99_ms": 1000 * latencies[min(n - 1, int(n * 0.99))] if n else 0.0,
+        "mean_ms": 1000 * statistics.fmean(latencies) if n else 0.0,
+        "statuses": statuses,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=16)
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--requests", type=int, default=20000)
+    args = ap.parse_args()
+
+    t = depth_schedule(DEPTH)
+    print(f"one uvicorn worker, {args.threads} keep-alive client threads (http.client, loopback), "
+          f"<= {args.requests} requests or {args.seconds:.0f} s per row")
+    print(f"step request: seed scenario, old code, depth {len(t)} (t={t})")
+    print(f"{'server':<22} {'endpoint':<20} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'n':>7}  statuses")
+    for label, cache in (("render cache on", "512"), ("render cache off", "0")):
+        rows = bench_server(t, cache, args)
+        for name, r in rows:
+            print(f"{label:<22} {name:<20} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
+                  f"{r['requests']:>7}  {r['statuses']}")
+        trivial, step = rows[0][1]["rps"], rows[1][1]["rps"]
+        print(f"{label:<22} step page / trivial throughput: {step / trivial:.2f} (target >= 0.5)")
+
+
+def bench_server(t: str, cache: str, args: argparse.Namespace) -> list[tuple[str, dict]]:
+    """Start one server with ZSWAP_WEB_CACHE=cache, load it, stop it."""
+    step_path = f"/s/{SEED}?code=old&t={t}"
+    port = free_port()
+    env = dict(os.environ, ZSWAP_WEB_CACHE=cache)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench.bench_web:create_bench_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"],
+        cwd=REPO, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                c.request("GET", "/_bench/trivial")
+                c.getresponse().read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise SystemExit("server did not start")
+                time.sleep(0.1)
+        for path in ("/_bench/trivial", step_path):  # warm up: imports, template compilation
+            run_load(port, path, 2, 1.0, 200)
+        return [
+            ("trivial endpoint", run_load(port, "/_bench/trivial", args.threads, args.seconds, args.requests)),
+            ("step page (HTML)", run_load(port, step_path, args.threads, args.seconds, args.requests)),
+            ("step state (JSON)", run_load(port, f"/api/s/{SEED}?code=old&t={t}", args.threads, args.seconds,
+                                           args.requests)),
+        ]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

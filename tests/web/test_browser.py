@@ -1,0 +1,142 @@
+"""Real headless Chromium against the real server: stepping, keys, history, sharing, code switch.
+
+The schedules come from the scenario's own tours (see the seed_tours fixture), never hard-coded.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app.web import urls
+
+pytestmark = pytest.mark.browser
+
+SEED = "lru-writeback-vs-swapoff"
+
+
+def schedule_text(page) -> str:
+    """The schedule shown on the page ('' at the start)."""
+    steps = page.get_attribute("#state", "data-steps")
+    return "" if steps == "0" else page.inner_text("#schedule").strip()
+
+
+def wait_schedule(page, t: str) -> None:
+    """Wait until the swapped-in state shows schedule `t` (and the URL says so)."""
+    page.wait_for_function("n => document.querySelector('#state')?.dataset.steps === String(n)", arg=len(t))
+    assert schedule_text(page) == t
+    assert re.search(rf"[?&]t={t}(&|$)", page.url) if t else "t=" not in page.url
+
+
+def test_uaf_tour_with_buttons_and_keys_then_back_and_share(page, browser, server_url, seed_tours):
+    tour = seed_tours["uaf"]
+    t = tour["schedule"]
+    page.goto(server_url + urls.scenario(SEED, "old"))
+    assert page.locator("#report").count() == 0
+    page.evaluate("window.__same_document = true")  # gone if a step reloaded the page
+    for i, cpu in enumerate(t):
+        if i % 2 == 0:
+            page.click(f"#step-{cpu}")
+        else:
+            page.keyboard.press(cpu)
+        wait_schedule(page, t[: i + 1])
+    assert page.evaluate("window.__same_document === true"), "steps must swap panes, not reload"
+
+    # The KASAN report and the red line in the crashing CPU's column.
+    report = page.locator("#report")
+    assert report.is_visible()
+    assert "BUG: KASAN: slab-use-after-free" in report.inner_text()
+    crash = page.locator(".program li.crash")
+    assert crash.count() == 1 and crash.first.is_visible()
+    crashed_cpu = page.locator(".cpu.status-crashed")
+    assert crashed_cpu.count() == 1
+    assert crashed_cpu.locator("li.crash").count() == 1
+    color = crash.first.evaluate("el => getComputedStyle(el).color")
+    r, g, b = map(int, re.findall(r"\d+", color)[:3])
+    assert r > 2 * g and r > 2 * b, f"the crash line is not red: {color}"
+    state_at_crash = page.inner_text("#state")
+
+    # Back is undo: the previous state, without the report.
+    page.go_back()
+    wait_schedule(page, t[:-1])
+    assert page.locator("#report").count() == 0
+    assert page.locator(".program li.crash").count() == 0
+    page.go_forward()
+    wait_schedule(page, t)
+    assert page.locator("#report").count() == 1
+
+    # The URL is the whole state: a fresh page shows exactly the same thing.
+    fresh = browser.new_page(viewport={"width": 1600, "height": 1000})
+    try:
+        fresh.goto(page.url)
+        assert fresh.inner_text("#state") == state_at_crash
+    finally:
+        fresh.close()
+
+
+def test_backspace_undoes_and_reset_goes_to_start(page, server_url, seed_tours):
+    t = seed_tours["uaf"]["schedule"][:3]
+    page.goto(server_url + urls.scenario(SEED, "old", t))
+    page.keyboard.press("Backspace")
+    wait_schedule(page, t[:-1])
+    page.keyboard.press("ArrowLeft")
+    wait_schedule(page, t[:-2])
+    page.keyboard.press("r")
+    wait_schedule(page, "")
+    assert page.locator("#undo").is_disabled()
+
+
+def test_new_code_tour_swapoff_sleeps_on_the_folio_lock_and_nothing_crashes(page, server_url, seed_tours):
+    tour, k, sleeper = seed_tours["sleep"], seed_tours["sleep_at"], seed_tours["sleeper"]
+    t = tour["schedule"]
+    page.goto(server_url + urls.scenario(SEED, "new", "", tour["name"]))
+    for i in range(len(t)):
+        page.keyboard.press("ArrowRight")
+        wait_schedule(page, t[: i + 1])
+        assert page.inner_text("#tour-sentence").strip().endswith(tour["steps"][i].strip())
+        if i + 1 == k:
+            status = page.inner_text(f"#cpu{sleeper}-status")
+            assert "sleeping" in status and "folio" in status
+            assert page.locator(f"#step-{sleeper}").is_disabled()
+            # Its digit key does nothing while it sleeps.
+            page.keyboard.press(str(sleeper))
+            page.wait_for_timeout(200)
+            assert schedule_text(page) == t[: i + 1]
+    assert page.locator("#report").count() == 0
+    assert page.locator(".program li.crash").count() == 0
+    assert page.locator(".cpu.status-crashed").count() == 0
+
+
+def test_switching_to_new_code_with_n_key(page, server_url, seed_tours):
+    t = seed_tours["uaf"]["schedule"]
+    page.goto(server_url + urls.scenario(SEED, "old", t))
+    assert page.locator("#report").count() == 1
+    page.keyboard.press("n")
+    page.wait_for_function("() => document.querySelector('#state')?.dataset.code === 'new'")
+    assert "code=new" in page.url
+    assert page.locator("#report").count() == 0
+    assert page.locator(".cpu.status-crashed").count() == 0
+    page.keyboard.press("o")
+    page.wait_for_function("() => document.querySelector('#state')?.dataset.code === 'old'")
+
+
+def test_copy_link_puts_the_url_on_the_clipboard(browser, server_url, seed_tours):
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(server_url + urls.scenario(SEED, "old", seed_tours["uaf"]["schedule"][:2]))
+        page.click("#copy-link")
+        page.wait_for_function("() => document.querySelector('#copy-status').textContent.includes('copied')")
+        assert page.evaluate("navigator.clipboard.readText()") == page.url
+    finally:
+        context.close()
+    assert not errors
+
+
+def test_event_log_entry_goes_to_that_step(page, server_url, seed_tours):
+    t = seed_tours["uaf"]["schedule"]
+    page.goto(server_url + urls.scenario(SEED, "old", t))
+    page.click("#event-1 a.stepno")
+    wait_schedule(page, t[:2])
