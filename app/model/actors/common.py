@@ -1,0 +1,154 @@
+"""Kernel helpers shared by several actors (zswap_entry_put, swap-cache removal, ...).
+
+These run *inside* one step: they are not steps of their own, in the same way
+the kernel inlines them into the line that calls them.
+"""
+from __future__ import annotations
+
+from ..engine import Blocked, Ctx
+
+
+def data_tag(owner: str, gen: int) -> str:
+    """What a page's bytes are: whose page, and which use of the slot."""
+    return f"page {owner}#{gen}"
+
+
+def entry_name(c: Ctx, addr: int) -> str:
+    obj = c.heap.get(addr)
+    return obj.name if obj and obj.name else f"{addr:#x}"
+
+
+def lru_del(c: Ctx, addr: int) -> None:
+    """zswap_lru_del -> list_lru_del: takes the LRU lock, unlinks if linked."""
+    if c.lru.lock is not None:
+        who = "itself" if c.lru.lock == c.cpu_id else f"CPU{c.lru.lock}"
+        raise Blocked("spinning", f"spinning on the LRU lock (inside zswap_lru_del) held by {who}")
+    entry = c.entry(addr)
+    if entry.on_lru:
+        c.lru_set(tuple(a for a in c.lru.order if a != addr))
+        c.set_entry(addr, on_lru=False)
+
+
+def lru_add_tail(c: Ctx, addr: int) -> None:
+    """zswap_lru_add / list_lru_putback: link at the tail if not linked."""
+    if c.lru.lock is not None:
+        who = "itself" if c.lru.lock == c.cpu_id else f"CPU{c.lru.lock}"
+        raise Blocked("spinning", f"spinning on the LRU lock held by {who}")
+    entry = c.entry(addr)
+    if not entry.on_lru:
+        c.lru_set(c.lru.order + (addr,))
+        c.set_entry(addr, on_lru=True)
+
+
+def entry_put(c: Ctx, addr: int, function: str) -> None:
+    """zswap_entry_put: refcount-- under tree->lock; at zero, zswap_free_entry."""
+    c.touch(addr, "entry->refcount (struct zswap_entry)", write=True, size=4)
+    entry = c.entry(addr)
+    refcount = entry.refcount - 1
+    if refcount == 0:
+        if entry.length:
+            lru_del(c, addr)
+        c.set_entry(addr, refcount=0)
+        c.free(addr, "zswap_free_entry")
+        c.say(f"The refcount of {entry_name(c, addr)} drops to 0, so zswap_free_entry() frees it.")
+    else:
+        c.set_entry(addr, refcount=refcount)
+
+
+def entry_get(c: Ctx, addr: int) -> None:
+    c.touch(addr, "entry->refcount (struct zswap_entry)", write=True, size=4)
+    entry = c.entry(addr)
+    c.set_entry(addr, refcount=entry.refcount + 1)
+
+
+def rb_search(c: Ctx, tree_addr: int, offset: int) -> int | None:
+    """zswap_rb_search: reads tree->rbroot (and the nodes, i.e. the entries)."""
+    c.touch(tree_addr, "tree->rbroot (struct zswap_tree)", write=False, size=8)
+    for off, addr in c.tree_at(tree_addr).rb:
+        if off == offset:
+            return addr
+    return None
+
+
+def invalidate_entry(c: Ctx, tree_addr: int, addr: int) -> bool:
+    """zswap_invalidate_entry: erase from the rbtree if still linked, then put."""
+    tree = c.tree_at(tree_addr)
+    if not any(a == addr for _, a in tree.rb):
+        return False
+    c.set_tree(tree_addr, type(tree)(tree.addr, tree.array, tree.index, tree.lock, tuple(p for p in tree.rb if p[1] != addr)))
+    c.set_entry(addr, in_tree=False)
+    entry_put(c, addr, "zswap_invalidate_entry")
+    return True
+
+
+def tree_of(c: Ctx) -> int | None:
+    """swap_zswap_tree(): &zswap_trees[type][offset >> SWAP_ADDRESS_SPACE_SHIFT].
+
+    The model has one tree per device (index 0), so this is the array address.
+    A NULL global here would be a NULL dereference; the caller reports it.
+    """
+    return c.zswap_trees
+
+
+def need_tree(c: Ctx) -> int:
+    tree = tree_of(c)
+    if tree is None:
+        c.violate("null-deref", None, "swap_zswap_tree() on a NULL zswap_trees[type]")
+        c.say(f"zswap_trees[type] is NULL: {c.me} dereferences a NULL pointer and stops.")
+        c.crash()
+    return tree  # type: ignore[return-value]
+
+
+def drop_swap_cache(c: Ctx, folio_addr: int, then: str) -> None:
+    """delete_from_swap_cache -> put_swap_folio: clear SWAP_HAS_CACHE.
+
+    When that was the slot's last use, the slot is freed directly
+    (swap_entry_free -> swap_range_free -> zswap_invalidate): the model assumes
+    no per-cpu slot-cache deferral. That continues in the I steps, then at ``then``.
+    """
+    folio = c.folios[folio_addr]
+    offset = folio.offset
+    c.set_folio(folio_addr, in_swapcache=False, refs=folio.refs - 1)
+    assert offset is not None
+    slot = c.slot(offset)
+    c.set_slot(offset, has_cache=False)
+    if slot.count == 0:
+        c.set_slot(offset, owner="")
+        c.set("inv_offset", offset)
+        c.say(f"Slot {offset} has no users left, so it is freed; swap_range_free() calls zswap_invalidate().")
+        c.call("I1", then)
+    else:
+        c.goto(then)
+
+
+def folio_put(c: Ctx, folio_addr: int) -> None:
+    folio = c.folios[folio_addr]
+    refs = folio.refs - 1
+    c.set_folio(folio_addr, refs=refs)
+    if refs == 0:
+        c.free(folio_addr, "folio_put")
+
+
+def submit_write(c: Ctx, folio_addr: int) -> None:
+    """__swap_writepage: start writeback, unlock the folio, submit the bio.
+
+    The bytes written must be the current contents of the slot; otherwise this
+    is the stale-data writeback that 04fc7816089c and the recheck guard against.
+    """
+    folio = c.folios[folio_addr]
+    assert folio.offset is not None
+    slot = c.slot(folio.offset)
+    expected = data_tag(slot.owner, slot.gen) if slot.owner else None
+    c.set_folio(folio_addr, writeback=True, locked_by=None)
+    c.mark("locks")
+    if folio.data != expected:
+        c.violate(
+            "stale-writeback",
+            folio_addr,
+            f"writes {folio.data} to slot {folio.offset}, which now holds {expected or 'nothing'}",
+        )
+        c.say(
+            f"{c.me} writes {folio.data} to swap slot {folio.offset}, but that slot now belongs to "
+            f"{expected or 'nobody'}: stale data overwrites the slot."
+        )
+    c.set_slot(folio.offset, disk=folio.data or "")

@@ -1,0 +1,85 @@
+"""X: a process exits and frees its swap slot (zap_pte_range -> free_swap_and_cache).
+
+The model frees the slot directly (as with the per-cpu slot cache disabled):
+invalidation is immediate. Spec section 4.4.
+"""
+from __future__ import annotations
+
+from ..engine import ActorDef, Ctx, actor_def, step_def
+from ..state import Pte
+from .common import drop_swap_cache, folio_put
+
+actor_def(ActorDef("exit", "process exit: zap_pte_range -> free_swap_and_cache", "X1", "exit", 4242, params=("process",)))
+
+
+@step_def("X1")
+def x1(c: Ctx) -> None:
+    name = c.get("process")
+    pte = c.ptes.get(name)  # type: ignore[arg-type]
+    if pte is None or pte.offset is None:
+        c.say(f"Process {name} has no swap PTE left: nothing to free.")
+        c.finish("nothing to free")
+        return
+    c.ptes[name] = Pte(name, None, None)  # type: ignore[arg-type]
+    c.mark(f"pte:{name}")
+    c.set("x_off", pte.offset)
+    c.say(f"Process {name} exits: zap_pte_range() clears its PTE for slot {pte.offset} and calls free_swap_and_cache().")
+    c.goto("X2")
+
+
+@step_def("X2")
+def x2(c: Ctx) -> None:
+    off = c.get("x_off")
+    slot = c.slot(off)  # type: ignore[arg-type]
+    count = slot.count - 1
+    c.set_slot(off, count=count)  # type: ignore[arg-type]
+    if count > 0:
+        c.say(f"__swap_entry_free(): slot {off} still has {count} users.")
+        c.finish("slot still in use")
+        return
+    if slot.has_cache:
+        c.say(f"__swap_entry_free(): the count of slot {off} is 0 but SWAP_HAS_CACHE is set: try to reclaim the folio.")
+        c.goto("X3")
+        return
+    c.set_slot(off, owner="")  # type: ignore[arg-type]
+    c.set("inv_offset", off)
+    c.say(f"__swap_entry_free(): slot {off} has no users: it is freed and swap_range_free() calls zswap_invalidate().")
+    c.call("I1", "X5")
+
+
+@step_def("X3")
+def x3(c: Ctx) -> None:
+    off = c.get("x_off")
+    folio = c.swapcache_folio(off)  # type: ignore[arg-type]
+    if folio is None:
+        c.say("__try_to_reclaim_swap(): no folio in the swap cache any more.")
+        c.finish("slot left to its SWAP_HAS_CACHE owner")
+        return
+    if folio.locked_by is not None:
+        c.say(f"__try_to_reclaim_swap(): folio_trylock() fails, CPU{folio.locked_by} holds the folio lock; the slot stays.")
+        c.finish("folio locked: slot not freed")
+        return
+    if folio.writeback:
+        c.say("__try_to_reclaim_swap(): the folio is under writeback; the slot stays.")
+        c.finish("folio under writeback: slot not freed")
+        return
+    c.set_folio(folio.addr, locked_by=c.cpu_id, refs=folio.refs + 1)
+    c.set("folio", folio.addr)
+    c.say(f"__try_to_reclaim_swap(): folio_trylock() succeeds; folio_free_swap() deletes it from the swap cache.")
+    drop_swap_cache(c, folio.addr, "X4")
+
+
+@step_def("X4")
+def x4(c: Ctx) -> None:
+    folio = c.get("folio")
+    c.folio_unlock(folio)  # type: ignore[arg-type]
+    folio_put(c, folio)  # type: ignore[arg-type]
+    c.set("folio", None)
+    c.say("folio_unlock(); folio_put().")
+    c.finish("slot freed")
+
+
+@step_def("X5")
+def x5(c: Ctx) -> None:
+    c.say("free_swap_and_cache() returns: the slot and its zswap entry are gone.")
+    c.finish("slot freed")

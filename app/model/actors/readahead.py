@@ -1,0 +1,153 @@
+"""__read_swap_cache_async() (mm/swap_state.c, v6.8/6.9 shape), spec section 3.2.
+
+Callers set ``r_off`` (the swap offset) and ``r_skip`` (skip_if_exists) and
+read back ``folio`` (address or None) and ``allocated`` (folio_was_allocated).
+"""
+from __future__ import annotations
+
+from ..engine import Blocked, Ctx, step_def
+from ..state import Folio
+from .common import folio_put
+
+
+def _who(c: Ctx) -> str:
+    return "swapin" if not c.get("r_skip") else "writeback"
+
+
+@step_def("R1")
+def r1_get_device(c: Ctx) -> None:
+    c.set("folio", None)
+    c.set("allocated", False)
+    if not c.swap.users_live:
+        c.say(f"get_swap_device() fails: swapoff has already killed si->users. {c.me} gets no folio.")
+        c.ret()
+        return
+    c.set_swap(refs=tuple(sorted(c.swap.refs + (c.cpu_id,))))
+    c.set("si_ref", True)
+    c.say(f"{c.me} pins the swap device with get_swap_device(); it holds this pin only inside this call.")
+    c.goto("R2")
+
+
+@step_def("R2")
+def r2_lookup(c: Ctx) -> None:
+    off = c.get("r_off")
+    folio = c.swapcache_folio(off)  # type: ignore[arg-type]
+    if folio is not None:
+        c.set_folio(folio.addr, refs=folio.refs + 1)
+        c.set("folio", folio.addr)
+        c.set("allocated", False)
+        c.say(
+            f"The swap cache already has folio {folio.addr:#x} for slot {off}: {c.me} takes a reference "
+            "but does not lock it (folio_was_allocated = false)."
+        )
+        c.goto("R9")
+        return
+    c.say(f"No folio for slot {off} in the swap cache yet.")
+    c.goto("R3")
+
+
+@step_def("R3")
+def r3_swapcount(c: Ctx) -> None:
+    off = c.get("r_off")
+    slot = c.slot(off)  # type: ignore[arg-type]
+    if slot.count == 0 and c.swap.slot_cache_enabled:
+        c.say(f"swap_swapcount() of slot {off} is 0 and the slot cache is enabled: the slot is free, so no folio.")
+        c.goto("R9")
+        return
+    c.say(f"Slot {off} is still in use (count {slot.count}), so {c.me} goes on to allocate a folio.")
+    c.goto("R4")
+
+
+@step_def("R4")
+def r4_alloc(c: Ctx) -> None:
+    c.might_sleep("folio allocation (GFP_KERNEL)")
+    name = "F_wb" if c.get("r_skip") else "F_sw"
+    addr = c.alloc("folio", "struct folio", "page", 64, name, "__read_swap_cache_async")
+    c.folios[addr] = Folio(addr, None, False, None, False, False, None, 1)
+    c.set("new_folio", addr)
+    c.say(f"{c.me} allocates a new folio {addr:#x} ({name}); it is not visible to anyone yet.")
+    c.goto("R5")
+
+
+@step_def("R5")
+def r5_prepare(c: Ctx) -> None:
+    off = c.get("r_off")
+    slot = c.slot(off)  # type: ignore[arg-type]
+    new = c.get("new_folio")
+    if slot.count > 0 and not slot.has_cache:
+        c.set_slot(off, has_cache=True)  # type: ignore[arg-type]
+        c.say(f"swapcache_prepare() sets SWAP_HAS_CACHE on slot {off}: the slot cannot be freed while {c.me} owns it.")
+        c.goto("R6")
+        return
+    folio_put(c, new)  # type: ignore[arg-type]
+    c.set("new_folio", None)
+    if slot.has_cache:
+        if c.get("r_skip"):
+            c.say(
+                f"swapcache_prepare() returns -EEXIST: someone else set SWAP_HAS_CACHE on slot {off} "
+                "but has not inserted its folio yet. With skip_if_exists, writeback gives up: no folio."
+            )
+            c.goto("R9")
+            return
+        c.say(f"swapcache_prepare() returns -EEXIST: {c.me} frees its folio and will retry after a short sleep.")
+        c.goto("R5w")
+        return
+    c.say(f"swapcache_prepare() returns -ENOENT: slot {off} was freed. No folio.")
+    c.goto("R9")
+
+
+@step_def("R5w")
+def r5_wait(c: Ctx) -> None:
+    off = c.get("r_off")
+    slot = c.slot(off)  # type: ignore[arg-type]
+    if slot.has_cache and c.swapcache_folio(off) is None:  # type: ignore[arg-type]
+        # Retrying now would reproduce the same state: the model lets the CPU
+        # sleep until the SWAP_HAS_CACHE owner inserts its folio or gives up.
+        raise Blocked(
+            "sleeping",
+            f"sleeping in schedule_timeout_uninterruptible(1): slot {off} has SWAP_HAS_CACHE but no folio yet",
+        )
+    c.might_sleep("schedule_timeout_uninterruptible()")
+    c.say(f"{c.me} wakes from schedule_timeout_uninterruptible(1) and looks the swap cache up again.")
+    c.goto("R2")
+
+
+@step_def("R6")
+def r6_lock(c: Ctx) -> None:
+    new = c.get("new_folio")
+    c.set_folio(new, locked_by=c.cpu_id)  # type: ignore[arg-type]
+    c.mark("locks")
+    c.say(f"{c.me} locks its new folio {new:#x} (__folio_set_locked) before anyone can see it.")
+    c.goto("R7")
+
+
+@step_def("R7")
+def r7_add(c: Ctx) -> None:
+    new = c.get("new_folio")
+    off = c.get("r_off")
+    folio = c.folios[new]  # type: ignore[index]
+    c.set_folio(new, in_swapcache=True, offset=off, refs=folio.refs + 1)  # type: ignore[arg-type]
+    c.say(f"add_to_swap_cache(): folio {new:#x} is now in the swap cache for slot {off}, locked and not uptodate.")
+    c.goto("R8")
+
+
+@step_def("R8")
+def r8_allocated(c: Ctx) -> None:
+    c.set("folio", c.get("new_folio"))
+    c.set("new_folio", None)
+    c.set("allocated", True)
+    c.say(f"folio_add_lru(); *new_page_allocated = true: {c.me} owns a newly allocated, locked swap-cache folio.")
+    c.goto("R9")
+
+
+@step_def("R9")
+def r9_put_device(c: Ctx) -> None:
+    if c.get("si_ref"):
+        refs = list(c.swap.refs)
+        refs.remove(c.cpu_id)
+        c.set_swap(refs=tuple(refs))
+        c.set("si_ref", False)
+        c.say(f"put_swap_device(): {c.me} drops the device pin; from now on only the folio (if any) holds swapoff off.")
+    else:
+        c.say(f"__read_swap_cache_async() returns without a device pin.")
+    c.ret()

@@ -1,0 +1,98 @@
+"""swap_read_folio() -> zswap_load() (base code), spec section 4.5 L4-L10.
+
+Callers set ``r_off`` and ``folio`` (locked, newly allocated, in swap cache).
+"""
+from __future__ import annotations
+
+from ..engine import Ctx, step_def
+from .common import entry_get, entry_name, entry_put, invalidate_entry, lru_add_tail, lru_del, need_tree, rb_search
+
+
+@step_def("L4")
+def l4_read(c: Ctx) -> None:
+    c.say(f"swap_read_folio() first asks zswap for slot {c.get('r_off')} (zswap_load).")
+    c.goto("L5")
+
+
+@step_def("L5")
+def l5_lock(c: Ctx) -> None:
+    tree = need_tree(c)
+    c.set("load_tree", tree)
+    c.tree_lock(tree)
+    c.say(f"zswap_load() takes tree->lock (safe: {c.me}'s locked swap-cache folio keeps swapoff out).")
+    c.goto("L6")
+
+
+@step_def("L6")
+def l6_find_get(c: Ctx) -> None:
+    tree = c.get("load_tree")
+    found = rb_search(c, tree, c.get("r_off"))  # type: ignore[arg-type]
+    c.set("load_entry", found)
+    if found is None:
+        c.tree_unlock(tree)  # type: ignore[arg-type]
+        c.say("No zswap entry for the slot: zswap_load() returns false and the page is read from disk.")
+        c.goto("L4d")
+        return
+    entry_get(c, found)
+    c.say(f"zswap_entry_find_get() finds {entry_name(c, found)} and takes a reference (refcount {c.entry(found).refcount}).")
+    c.goto("L7")
+
+
+@step_def("L7")
+def l7_decompress(c: Ctx) -> None:
+    tree, addr, folio = c.get("load_tree"), c.get("load_entry"), c.get("folio")
+    c.tree_unlock(tree)  # type: ignore[arg-type]
+    c.might_sleep("__zswap_load()")
+    c.touch(addr, "entry->handle (struct zswap_entry)", write=False, size=8)  # type: ignore[arg-type]
+    c.set_folio(folio, data=c.entry(addr).data)  # type: ignore[arg-type]
+    c.say(f"{c.me} drops tree->lock and decompresses {entry_name(c, addr)} into folio {folio:#x}.")  # type: ignore[arg-type]
+    c.goto("L8")
+
+
+@step_def("L8")
+def l8_exclusive(c: Ctx) -> None:
+    tree, addr, folio = c.get("load_tree"), c.get("load_entry"), c.get("folio")
+    c.tree_lock(tree)  # type: ignore[arg-type]
+    if c.w0.config.exclusive_loads:
+        invalidate_entry(c, tree, addr)  # type: ignore[arg-type]
+        c.set_folio(folio, data=c.folios[folio].data)  # type: ignore[index,arg-type]
+        c.say(f"Exclusive loads: {c.me} erases {entry_name(c, addr)} from the tree (the folio is marked dirty).")  # type: ignore[arg-type]
+    else:
+        lru_del(c, addr)  # type: ignore[arg-type]
+        lru_add_tail(c, addr)  # type: ignore[arg-type]
+        c.say(
+            f"Non-exclusive loads: zswap_lru_del() + zswap_lru_add() put {entry_name(c, addr)} back at the LRU tail, "  # type: ignore[arg-type]
+            "even if a shrinker had isolated it."
+        )
+    c.goto("L9")
+
+
+@step_def("L9")
+def l9_put(c: Ctx) -> None:
+    tree, addr = c.get("load_tree"), c.get("load_entry")
+    entry_put(c, addr, "zswap_load")  # type: ignore[arg-type]
+    c.tree_unlock(tree)  # type: ignore[arg-type]
+    c.say(f"zswap_entry_put() drops the load's reference; {c.me} releases tree->lock.")
+    c.goto("L10")
+
+
+@step_def("L10")
+def l10_uptodate(c: Ctx) -> None:
+    folio = c.get("folio")
+    c.set_folio(folio, uptodate=True, locked_by=None)  # type: ignore[arg-type]
+    c.mark("locks")
+    c.set("load_tree", None)
+    c.set("load_entry", None)
+    c.say(f"folio_mark_uptodate(); folio_unlock(): folio {folio:#x} holds the page and is unlocked.")  # type: ignore[arg-type]
+    c.ret()
+
+
+@step_def("L4d")
+def l4_disk(c: Ctx) -> None:
+    folio = c.get("folio")
+    slot = c.slot(c.get("r_off"))  # type: ignore[arg-type]
+    c.set_folio(folio, data=slot.disk or None, uptodate=True, locked_by=None)  # type: ignore[arg-type]
+    c.mark("locks")
+    c.set("load_tree", None)
+    c.say(f"The page is read from the swap device; the read completes, marks folio {folio:#x} uptodate and unlocks it.")  # type: ignore[arg-type]
+    c.ret()

@@ -1,0 +1,426 @@
+"""Executing one atomic step of one CPU.
+
+A step is a small Python function over a ``Ctx``: a transaction on the
+immutable World. The step reads and writes through the context, which checks
+every memory access against the heap (KASAN), every lock against its holder
+(blocking) and every sleep against held spinlocks. A step that would block
+raises ``Blocked`` before the transaction commits, so "can this CPU move?" is
+answered by the very code that moves it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable, Literal
+
+from .state import (
+    Cpu,
+    Entry,
+    Folio,
+    HeapObject,
+    Origin,
+    Slot,
+    Tree,
+    Violation,
+    World,
+)
+
+BlockKind = Literal["spinning", "sleeping"]
+
+
+class Blocked(Exception):
+    """The step cannot run now; ``text`` says why, in a user-facing sentence."""
+
+    def __init__(self, kind: BlockKind, text: str) -> None:
+        super().__init__(text)
+        self.kind = kind
+        self.text = text
+
+
+class _Stop(Exception):
+    """Internal: the CPU crashed inside the step; commit what happened so far."""
+
+
+@dataclass(frozen=True)
+class StepDef:
+    id: str
+    run: Callable[["Ctx"], None]
+    src: str = ""  # key of the quoted kernel line; defaults to the id
+
+    @property
+    def source_key(self) -> str:
+        return self.src or self.id
+
+
+@dataclass(frozen=True)
+class ActorDef:
+    id: str
+    title: str
+    entry: str  # first step id
+    task: str  # task name for reports ("swapoff", "kworker/u4:1")
+    pid: int
+    params: tuple[str, ...] = ()  # scenario parameters it takes
+    callback: str = ""  # first step of the LRU isolate callback (writeback actors)
+    # "Break the fix" variants: run step B wherever the code would go to step A.
+    overrides: tuple[tuple[str, str], ...] = ()
+
+    def route(self, pc: str) -> str:
+        for old, new in self.overrides:
+            if old == pc:
+                return new
+        return pc
+
+
+STEPS: dict[str, StepDef] = {}
+ACTORS: dict[str, ActorDef] = {}
+
+
+def step_def(step_id: str, src: str = "") -> Callable[[Callable[["Ctx"], None]], Callable[["Ctx"], None]]:
+    """Register a step function under its spec id."""
+
+    def register(fn: Callable[["Ctx"], None]) -> Callable[["Ctx"], None]:
+        if step_id in STEPS:
+            raise ValueError(f"step {step_id} defined twice")
+        STEPS[step_id] = StepDef(step_id, fn, src)
+        return fn
+
+    return register
+
+
+def actor_def(actor: ActorDef) -> None:
+    ACTORS[actor.id] = actor
+
+
+# Cache layout for fake but stable addresses.
+CACHES: dict[str, tuple[int, int]] = {
+    # cache name: (first address, stride)
+    "kmalloc-16": (0xFFFF888004B2E000, 0x10),
+    "zswap_entry": (0xFFFF888003C1D000, 0x50),
+    "page": (0xFFFFEA0000124000, 0x40),
+}
+
+
+@dataclass
+class StepResult:
+    world: World
+    narration: list[str]
+    changed: list[str]
+    allocated: list[int]
+    freed: list[int]
+
+
+class Ctx:
+    """A transaction over a World for one step of one CPU."""
+
+    def __init__(self, world: World, cpu_id: int, step_index: int) -> None:
+        self.w0 = world
+        self.cpu_id = cpu_id
+        self.index = step_index
+        cpu = world.cpu(cpu_id)
+        self.pc: str | None = cpu.pc
+        self.stack = list(cpu.stack)
+        self.locals = dict(cpu.locals)
+        self.cpu_state = cpu.state
+        self.result = cpu.result
+        self.heap = {o.addr: o for o in world.heap}
+        self.entries = {e.addr: e for e in world.entries}
+        self.trees = {t.addr: t for t in world.trees}
+        self.folios = {f.addr: f for f in world.folios}
+        self.swap = world.swap
+        self.zswap_trees = world.zswap_trees
+        self.lru = world.lru
+        self.ptes = {p.process: p for p in world.ptes}
+        self.violations = list(world.violations)
+        self.free_lists = {k: list(v) for k, v in world.free_lists}
+        self.next_addr = dict(world.next_addr)
+        self.narration: list[str] = []
+        self.changed: list[str] = []
+        self.allocated: list[int] = []
+        self.freed: list[int] = []
+        self.step_id = cpu.pc or ""
+        self._jumped = False
+
+    # -- identity -------------------------------------------------------------
+    @property
+    def actor(self) -> ActorDef:
+        return ACTORS[self.w0.cpu(self.cpu_id).actor]
+
+    @property
+    def me(self) -> str:
+        return f"CPU{self.cpu_id}"
+
+    def origin(self, function: str) -> Origin:
+        return Origin(self.cpu_id, self.index, function, self.actor.task)
+
+    # -- control flow ---------------------------------------------------------
+    def get(self, name: str, default: object = None) -> object:
+        return self.locals.get(name, default)
+
+    def set(self, name: str, value: object) -> None:
+        self.locals[name] = value
+
+    def goto(self, pc: str) -> None:
+        self.pc = self.actor.route(pc)
+        self._jumped = True
+
+    def call(self, first: str, returns_to: str) -> None:
+        self.stack.append(returns_to)
+        self.goto(first)
+
+    def ret(self) -> None:
+        self.goto(self.stack.pop())
+
+    def finish(self, result: str) -> None:
+        self.pc = None
+        self.cpu_state = "done"
+        self.result = result
+        self._jumped = True
+
+    def say(self, text: str) -> None:
+        self.narration.append(text)
+
+    def mark(self, key: str) -> None:
+        if key not in self.changed:
+            self.changed.append(key)
+
+    # -- memory ---------------------------------------------------------------
+    def touch(self, addr: int | None, what: str, write: bool, size: int) -> None:
+        """One memory access. On freed memory: a KASAN report and this CPU stops."""
+        if addr is None:
+            return
+        obj = self.heap.get(addr) or self._containing(addr)
+        if obj is None or not obj.freed:
+            return
+        access = "Write" if write else "Read"
+        self.violations.append(
+            Violation(
+                kind="use-after-free",
+                cpu=self.cpu_id,
+                step_id=self.step_id,
+                object=obj.addr,
+                detail=f"{access} of size {size} at {addr:#x}: {what}",
+                at=self.index,
+            )
+        )
+        self.say(
+            f"{self.me} touches {what} at {addr:#x}, but that memory was freed: "
+            f"KASAN reports a use-after-free and {self.me} stops."
+        )
+        self.crash()
+
+    def _containing(self, addr: int) -> HeapObject | None:
+        for obj in self.heap.values():
+            if obj.addr <= addr < obj.addr + obj.size:
+                return obj
+        return None
+
+    def crash(self) -> None:
+        self.cpu_state = "crashed"
+        self.mark(f"cpu:{self.cpu_id}")
+        raise _Stop()
+
+    def violate(self, kind: str, obj: int | None, detail: str, stop: bool = False) -> None:
+        self.violations.append(Violation(kind, self.cpu_id, self.step_id, obj, detail, self.index))
+        if stop:
+            self.crash()
+
+    def alloc(self, kind: str, type_: str, cache: str, size: int, name: str, function: str) -> int:
+        free = self.free_lists.setdefault(cache, [])
+        reuse = kind != "entry" or self.w0.config.slab_reuse
+        if free and reuse:
+            addr = free.pop()
+        else:
+            base, stride = CACHES[cache]
+            addr = self.next_addr.get(cache, base)
+            self.next_addr[cache] = addr + stride
+        self.heap[addr] = HeapObject(
+            addr, kind, type_, cache, size, False, name, self.origin(function), None  # type: ignore[arg-type]
+        )
+        self.allocated.append(addr)
+        self.mark(f"heap:{addr:#x}")
+        return addr
+
+    def free(self, addr: int, function: str) -> None:
+        obj = self.heap[addr]
+        if obj.freed:
+            self.violate("double-free", addr, f"{function} frees {obj.type} {addr:#x} a second time", stop=True)
+        self.heap[addr] = replace(obj, freed=True, free=self.origin(function))
+        self.free_lists.setdefault(obj.cache, []).append(addr)
+        self.freed.append(addr)
+        self.mark(f"heap:{addr:#x}")
+        for other in self.w0.cpus:
+            if other.id == self.cpu_id or other.state == "done":
+                continue
+            names = [
+                f"'{name}'"
+                for name, value in other.locals
+                if isinstance(value, int) and not isinstance(value, bool) and obj.addr <= value < obj.addr + obj.size
+            ]
+            if names:
+                self.say(
+                    f"CPU{other.id} still holds a pointer to it in {' and '.join(names)}, and nothing pins it: "
+                    "that pointer now dangles."
+                )
+
+    # -- locks ----------------------------------------------------------------
+    def holds_spinlock(self) -> bool:
+        if self.lru.lock == self.cpu_id:
+            return True
+        return any(t.lock == self.cpu_id for t in self.trees.values())
+
+    def might_sleep(self, what: str) -> None:
+        if self.holds_spinlock():
+            self.violate(
+                "sleep-in-atomic",
+                None,
+                f"{what} may sleep while {self.me} holds a spinlock",
+            )
+            self.say(f"{self.me} would sleep in {what} while holding a spinlock: BUG: sleeping function called from invalid context.")
+            self.crash()
+
+    def lru_lock(self) -> None:
+        holder = self.lru.lock
+        if holder is not None:
+            who = "itself" if holder == self.cpu_id else f"CPU{holder}"
+            raise Blocked("spinning", f"spinning on the LRU lock (nlru->lock) held by {who}")
+        self.lru = replace(self.lru, lock=self.cpu_id)
+        self.mark("lru")
+        self.mark("locks")
+
+    def lru_unlock(self) -> None:
+        self.lru = replace(self.lru, lock=None)
+        self.mark("lru")
+        self.mark("locks")
+
+    def tree_at(self, addr: int) -> Tree:
+        return self.trees[addr]
+
+    def tree_lock(self, addr: int) -> None:
+        # KASAN checks the access before the lock word is even looked at.
+        self.touch(addr + 8, "tree->lock (spinlock in struct zswap_tree)", write=True, size=4)
+        tree = self.trees[addr]
+        if tree.lock is not None:
+            who = "itself" if tree.lock == self.cpu_id else f"CPU{tree.lock}"
+            raise Blocked("spinning", f"spinning on tree->lock at {addr + 8:#x} held by {who}")
+        self.trees[addr] = replace(tree, lock=self.cpu_id)
+        self.mark(f"tree:{addr:#x}")
+        self.mark("locks")
+
+    def tree_unlock(self, addr: int) -> None:
+        self.touch(addr + 8, "tree->lock (spinlock in struct zswap_tree)", write=True, size=4)
+        self.trees[addr] = replace(self.trees[addr], lock=None)
+        self.mark(f"tree:{addr:#x}")
+        self.mark("locks")
+
+    def folio_lock(self, addr: int) -> None:
+        self.might_sleep("folio_lock()")
+        folio = self.folios[addr]
+        if folio.locked_by is not None:
+            who = "itself" if folio.locked_by == self.cpu_id else f"CPU{folio.locked_by}"
+            raise Blocked("sleeping", f"sleeping in folio_lock on folio {addr:#x} held by {who}")
+        self.set_folio(addr, locked_by=self.cpu_id)
+        self.mark("locks")
+
+    def folio_unlock(self, addr: int) -> None:
+        self.set_folio(addr, locked_by=None)
+        self.mark("locks")
+
+    # -- records --------------------------------------------------------------
+    def set_entry(self, addr: int, **changes: object) -> None:
+        self.entries[addr] = replace(self.entries[addr], **changes)  # type: ignore[arg-type]
+        self.mark(f"entry:{addr:#x}")
+
+    def set_folio(self, addr: int, **changes: object) -> None:
+        self.folios[addr] = replace(self.folios[addr], **changes)  # type: ignore[arg-type]
+        self.mark(f"folio:{addr:#x}")
+
+    def set_slot(self, offset: int, **changes: object) -> None:
+        slots = tuple(replace(s, **changes) if s.offset == offset else s for s in self.swap.slots)  # type: ignore[arg-type]
+        self.swap = replace(self.swap, slots=slots)
+        self.mark("swap")
+
+    def slot(self, offset: int) -> Slot:
+        for s in self.swap.slots:
+            if s.offset == offset:
+                return s
+        raise KeyError(offset)
+
+    def set_swap(self, **changes: object) -> None:
+        self.swap = replace(self.swap, **changes)  # type: ignore[arg-type]
+        self.mark("swap")
+
+    def swapcache_folio(self, offset: int) -> Folio | None:
+        for f in self.folios.values():
+            if f.in_swapcache and f.offset == offset:
+                return f
+        return None
+
+    def set_tree(self, addr: int, tree: Tree) -> None:
+        self.trees[addr] = tree
+        self.mark(f"tree:{addr:#x}")
+
+    def lru_set(self, order: tuple[int, ...]) -> None:
+        self.lru = replace(self.lru, order=order)
+        self.mark("lru")
+
+    def entry(self, addr: int) -> Entry:
+        return self.entries[addr]
+
+    # -- commit ---------------------------------------------------------------
+    def commit(self) -> World:
+        old = self.w0.cpu(self.cpu_id)
+        locals_ = tuple(sorted(self.locals.items()))
+        cpu = Cpu(old.id, old.actor, self.pc, tuple(self.stack), locals_, self.cpu_state, self.result)  # type: ignore[arg-type]
+        cpus = tuple(cpu if c.id == self.cpu_id else c for c in self.w0.cpus)
+        return World(
+            cpus=cpus,
+            heap=tuple(sorted(self.heap.values(), key=lambda o: o.addr)),
+            entries=tuple(sorted(self.entries.values(), key=lambda e: e.addr)),
+            trees=tuple(sorted(self.trees.values(), key=lambda t: t.addr)),
+            folios=tuple(sorted(self.folios.values(), key=lambda f: f.addr)),
+            swap=self.swap,
+            zswap_trees=self.zswap_trees,
+            lru=self.lru,
+            ptes=tuple(sorted(self.ptes.values(), key=lambda p: p.process)),
+            violations=tuple(self.violations),
+            free_lists=tuple(sorted((k, tuple(v)) for k, v in self.free_lists.items())),
+            next_addr=tuple(sorted(self.next_addr.items())),
+            config=self.w0.config,
+            steps=self.w0.steps + 1,
+        )
+
+
+def try_step(world: World, cpu_id: int) -> StepResult | Blocked:
+    """Run the next step of ``cpu_id``; a ``Blocked`` value when it cannot move."""
+    cpu = world.cpu(cpu_id)
+    if cpu.state != "run" or cpu.pc is None:
+        raise ValueError(f"CPU{cpu_id} has no next step")
+    ctx = Ctx(world, cpu_id, world.steps)
+    step = STEPS[cpu.pc]
+    try:
+        step.run(ctx)
+    except Blocked as blocked:
+        return blocked
+    except _Stop:
+        pass
+    if ctx.cpu_state == "crashed":
+        ctx.pc = cpu.pc  # a crashed CPU stays on the line that crashed
+    elif not ctx._jumped:
+        raise AssertionError(f"step {cpu.pc} did not say where to go next")
+    ctx.mark(f"cpu:{cpu_id}")
+    return StepResult(ctx.commit(), ctx.narration, ctx.changed, ctx.allocated, ctx.freed)
+
+
+def runnable(world: World) -> list[int]:
+    return [c.id for c in world.cpus if c.state == "run" and c.pc is not None]
+
+
+def enabled(world: World) -> list[int]:
+    """CPUs that can take a step now."""
+    return [cpu_id for cpu_id in runnable(world) if not isinstance(try_step(world, cpu_id), Blocked)]
+
+
+def step(world: World, cpu_id: int) -> World:
+    result = try_step(world, cpu_id)
+    if isinstance(result, Blocked):
+        raise ValueError(f"CPU{cpu_id} is blocked: {result.text}")
+    return result.world

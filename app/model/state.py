@@ -1,0 +1,194 @@
+"""Immutable world state.
+
+Every record is a frozen dataclass and every collection a tuple, so a World is
+a value: hashable, comparable and cheap to share between undo, replay and the
+explorer. Fields that only record *history* (who allocated an object, at which
+step) are declared with ``compare=False`` so that two runs reaching the same
+kernel state by different paths compare equal; the explorer relies on that.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+CpuState = Literal["run", "done", "crashed"]
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an object was allocated or freed: history, not state."""
+
+    cpu: int | None  # None: the initial state of the scenario
+    step: int | None  # index in the schedule
+    function: str
+    task: str
+
+
+@dataclass(frozen=True)
+class HeapObject:
+    addr: int
+    kind: Literal["trees", "entry", "folio"]
+    type: str  # C type as a kernel developer would name it
+    cache: str  # allocator / slab cache
+    size: int
+    freed: bool = False
+    name: str = field(default="", compare=False)
+    alloc: Origin | None = field(default=None, compare=False)
+    free: Origin | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """The fields of one struct zswap_entry (kept after free: the stale bytes)."""
+
+    addr: int
+    offset: int  # swp_offset(entry->swpentry)
+    refcount: int
+    length: int
+    in_tree: bool  # rbnode linked
+    on_lru: bool  # lru list_head linked
+    data: str  # whose page the compressed bytes hold, with its generation
+
+
+@dataclass(frozen=True)
+class Tree:
+    """One struct zswap_tree: an rbroot and a spinlock, inside the trees array."""
+
+    addr: int
+    array: int  # the kvcalloc'd array this element lives in
+    index: int
+    lock: int | None  # CPU holding tree->lock
+    rb: tuple[tuple[int, int], ...]  # (offset, entry addr), sorted by offset
+
+
+@dataclass(frozen=True)
+class Slot:
+    offset: int
+    count: int  # swap_map count without SWAP_HAS_CACHE
+    has_cache: bool
+    owner: str  # whose data the slot currently stands for ("" when free)
+    gen: int  # bumped at every allocation of the slot: tells reuse apart
+    disk: str = ""  # what the last write I/O put on the device for this slot
+
+
+@dataclass(frozen=True)
+class SwapDevice:
+    type: int
+    writeok: bool  # SWP_WRITEOK
+    users_live: bool  # percpu_ref si->users alive (not killed)
+    inuse_pages: int
+    slot_cache_enabled: bool
+    slots: tuple[Slot, ...]
+    refs: tuple[int, ...]  # CPUs holding get_swap_device(), sorted, with repeats
+    swap_map_freed: bool = False
+
+
+@dataclass(frozen=True)
+class Folio:
+    addr: int
+    offset: int | None  # folio->swap offset while it caches a slot
+    in_swapcache: bool
+    locked_by: int | None  # CPU holding PG_locked
+    uptodate: bool
+    writeback: bool
+    data: str | None  # whose page the folio holds
+    refs: int  # folio refcount (0 = freed)
+
+
+@dataclass(frozen=True)
+class Lru:
+    order: tuple[int, ...]  # entry addresses, head first
+    lock: int | None  # CPU holding nlru->lock
+
+
+@dataclass(frozen=True)
+class Pte:
+    process: str
+    offset: int | None  # swp_entry(T, offset) while swapped out
+    folio: int | None  # present: maps this folio
+
+
+@dataclass(frozen=True)
+class Cpu:
+    id: int
+    actor: str
+    pc: str | None  # next step id; None once done or crashed
+    stack: tuple[str, ...]  # return step ids of called helpers
+    locals: tuple[tuple[str, object], ...]  # sorted (name, value)
+    state: CpuState = "run"
+    result: str | None = None
+
+    def local(self, name: str, default: object = None) -> object:
+        for key, value in self.locals:
+            if key == name:
+                return value
+        return default
+
+
+@dataclass(frozen=True)
+class Violation:
+    kind: str  # use-after-free, double-free, leak, stale-writeback, sleep-in-atomic, deadlock, ...
+    cpu: int | None
+    step_id: str | None  # the model step where it happened
+    object: int | None  # heap address involved
+    detail: str  # short machine-stable description (access kind, field)
+    at: int | None = field(default=None, compare=False)  # schedule index
+
+
+@dataclass(frozen=True)
+class Config:
+    """Scenario toggles: fixed for a run."""
+
+    exclusive_loads: bool = False
+    slab_reuse: bool = True  # a freed zswap_entry's address is handed out again (LIFO)
+
+
+@dataclass(frozen=True)
+class World:
+    cpus: tuple[Cpu, ...]
+    heap: tuple[HeapObject, ...]
+    entries: tuple[Entry, ...]
+    trees: tuple[Tree, ...]
+    folios: tuple[Folio, ...]
+    swap: SwapDevice
+    zswap_trees: int | None  # the global zswap_trees[T] pointer
+    lru: Lru
+    ptes: tuple[Pte, ...]
+    violations: tuple[Violation, ...]
+    free_lists: tuple[tuple[str, tuple[int, ...]], ...]  # per cache, LIFO of freed addrs
+    next_addr: tuple[tuple[str, int], ...]  # per cache, next fresh address
+    config: Config
+    steps: int = field(default=0, compare=False)
+
+    def cpu(self, cpu_id: int) -> Cpu:
+        return self.cpus[cpu_id - 1]
+
+    def heap_object(self, addr: int) -> HeapObject | None:
+        for obj in self.heap:
+            if obj.addr == addr:
+                return obj
+        return None
+
+    def entry(self, addr: int) -> Entry | None:
+        for entry in self.entries:
+            if entry.addr == addr:
+                return entry
+        return None
+
+    def folio(self, addr: int) -> Folio | None:
+        for folio in self.folios:
+            if folio.addr == addr:
+                return folio
+        return None
+
+    def slot(self, offset: int) -> Slot:
+        for slot in self.swap.slots:
+            if slot.offset == offset:
+                return slot
+        raise KeyError(offset)
+
+    def swapcache_folio(self, offset: int) -> Folio | None:
+        for folio in self.folios:
+            if folio.in_swapcache and folio.offset == offset:
+                return folio
+        return None
