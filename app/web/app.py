@@ -55,7 +55,9 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     body = {"error": kind, "message": message}
     if errors.is_api(request):
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
-    return errors.error_page(request, exc.status_code, body, [("all scenarios", "/")])
+    page = errors.error_page(request, exc.status_code, body, [("all scenarios", "/")])
+    page.headers.update(getattr(exc, "headers", None) or {})
+    return page
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
