@@ -43,8 +43,17 @@ def scenario_ids() -> list[str]:
 
 
 def replay(scenario_id: str, code: str, schedule: str) -> dict[str, Any]:
-    """build_view with the schedule cut one past the limit (the error position is the same)."""
-    return build_view(scenario_id, code, schedule[: MAX_STEPS + 1])
+    """build_view with the schedule cut one past the limit (the error position is the same).
+
+    A too-long schedule may also hold an earlier impossible step; report the first error, so
+    that `valid_prefix` is always a schedule that replays.
+    """
+    try:
+        return build_view(scenario_id, code, schedule[: MAX_STEPS + 1])
+    except ScheduleError as e:
+        if len(schedule) > MAX_STEPS and e.position >= MAX_STEPS:
+            build_view(scenario_id, code, schedule[:MAX_STEPS])  # raises the earlier error, if any
+        raise
 
 
 @lru_cache(maxsize=64)
