@@ -253,7 +253,7 @@ class Ctx:
             names = [
                 f"'{name}'"
                 for name, value in other.locals
-                if isinstance(value, int) and not isinstance(value, bool) and obj.addr <= value < obj.addr + obj.size
+                if name != "item" and isinstance(value, int) and not isinstance(value, bool) and obj.addr <= value < obj.addr + obj.size
             ]
             if names:
                 self.say(

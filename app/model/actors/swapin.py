@@ -83,6 +83,7 @@ def l11b(c: Ctx) -> None:
         return
     c.ptes[name] = Pte(name, None, folio)  # type: ignore[arg-type]
     c.mark(f"pte:{name}")
+    c.set_folio(folio, refs=c.folios[folio].refs + 1)  # type: ignore[arg-type,index]  (the mapping's reference)
     slot = c.slot(off)  # type: ignore[arg-type]
     c.set_slot(off, count=slot.count - 1)  # type: ignore[arg-type]
     c.say(f"The PTE now maps folio {folio:#x}; swap_free() drops the slot's count. The folio stays in the swap cache.")  # type: ignore[arg-type]

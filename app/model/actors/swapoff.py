@@ -144,6 +144,7 @@ def s3h(c: Ctx) -> None:
     name, off, folio = c.get("uo_pte"), c.get("uo_off"), c.get("folio")
     c.ptes[name] = Pte(name, None, folio)  # type: ignore[arg-type]
     c.mark(f"pte:{name}")
+    c.set_folio(folio, refs=c.folios[folio].refs + 1)  # type: ignore[arg-type,index]  (the mapping's reference)
     slot = c.slot(off)  # type: ignore[arg-type]
     c.set_slot(off, count=slot.count - 1)  # type: ignore[arg-type]
     c.say(f"unuse_pte(): process {name}'s PTE now maps folio {folio:#x}; swap_free() drops the slot's count to {slot.count - 1}.")  # type: ignore[arg-type]

@@ -1,0 +1,118 @@
+"""The model's public face: what the CLI and the web layer call.
+
+Every input error is a ModelInputError with a message that names what was
+wrong; nothing else escapes for bad input.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from .actors.variants import VARIANTS
+from .engine import ACTORS
+from .initial import actor_for
+from .replay import ScheduleError as _ScheduleError, replay
+from .scenario import CODES, Scenario, all_codes, code_info, load_all
+from .view import build_run_view
+from .viewtypes import RunView
+
+
+class ModelInputError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UnknownScenario(ModelInputError):
+    def __init__(self, scenario: str, valid: list[str]) -> None:
+        super().__init__(f"unknown scenario {scenario!r}; the scenarios are: {', '.join(valid)}")
+        self.scenario = scenario
+        self.valid = valid
+
+
+class UnknownCode(ModelInputError):
+    def __init__(self, code: str, valid: list[str]) -> None:
+        super().__init__(f"unknown code {code!r}; the codes are: {', '.join(valid)}")
+        self.code = code
+        self.valid = valid
+
+
+class ScheduleError(ModelInputError):
+    def __init__(self, position: int, reason: str, valid_prefix: str) -> None:
+        super().__init__(f"schedule position {position}: {reason}")
+        self.position = position
+        self.reason = reason
+        self.valid_prefix = valid_prefix
+
+
+def scenario(scenario_id: str) -> Scenario:
+    scenarios = load_all()
+    if scenario_id not in scenarios:
+        raise UnknownScenario(scenario_id, sorted(scenarios))
+    return scenarios[scenario_id]
+
+
+def check_code(code: str) -> str:
+    if code not in all_codes():
+        raise UnknownCode(code, all_codes())
+    return code
+
+
+def codes() -> list[dict[str, str]]:
+    return [{"id": c, "title": code_info(c)[0], "description": code_info(c)[1]} for c in all_codes()]
+
+
+def list_scenarios() -> list[dict[str, Any]]:
+    out = []
+    for s in load_all().values():
+        out.append(
+            {
+                "id": s.id,
+                "title": s.title,
+                "summary": " ".join(s.summary.split()),
+                "codes": codes(),
+                "cpus": [
+                    {"id": c.id, "actor": c.actor, "actor_title": ACTORS[actor_for(c.actor, "new")].title.replace(" (fixed code)", "")}
+                    for c in s.cpus
+                ],
+                "tours": [
+                    {"name": t.name, "title": t.title, "code": t.code, "schedule": t.schedule, "steps": t.steps}
+                    for t in s.tours
+                ],
+            }
+        )
+    return out
+
+
+def run(scenario_id: str, code: str, schedule: str):  # type: ignore[no-untyped-def]
+    s = scenario(scenario_id)
+    check_code(code)
+    try:
+        return replay(s, code, schedule)
+    except _ScheduleError as err:
+        raise ScheduleError(err.position, err.reason, err.valid_prefix) from None
+
+
+@lru_cache(maxsize=4096)
+def _cached_view(scenario_id: str, code: str, schedule: str) -> RunView:
+    return build_run_view(run(scenario_id, code, schedule))
+
+
+def build_view(scenario_id: str, code: str, schedule: str) -> RunView:
+    """The whole view model of one state. Cached: the same URL is the same state."""
+    import copy
+
+    return copy.deepcopy(_cached_view(scenario_id, code, schedule))
+
+
+__all__ = [
+    "ModelInputError",
+    "UnknownScenario",
+    "UnknownCode",
+    "ScheduleError",
+    "list_scenarios",
+    "build_view",
+    "codes",
+    "CODES",
+    "VARIANTS",
+]

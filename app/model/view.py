@@ -1,0 +1,417 @@
+"""Building the one view model (viewtypes.RunView) from a replayed Run.
+
+The JSON API and every HTML pane render this very dict.
+"""
+from __future__ import annotations
+
+from .engine import ACTORS, Blocked, try_step
+from .replay import Run, all_violations
+from .reports import report
+from .scenario import Scenario
+from .source import PROGRAMS, KernelLine, line_of
+from .state import Cpu, Violation, World
+from .viewtypes import (
+    CpuView,
+    EntryView,
+    Event,
+    FolioView,
+    HeapObjectView,
+    Local,
+    LockView,
+    LruView,
+    ProgramLine,
+    PteView,
+    RunView,
+    SlotView,
+    SourceLine,
+    SwapView,
+    TreeView,
+    Violation as ViolationView,
+    WorldView,
+)
+
+RUN_LIMIT = 200
+_HIDDEN_LOCALS = {"item", "r_off", "inv_offset"}  # walker/internal copies of what 'entry' shows  # steps "run until blocked" / "step over" may append at once
+
+# Locals worth showing, in order, with the name the kernel source uses.
+_SHOWN_LOCALS: tuple[tuple[str, str, str], ...] = (
+    # (model name, shown name, kind: ptr | swp | off | text)
+    ("entry", "entry", "ptr"),
+    ("tree", "tree", "ptr"),
+    ("swpoffset", "swpoffset", "off"),
+    ("swpentry", "swpentry", "swp"),
+    ("uo_off", "entry", "swp"),
+    ("x_off", "entry", "swp"),
+    ("fault_off", "entry", "swp"),
+    ("folio", "folio", "ptr"),
+    ("new_folio", "folio (new)", "ptr"),
+    ("new_entry", "entry", "ptr"),
+    ("inv_entry", "entry (zswap_invalidate)", "ptr"),
+    ("load_entry", "entry (zswap_load)", "ptr"),
+    ("wb", "writeback_result", "text"),
+    ("ret", "ret", "text"),
+)
+
+
+def source_line(step_id: str) -> SourceLine:
+    line: KernelLine = line_of(step_id)
+    return {
+        "step": step_id,
+        "function": line.function,
+        "file": line.file,
+        "line": line.line,
+        "line_label": line.label,
+        "text": line.text,
+        "verified": line.verified,
+    }
+
+
+def _hex(addr: int | None) -> str | None:
+    return None if addr is None else f"{addr:#x}"
+
+
+def cpu_status(world: World, cpu: Cpu) -> tuple[str, str, str | None]:
+    """(status, status_text, blocked_on)."""
+    if cpu.state == "crashed":
+        return "crashed", f"crashed at {line_of(cpu.pc).function} (KASAN report)" if cpu.pc else "crashed", None
+    if cpu.state == "done" or cpu.pc is None:
+        return "done", f"done: {cpu.result}", None
+    result = try_step(world, cpu.id)
+    if isinstance(result, Blocked):
+        return result.kind, result.text, result.text
+    return "runnable", "runnable", None
+
+
+def _locals(world: World, cpu: Cpu) -> list[Local]:
+    out: list[Local] = []
+    values = dict(cpu.locals)
+    for model_name, shown, kind in _SHOWN_LOCALS:
+        if model_name not in values or values[model_name] is None:
+            continue
+        value = values[model_name]
+        ref = None
+        dangling = False
+        if kind == "ptr" and isinstance(value, int):
+            obj = _containing(world, value)
+            text = f"{value:#x}"
+            if obj is not None:
+                ref = f"{obj.addr:#x}"
+                dangling = obj.freed
+                text += f" ({obj.name})" if obj.name else ""
+        elif kind == "swp":
+            text = f"swp(0, {value})"
+        else:
+            text = str(value)
+        out.append({"name": shown, "value": text, "ref": ref, "dangling": dangling})
+    return out
+
+
+def _containing(world: World, addr: int):  # type: ignore[no-untyped-def]
+    for obj in world.heap:
+        if obj.addr <= addr < obj.addr + obj.size:
+            return obj
+    return None
+
+
+def _run_digits(world: World, cpu_id: int, stop_when_returned: bool) -> str:
+    """Digits to append: run ``cpu_id`` alone until blocked/done, or until its function returns."""
+    cpu = world.cpu(cpu_id)
+    if cpu.state != "run" or cpu.pc is None:
+        return ""
+    depth0 = len(cpu.stack)
+    function0 = line_of(cpu.pc).function
+    digits = ""
+    w = world
+    while len(digits) < RUN_LIMIT:
+        c = w.cpu(cpu_id)
+        if c.state != "run" or c.pc is None:
+            break
+        if digits and stop_when_returned:
+            depth = len(c.stack)
+            if depth < depth0 or (depth == depth0 and line_of(c.pc).function != function0):
+                break
+        result = try_step(w, cpu_id)
+        if isinstance(result, Blocked):
+            break
+        w = result.world
+        digits += str(cpu_id)
+    return digits
+
+
+def _cpu_view(run: Run, world: World, cpu: Cpu, executed: set[str], crash_step: str | None) -> CpuView:
+    actor = ACTORS[cpu.actor]
+    status, text, blocked_on = cpu_status(world, cpu)
+    program: list[ProgramLine] = []
+    for step_id, depth in PROGRAMS[cpu.actor]:
+        line = source_line(step_id)
+        program.append(
+            {
+                **line,  # type: ignore[typeddict-item]
+                "depth": depth,
+                "is_next": status != "crashed" and cpu.pc == step_id,
+                "is_crash": crash_step == step_id,
+                "executed": step_id in executed,
+            }
+        )
+    runnable = status == "runnable"
+    return {
+        "id": cpu.id,
+        "actor": cpu.actor,
+        "actor_title": actor.title,
+        "status": status,  # type: ignore[typeddict-item]
+        "status_text": text,
+        "blocked_on": blocked_on,
+        "next": source_line(cpu.pc) if cpu.pc and cpu.state == "run" else None,
+        "locals": _locals(world, cpu),
+        "program": program,
+        "result": cpu.result,
+        "step_over": _run_digits(world, cpu.id, True) if runnable else "",
+        "run_until_blocked": _run_digits(world, cpu.id, False) if runnable else "",
+    }
+
+
+def _violation_view(world: World, v: Violation) -> ViolationView:
+    line = line_of(v.step_id) if v.step_id else None
+    obj = world.heap_object(v.object) if v.object is not None else None
+    return {
+        "kind": v.kind,
+        "cpu": v.cpu,
+        "function": line.function if line else "",
+        "file": line.file if line else "",
+        "line": line.line if line else None,
+        "line_label": line.label if line else "",
+        "step_id": v.step_id,
+        "object": _hex(v.object),
+        "object_name": obj.name if obj else None,
+        "step": v.at,
+        "alloc_step": obj.alloc.step if obj and obj.alloc else None,
+        "free_step": obj.free.step if obj and obj.free else None,
+        "detail": v.detail,
+        "report": report(world, v),
+    }  # type: ignore[typeddict-unknown-key]
+
+
+def _world_view(world: World) -> WorldView:
+    dev = world.swap
+    slots: list[SlotView] = []
+    for s in dev.slots:
+        parts = [str(s.count)] if s.count else []
+        if s.has_cache:
+            parts.append("SWAP_HAS_CACHE")
+        slots.append(
+            {"offset": s.offset, "count": s.count, "has_cache": s.has_cache, "map_text": "|".join(parts) or "0",
+             "owner": s.owner, "disk": s.disk}  # type: ignore[typeddict-unknown-key]
+        )
+    swap: SwapView = {
+        "type": dev.type,
+        "writeok": dev.writeok,
+        "users": "live" if dev.users_live else "killed",
+        "inuse_pages": dev.inuse_pages,
+        "slot_cache_enabled": dev.slot_cache_enabled,
+        "slots": slots,
+        "device_refs": list(dev.refs),
+    }
+    waiters = _waiters(world)
+    trees: list[TreeView] = []
+    for t in world.trees:
+        obj = world.heap_object(t.array)
+        trees.append(
+            {
+                "addr": f"{t.addr:#x}",
+                "array": f"{t.array:#x}",
+                "index": t.index,
+                "freed": bool(obj and obj.freed),
+                "lock_holder": t.lock,
+                "lock_waiters": waiters.get(f"tree:{t.addr:#x}", []),
+                "entries": [{"offset": off, "entry": f"{addr:#x}", "name": _name(world, addr)} for off, addr in t.rb],  # type: ignore[typeddict-unknown-key]
+            }
+        )
+    entries: list[EntryView] = []
+    for e in world.entries:
+        obj = world.heap_object(e.addr)
+        entries.append(
+            {
+                "addr": f"{e.addr:#x}",
+                "name": obj.name if obj else "",
+                "offset": e.offset,
+                "refcount": e.refcount,
+                "length": e.length,
+                "in_tree": e.in_tree,
+                "on_lru": e.on_lru,
+                "freed": bool(obj and obj.freed),
+                "data": e.data,
+            }  # type: ignore[typeddict-unknown-key]
+        )
+    lru: LruView = {
+        "order": [f"{a:#x}" for a in world.lru.order],
+        "names": [_name(world, a) for a in world.lru.order],
+        "nr_items": len(world.lru.order),
+        "lock_holder": world.lru.lock,
+        "lock_waiters": waiters.get("lru", []),
+    }  # type: ignore[typeddict-unknown-key]
+    folios: list[FolioView] = []
+    for f in world.folios:
+        obj = world.heap_object(f.addr)
+        folios.append(
+            {
+                "addr": f"{f.addr:#x}",
+                "name": obj.name if obj else "",
+                "offset": f.offset,
+                "in_swapcache": f.in_swapcache,
+                "locked_by": f.locked_by,
+                "uptodate": f.uptodate,
+                "writeback": f.writeback,
+                "data": f.data,
+                "waiters": waiters.get(f"folio:{f.addr:#x}", []),
+                "freed": bool(obj and obj.freed),
+            }  # type: ignore[typeddict-unknown-key]
+        )
+    locks: list[LockView] = [
+        {
+            "name": "LRU lock (nlru->lock)",
+            "kind": "spinlock",
+            "object": None,
+            "holder": world.lru.lock,
+            "waiters": waiters.get("lru", []),
+        }
+    ]
+    for t in world.trees:
+        locks.append(
+            {
+                "name": f"tree->lock (trees[{t.index}])",
+                "kind": "spinlock",
+                "object": f"{t.array:#x}",
+                "holder": t.lock,
+                "waiters": waiters.get(f"tree:{t.addr:#x}", []),
+            }
+        )
+    for f in world.folios:
+        key = f"folio:{f.addr:#x}"
+        if f.locked_by is not None or waiters.get(key):
+            obj = world.heap_object(f.addr)
+            locks.append(
+                {
+                    "name": f"folio lock {f.addr:#x} ({obj.name if obj else ''})",
+                    "kind": "sleeping",
+                    "object": f"{f.addr:#x}",
+                    "holder": f.locked_by,
+                    "waiters": waiters.get(key, []),
+                }
+            )
+    heap: list[HeapObjectView] = []
+    for o in world.heap:
+        dangling = []
+        if o.freed:
+            for c in world.cpus:
+                if c.state == "done":
+                    continue
+                for name, value in c.locals:
+                    if name in _HIDDEN_LOCALS:
+                        continue
+                    if isinstance(value, int) and not isinstance(value, bool) and o.addr <= value < o.addr + o.size:
+                        dangling.append(f"CPU{c.id} {name}")
+            if world.zswap_trees is not None and o.addr <= world.zswap_trees < o.addr + o.size:
+                dangling.append("zswap_trees[0]")
+        heap.append(
+            {
+                "addr": f"{o.addr:#x}",
+                "type": o.type,
+                "cache": o.cache,
+                "name": o.name,
+                "freed": o.freed,
+                "alloc_cpu": o.alloc.cpu if o.alloc else None,
+                "alloc_step": o.alloc.step if o.alloc else None,
+                "alloc_function": o.alloc.function if o.alloc else "",
+                "free_cpu": o.free.cpu if o.free else None,
+                "free_step": o.free.step if o.free else None,
+                "free_function": o.free.function if o.free else None,
+                "dangling_from": dangling,
+            }
+        )
+    ptes: list[PteView] = []
+    for p in world.ptes:
+        if p.offset is not None:
+            value, ref = f"swp(0, {p.offset})", None
+        elif p.folio is not None:
+            value, ref = f"present -> folio {p.folio:#x}", f"{p.folio:#x}"
+        else:
+            value, ref = "none", None
+        ptes.append({"name": f"process {p.process}", "value": value, "ref": ref})
+    return {
+        "swap": swap,
+        "zswap_trees": _hex(world.zswap_trees),
+        "trees": trees,
+        "entries": entries,
+        "lru": lru,
+        "swapcache": folios,
+        "locks": locks,
+        "heap": heap,
+        "ptes": ptes,
+    }
+
+
+def _name(world: World, addr: int) -> str:
+    obj = world.heap_object(addr)
+    return obj.name if obj else ""
+
+
+def _waiters(world: World) -> dict[str, list[int]]:
+    """Which CPUs wait on which lock or folio, derived from their blocked reasons."""
+    out: dict[str, list[int]] = {}
+    for c in world.cpus:
+        if c.state != "run" or c.pc is None:
+            continue
+        r = try_step(world, c.id)
+        if not isinstance(r, Blocked):
+            continue
+        if "LRU lock" in r.text:
+            out.setdefault("lru", []).append(c.id)
+        elif "tree->lock" in r.text:
+            for t in world.trees:
+                out.setdefault(f"tree:{t.addr:#x}", []).append(c.id)
+        else:
+            for f in world.folios:
+                if f"{f.addr:#x}" in r.text:
+                    out.setdefault(f"folio:{f.addr:#x}", []).append(c.id)
+    return out
+
+
+def build_run_view(run: Run) -> RunView:
+    world = run.world
+    violations = all_violations(world)
+    crash_steps = {v.cpu: v.step_id for v in violations if v.cpu is not None and world.cpu(v.cpu).state == "crashed"}
+    executed: dict[int, set[str]] = {c.id: set() for c in world.cpus}
+    events: list[Event] = []
+    for index, (cpu_id, step_id, result) in enumerate(run.steps):
+        executed[cpu_id].add(step_id)
+        line = source_line(step_id)
+        events.append(
+            {
+                "index": index,
+                "cpu": cpu_id,
+                "step": step_id,
+                "function": line["function"],
+                "file": line["file"],
+                "line": line["line"],
+                "line_label": line["line_label"],
+                "text": line["text"],
+                "narration": " ".join(result.narration),
+                "changed": list(result.changed),
+            }
+        )
+    from .engine import enabled
+
+    scenario: Scenario = run.scenario
+    return {
+        "scenario": scenario.id,
+        "title": scenario.title,
+        "code": run.code,
+        "schedule": run.schedule,
+        "enabled": enabled(world),
+        "done": not enabled(world),
+        "cpus": [_cpu_view(run, world, c, executed[c.id], crash_steps.get(c.id)) for c in world.cpus],
+        "violations": [_violation_view(world, v) for v in violations],
+        "events": events,
+        "world": _world_view(world),
+        "changed": list(run.steps[-1][2].changed) if run.steps else [],
+    }
