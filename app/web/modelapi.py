@@ -5,15 +5,10 @@ scenario list and says whether the explorer (`check`) exists yet.
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from functools import lru_cache
 from typing import Any, Callable
 
-if importlib.util.find_spec("app.model.api") is not None:
-    api = importlib.import_module("app.model.api")
-else:  # pragma: no cover - only before the real model lands
-    api = importlib.import_module("app.web._standin_model")
+from app.model import api
 
 ModelInputError = api.ModelInputError
 UnknownScenario = api.UnknownScenario
