@@ -50,4 +50,19 @@
       copyFallback(url);
     }
   });
+
+  // Keep what matters in view inside the scrolling boxes (never scrolls the page itself):
+  // each CPU's next (or crashing) line, and the newest event.
+  function reveal() {
+    document.querySelectorAll(".program").forEach(function (list) {
+      var line = list.querySelector("li.crash") || list.querySelector("li.next");
+      if (line) list.scrollTop = line.offsetTop - list.offsetTop - list.clientHeight / 3;
+    });
+    var events = document.querySelector("ol.events");
+    if (events) events.scrollTop = events.scrollHeight;
+  }
+  document.addEventListener("DOMContentLoaded", reveal);
+  window.addEventListener("load", reveal);
+  document.addEventListener("htmx:after:settle", reveal);
+  document.addEventListener("htmx:after:swap", reveal);
 })();
