@@ -106,8 +106,8 @@ def test_independent_steps_commute_across_three_cpus() -> None:
 def test_same_kernel_state_by_different_histories_compares_equal(Drv) -> None:  # type: ignore[no-untyped-def]
     """Only history (the schedule index of an allocation) differs: the explorer must merge these states."""
     a = Drv.of("slot-reuse", "new")
-    a.step(1)
     a.finish(2)  # process A exits: slot 3 freed, E freed
+    a.step(1)  # K1 (before the exit it would make I4 spin on the LRU lock)
     a.step(3)  # T1: reclaim allocates folio Q for slot 3
     b = Drv.of("slot-reuse", "new")
     b.finish(2)
