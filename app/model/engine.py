@@ -10,7 +10,7 @@ answered by the very code that moves it.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Callable, Literal
+from typing import Any, Callable, Literal
 
 from .state import (
     Cpu,
@@ -106,6 +106,7 @@ class StepResult:
     changed: list[str]
     allocated: list[int]
     freed: list[int]
+    local: bool = False  # touched no shared state: commutes with every other CPU's steps
 
 
 class Ctx:
@@ -121,23 +122,64 @@ class Ctx:
         self.locals = dict(cpu.locals)
         self.cpu_state = cpu.state
         self.result = cpu.result
-        self.heap = {o.addr: o for o in world.heap}
-        self.entries = {e.addr: e for e in world.entries}
-        self.trees = {t.addr: t for t in world.trees}
-        self.folios = {f.addr: f for f in world.folios}
-        self.swap = world.swap
-        self.zswap_trees = world.zswap_trees
-        self.lru = world.lru
-        self.ptes = {p.process: p for p in world.ptes}
-        self.violations = list(world.violations)
-        self.free_lists = {k: list(v) for k, v in world.free_lists}
-        self.next_addr = dict(world.next_addr)
+        # Shared state is copied lazily: most steps touch one or two parts.
+        self._parts: dict[str, Any] = {}
+        self.shared_touched = False
         self.narration: list[str] = []
         self.changed: list[str] = []
         self.allocated: list[int] = []
         self.freed: list[int] = []
         self.step_id = cpu.pc or ""
         self._jumped = False
+
+
+    # -- lazily copied shared state -------------------------------------------
+    def _part(self, name: str) -> Any:
+        self.shared_touched = True
+        part = self._parts.get(name)
+        if part is None:
+            w = self.w0
+            if name == "heap":
+                part = {o.addr: o for o in w.heap}
+            elif name == "entries":
+                part = {e.addr: e for e in w.entries}
+            elif name == "trees":
+                part = {t.addr: t for t in w.trees}
+            elif name == "folios":
+                part = {f.addr: f for f in w.folios}
+            elif name == "ptes":
+                part = {p.process: p for p in w.ptes}
+            elif name == "violations":
+                part = list(w.violations)
+            elif name == "free_lists":
+                part = {k: list(v) for k, v in w.free_lists}
+            elif name == "next_addr":
+                part = dict(w.next_addr)
+            else:
+                raise KeyError(name)
+            self._parts[name] = part
+        return part
+
+    heap = property(lambda self: self._part("heap"))
+    entries = property(lambda self: self._part("entries"))
+    trees = property(lambda self: self._part("trees"))
+    folios = property(lambda self: self._part("folios"))
+    ptes = property(lambda self: self._part("ptes"))
+    violations = property(lambda self: self._part("violations"))
+    free_lists = property(lambda self: self._part("free_lists"))
+    next_addr = property(lambda self: self._part("next_addr"))
+
+    def _value(self, name: str) -> Any:
+        self.shared_touched = True
+        return self._parts[name] if name in self._parts else getattr(self.w0, name)
+
+    def _assign(self, name: str, value: Any) -> None:
+        self.shared_touched = True
+        self._parts[name] = value
+
+    swap = property(lambda self: self._value("swap"), lambda self, v: self._assign("swap", v))
+    lru = property(lambda self: self._value("lru"), lambda self, v: self._assign("lru", v))
+    zswap_trees = property(lambda self: self._value("zswap_trees"), lambda self, v: self._assign("zswap_trees", v))
 
     # -- identity -------------------------------------------------------------
     @property
@@ -335,6 +377,8 @@ class Ctx:
 
     def set_slot(self, offset: int, **changes: object) -> None:
         slots = tuple(replace(s, **changes) if s.offset == offset else s for s in self.swap.slots)  # type: ignore[arg-type]
+        if any(s.count < 0 for s in slots):
+            raise AssertionError(f"model bug: swap_map count of slot {offset} below zero at step {self.step_id}")
         self.swap = replace(self.swap, slots=slots)
         self.mark("swap")
 
@@ -367,25 +411,34 @@ class Ctx:
 
     # -- commit ---------------------------------------------------------------
     def commit(self) -> World:
-        old = self.w0.cpu(self.cpu_id)
+        w = self.w0
+        old = w.cpu(self.cpu_id)
         locals_ = tuple(sorted(self.locals.items()))
         cpu = Cpu(old.id, old.actor, self.pc, tuple(self.stack), locals_, self.cpu_state, self.result)  # type: ignore[arg-type]
-        cpus = tuple(cpu if c.id == self.cpu_id else c for c in self.w0.cpus)
+        cpus = tuple(cpu if c.id == self.cpu_id else c for c in w.cpus)
+        p = self._parts
+
+        def keyed(name: str, current: tuple[Any, ...], key: Callable[[Any], Any]) -> tuple[Any, ...]:
+            part = p.get(name)
+            return current if part is None else tuple(sorted(part.values(), key=key))
+
         return World(
             cpus=cpus,
-            heap=tuple(sorted(self.heap.values(), key=lambda o: o.addr)),
-            entries=tuple(sorted(self.entries.values(), key=lambda e: e.addr)),
-            trees=tuple(sorted(self.trees.values(), key=lambda t: t.addr)),
-            folios=tuple(sorted(self.folios.values(), key=lambda f: f.addr)),
-            swap=self.swap,
-            zswap_trees=self.zswap_trees,
-            lru=self.lru,
-            ptes=tuple(sorted(self.ptes.values(), key=lambda p: p.process)),
-            violations=tuple(self.violations),
-            free_lists=tuple(sorted((k, tuple(v)) for k, v in self.free_lists.items())),
-            next_addr=tuple(sorted(self.next_addr.items())),
-            config=self.w0.config,
-            steps=self.w0.steps + 1,
+            heap=keyed("heap", w.heap, lambda o: o.addr),
+            entries=keyed("entries", w.entries, lambda e: e.addr),
+            trees=keyed("trees", w.trees, lambda t: t.addr),
+            folios=keyed("folios", w.folios, lambda f: f.addr),
+            swap=p.get("swap", w.swap),
+            zswap_trees=p["zswap_trees"] if "zswap_trees" in p else w.zswap_trees,
+            lru=p.get("lru", w.lru),
+            ptes=keyed("ptes", w.ptes, lambda x: x.process),
+            violations=tuple(p["violations"]) if "violations" in p else w.violations,
+            free_lists=(
+                tuple(sorted((k, tuple(v)) for k, v in p["free_lists"].items())) if "free_lists" in p else w.free_lists
+            ),
+            next_addr=tuple(sorted(p["next_addr"].items())) if "next_addr" in p else w.next_addr,
+            config=w.config,
+            steps=w.steps + 1,
         )
 
 
@@ -407,7 +460,7 @@ def try_step(world: World, cpu_id: int) -> StepResult | Blocked:
     elif not ctx._jumped:
         raise AssertionError(f"step {cpu.pc} did not say where to go next")
     ctx.mark(f"cpu:{cpu_id}")
-    return StepResult(ctx.commit(), ctx.narration, ctx.changed, ctx.allocated, ctx.freed)
+    return StepResult(ctx.commit(), ctx.narration, ctx.changed, ctx.allocated, ctx.freed, not ctx.shared_touched)
 
 
 def runnable(world: World) -> list[int]:

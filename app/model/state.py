@@ -8,13 +8,50 @@ kernel state by different paths compare equal; the explorer relies on that.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+
+class _CachedHash:
+    """Hash a frozen record once, over the fields that take part in comparison.
+
+    The explorer hashes every world it meets; worlds share most of their
+    records with their predecessor, so caching makes that cheap.
+    """
+
+    __slots__ = ()
+
+    def __hash__(self) -> int:
+        try:
+            return self.__dict__["_hash"]  # type: ignore[no-any-return]
+        except KeyError:
+            names = _compare_names(type(self))
+            value = hash(tuple(getattr(self, n) for n in names))
+            object.__setattr__(self, "_hash", value)
+            return value
+
+
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _compare_names(cls: type) -> tuple[str, ...]:
+    names = _NAMES.get(cls)
+    if names is None:
+        names = tuple(f.name for f in fields(cls) if f.compare)  # type: ignore[arg-type]
+        _NAMES[cls] = names
+    return names
+
+
+def record(cls: Any) -> Any:
+    """A frozen dataclass whose hash is computed once (see _CachedHash)."""
+    cls = dataclass(frozen=True, eq=True)(cls)
+    cls.__hash__ = _CachedHash.__hash__
+    return cls
 
 CpuState = Literal["run", "done", "crashed"]
 
 
-@dataclass(frozen=True)
+@record
 class Origin:
     """Where an object was allocated or freed: history, not state."""
 
@@ -24,7 +61,7 @@ class Origin:
     task: str
 
 
-@dataclass(frozen=True)
+@record
 class HeapObject:
     addr: int
     kind: Literal["trees", "entry", "folio"]
@@ -37,7 +74,7 @@ class HeapObject:
     free: Origin | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class Entry:
     """The fields of one struct zswap_entry (kept after free: the stale bytes)."""
 
@@ -50,7 +87,7 @@ class Entry:
     data: str  # whose page the compressed bytes hold, with its generation
 
 
-@dataclass(frozen=True)
+@record
 class Tree:
     """One struct zswap_tree: an rbroot and a spinlock, inside the trees array."""
 
@@ -61,7 +98,7 @@ class Tree:
     rb: tuple[tuple[int, int], ...]  # (offset, entry addr), sorted by offset
 
 
-@dataclass(frozen=True)
+@record
 class Slot:
     offset: int
     count: int  # swap_map count without SWAP_HAS_CACHE
@@ -71,7 +108,7 @@ class Slot:
     disk: str = ""  # what the last write I/O put on the device for this slot
 
 
-@dataclass(frozen=True)
+@record
 class SwapDevice:
     type: int
     writeok: bool  # SWP_WRITEOK
@@ -83,7 +120,7 @@ class SwapDevice:
     swap_map_freed: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class Folio:
     addr: int
     offset: int | None  # folio->swap offset while it caches a slot
@@ -95,20 +132,20 @@ class Folio:
     refs: int  # folio refcount (0 = freed)
 
 
-@dataclass(frozen=True)
+@record
 class Lru:
     order: tuple[int, ...]  # entry addresses, head first
     lock: int | None  # CPU holding nlru->lock
 
 
-@dataclass(frozen=True)
+@record
 class Pte:
     process: str
     offset: int | None  # swp_entry(T, offset) while swapped out
     folio: int | None  # present: maps this folio
 
 
-@dataclass(frozen=True)
+@record
 class Cpu:
     id: int
     actor: str
@@ -125,7 +162,7 @@ class Cpu:
         return default
 
 
-@dataclass(frozen=True)
+@record
 class Violation:
     kind: str  # use-after-free, double-free, leak, stale-writeback, sleep-in-atomic, deadlock, ...
     cpu: int | None
@@ -135,7 +172,7 @@ class Violation:
     at: int | None = field(default=None, compare=False)  # schedule index
 
 
-@dataclass(frozen=True)
+@record
 class Config:
     """Scenario toggles: fixed for a run."""
 
@@ -143,7 +180,7 @@ class Config:
     slab_reuse: bool = True  # a freed zswap_entry's address is handed out again (LIFO)
 
 
-@dataclass(frozen=True)
+@record
 class World:
     cpus: tuple[Cpu, ...]
     heap: tuple[HeapObject, ...]

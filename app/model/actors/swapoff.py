@@ -142,6 +142,10 @@ def s3g(c: Ctx) -> None:
 @step_def("S3h")
 def s3h(c: Ctx) -> None:
     name, off, folio = c.get("uo_pte"), c.get("uo_off"), c.get("folio")
+    if c.ptes[name].offset != off:  # type: ignore[index]
+        c.say(f"unuse_pte(): pte_same() fails, process {name}'s PTE was already resolved (by a fault); nothing to do.")
+        c.goto("S3i")
+        return
     c.ptes[name] = Pte(name, None, folio)  # type: ignore[arg-type]
     c.mark(f"pte:{name}")
     c.set_folio(folio, refs=c.folios[folio].refs + 1)  # type: ignore[arg-type,index]  (the mapping's reference)

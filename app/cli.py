@@ -1,0 +1,120 @@
+"""Command line: serve, list scenarios, replay a schedule, check a scenario.
+
+    python -m app [--host H] [--port P]            serve (same as `make run`)
+    python -m app scenarios [--json]
+    python -m app replay SCENARIO --code old|new|VARIANT --schedule 1112... [--format text|json|kasan]
+    python -m app check SCENARIO --code CODE [--json] [--max-states N]
+    python -m app check --all [--json]
+
+Bad input exits with status 2 and one line on stderr that names what is wrong.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Sequence
+
+from .model.api import ModelInputError, build_view, list_scenarios
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m app", description="zswap LRU-writeback vs. swapoff race visualizer")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    s = sub.add_parser("scenarios", help="list the scenarios, their codes and tours")
+    s.add_argument("--json", action="store_true")
+    r = sub.add_parser("replay", help="replay a schedule and print the resulting state")
+    r.add_argument("scenario")
+    r.add_argument("--code", default="old")
+    r.add_argument("--schedule", "-t", default="")
+    r.add_argument("--format", choices=("text", "json", "kasan"), default="text")
+    c = sub.add_parser("check", help="explore every interleaving of a scenario")
+    c.add_argument("scenario", nargs="?")
+    c.add_argument("--code", default=None)
+    c.add_argument("--all", action="store_true")
+    c.add_argument("--json", action="store_true")
+    c.add_argument("--max-states", type=int, default=2_000_000)
+    return p
+
+
+def _print_scenarios(as_json: bool) -> int:
+    data = list_scenarios()
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return 0
+    for s in data:
+        print(f"{s['id']}: {s['title']}")
+        print("  cpus:  " + ", ".join(f"CPU{c['id']} {c['actor']}" for c in s["cpus"]))
+        print("  codes: " + ", ".join(c["id"] for c in s["codes"]))
+        for t in s["tours"]:
+            print(f"  tour {t['name']} ({t['code']}, {len(t['schedule'])} steps): {t['title']}")
+    return 0
+
+
+def _where(line: dict[str, Any]) -> str:
+    label = line.get("line_label") or ""
+    return f"{line['function']} {line['file']}{(' ' + label) if label else ''}"
+
+
+def _print_text(view: dict[str, Any]) -> None:
+    print(f"{view['title']}  [{view['scenario']}, code={view['code']}, t={view['schedule'] or '(empty)'}]")
+    for ev in view["events"]:
+        print(f"  {ev['index']:3} CPU{ev['cpu']} {ev['step']:5} {ev['text']}")
+        print(f"        {ev['narration']}")
+    print()
+    for cpu in view["cpus"]:
+        print(f"CPU{cpu['id']} {cpu['actor']}: {cpu['status_text']}")
+        if cpu["next"]:
+            print(f"  next: {cpu['next']['text']}   ({_where(cpu['next'])})")
+    print(f"enabled: {' '.join(f'CPU{c}' for c in view['enabled']) or 'none'}")
+    for v in view["violations"]:
+        print()
+        print(v["report"])
+
+
+def _replay(args: argparse.Namespace) -> int:
+    view = build_view(args.scenario, args.code, args.schedule)
+    if args.format == "json":
+        print(json.dumps(view, indent=2))
+    elif args.format == "kasan":
+        reports = [v["report"] for v in view["violations"] if v["kind"] in ("use-after-free", "double-free")]
+        print("\n\n".join(reports) if reports else "no KASAN report: no memory error in this run")
+    else:
+        _print_text(view)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .model.explore import check_command
+
+    return check_command(args.scenario, args.code, args.all, args.json, args.max_states)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command is None:
+            from .web.server import serve
+
+            serve(args.host, args.port)
+            return 0
+        if args.command == "scenarios":
+            return _print_scenarios(args.json)
+        if args.command == "replay":
+            return _replay(args)
+        if args.command == "check":
+            return _check(args)
+    except ModelInputError as err:
+        sys.stderr.write(f"error: {err.message}\n")
+        return 2
+    except BrokenPipeError:
+        return 0
+    return 2
