@@ -7,8 +7,8 @@ use-after-free on the trees array in shrink_memcg_cb (never on an entry:
 checklist 1), and never a double free, stale writeback or deadlock. Replaying
 the drawn schedule string reproduces the same final world.
 
-Two model bugs are filtered here by their exact signature and pinned as strict
-xfails in test_known_model_bugs.py (remove the filter when they are fixed).
+Two model bugs first found this way (a false deadlock in the fixed code) are
+pinned in test_regressions.py.
 """
 from __future__ import annotations
 
@@ -27,20 +27,10 @@ SCENARIOS = sorted(load_all())
 MEMORY = {"use-after-free", "double-free"}
 
 
-def known_model_bug(world: World) -> str | None:
-    """The signature of a known model bug in a final world (see test_known_model_bugs.py)."""
-    if any(slot.count < 0 for slot in world.swap.slots):
-        return "swapoff's unuse_pte does not re-check the PTE (pte_same) after a fault mapped it"
-    stuck = [c for c in world.cpus if c.state == "run"]
-    if stuck and all(c.actor == "store" and c.pc == "T1" for c in stuck):
-        return "the store actor waits forever for a slot held by an orphaned swap-cache folio"
-    return None
-
-
 def sane(world: World) -> None:
     """Model-level invariants of every reachable world."""
     for slot in world.swap.slots:
-        assert slot.count >= 0 or known_model_bug(world), f"negative swap count: {slot}"
+        assert slot.count >= 0, f"negative swap count: {slot}"
     assert world.swap.inuse_pages >= 0
     for entry in world.entries:
         assert entry.refcount >= 0
@@ -79,10 +69,8 @@ def test_new_code_never_goes_wrong(scenario_id: str, data) -> None:  # type: ign
     assert along == [], f"{scenario_id} new {schedule}: {along}"
     assert not enabled(world), f"schedule hit the {MAX_STEPS}-step bound: {schedule}"
     final = all_violations(world)
-    if known_model_bug(world):
-        final = [v for v in final if v.kind != "deadlock"]
     assert final == [], f"{scenario_id} new {schedule}: {final}"
-    assert all(c.state == "done" for c in world.cpus) or known_model_bug(world)
+    assert all(c.state == "done" for c in world.cpus)
     again = replay(load_all()[scenario_id], "new", schedule).world
     assert again == world and hash(again) == hash(world)
 
@@ -95,8 +83,7 @@ def test_old_code_weaker_invariants(scenario_id: str, data) -> None:  # type: ig
     final = all_violations(world)
     for v in final:
         assert v.kind not in ("double-free", "stale-writeback", "null-deref", "sleep-in-atomic", "leak"), (schedule, v)
-        if v.kind == "deadlock":
-            assert known_model_bug(world), (schedule, v)
+        assert v.kind != "deadlock", (schedule, v)
         if v.kind == "use-after-free":
             obj = world.heap_object(v.object)
             assert obj.kind == "trees", f"old code dereferenced a freed {obj.kind}: {schedule} {v}"
