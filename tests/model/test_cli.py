@@ -1,0 +1,150 @@
+"""The CLI (python -m app) as a subprocess: the JSON contract of issue 2 and clean error exits."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.model.scenario import load_all
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED = "lru-writeback-vs-swapoff"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+
+
+def _tour(name: str) -> str:
+    return next(t for t in load_all()[SEED].tours if t.name == name).schedule
+
+
+@pytest.fixture(scope="module")
+def uaf_a_json() -> dict:
+    r = cli("replay", SEED, "--code", "old", "--schedule", _tour("uaf-a"), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_scenarios_json_contract() -> None:
+    r = cli("scenarios", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert isinstance(data, list)
+    assert {s["id"] for s in data} == set(load_all())
+    for s in data:
+        assert {"id", "title", "codes", "cpus", "tours"} <= set(s)
+        codes = [c["id"] if isinstance(c, dict) else c for c in s["codes"]]
+        assert "old" in codes and "new" in codes
+        assert s["cpus"] and all({"id", "actor"} <= set(c) for c in s["cpus"])
+        for t in s["tours"]:
+            assert {"name", "schedule"} <= set(t)
+            assert t["schedule"].isdigit()
+    seed = next(s for s in data if s["id"] == SEED)
+    assert {t["name"]: t["schedule"] for t in seed["tours"]}["uaf-a"] == _tour("uaf-a")
+
+
+def test_scenarios_text() -> None:
+    r = cli("scenarios")
+    assert r.returncode == 0 and SEED in r.stdout and "uaf-a" in r.stdout
+
+
+def test_replay_json_top_level(uaf_a_json: dict) -> None:
+    v = uaf_a_json
+    assert v["scenario"] == SEED and v["code"] == "old" and v["schedule"] == _tour("uaf-a")
+    assert v["enabled"] == []
+    assert len(v["events"]) == len(_tour("uaf-a"))
+
+
+def test_replay_json_cpus(uaf_a_json: dict) -> None:
+    cpus = {c["id"]: c for c in uaf_a_json["cpus"]}
+    assert set(cpus) == {1, 2}
+    for c in cpus.values():
+        assert {"id", "actor", "status", "next", "blocked_on"} <= set(c)
+        assert c["status"] in ("runnable", "spinning", "sleeping", "done", "crashed")
+    assert cpus[1]["status"] == "crashed" and cpus[2]["status"] == "done"
+    assert cpus[1]["actor"] == "writeback-old" and cpus[2]["actor"] == "swapoff"
+
+
+def test_replay_json_next_and_blocked_on() -> None:
+    s = _tour("fixed-swapoff-sleeps")
+    from app.model.replay import replay
+
+    run = replay(load_all()[SEED], "new", s)
+    k = next(i for i, w in enumerate(run.worlds) if w.cpu(2).pc == "S3f" and w.folio(w.cpu(2).local("folio")).locked_by == 1)
+    r = cli("replay", SEED, "--code", "new", "--schedule", s[:k], "--format", "json")
+    assert r.returncode == 0, r.stderr
+    v = json.loads(r.stdout)
+    cpus = {c["id"]: c for c in v["cpus"]}
+    assert v["enabled"] == [1]
+    assert cpus[2]["status"] == "sleeping"
+    assert "folio_lock" in cpus[2]["blocked_on"] and "CPU1" in cpus[2]["blocked_on"]
+    assert cpus[1]["status"] == "runnable" and cpus[1]["blocked_on"] is None
+    for c in cpus.values():
+        assert {"function", "file", "line", "text"} <= set(c["next"])
+    assert cpus[2]["next"]["text"].strip().startswith("folio_lock(")
+
+
+def test_replay_json_violation(uaf_a_json: dict) -> None:
+    (viol,) = uaf_a_json["violations"]
+    assert {"kind", "cpu", "function", "file", "line", "object", "step", "report"} <= set(viol)
+    assert viol["kind"] == "use-after-free"
+    assert (viol["cpu"], viol["function"], viol["file"], viol["line"]) == (1, "shrink_memcg_cb", "mm/zswap.c", 883)
+    assert viol["step"] == len(_tour("uaf-a")) - 1
+    assert isinstance(viol["object"], str) and viol["object"].startswith("0x")
+    assert "BUG: KASAN: slab-use-after-free in shrink_memcg_cb" in viol["report"]
+
+
+def test_replay_json_events(uaf_a_json: dict) -> None:
+    schedule = _tour("uaf-a")
+    for i, ev in enumerate(uaf_a_json["events"]):
+        assert {"cpu", "function", "line", "text", "narration"} <= set(ev)
+        assert ev["cpu"] == int(schedule[i])
+        assert ev["narration"].strip()
+    assert (uaf_a_json["events"][-1]["function"], uaf_a_json["events"][-1]["line"]) == ("shrink_memcg_cb", 883)
+
+
+def test_replay_kasan_format() -> None:
+    r = cli("replay", SEED, "--code", "old", "--schedule", _tour("uaf-a"), "--format", "kasan")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.lstrip("=\n").startswith("BUG: KASAN: slab-use-after-free in shrink_memcg_cb")
+    assert "Freed by" in r.stdout and "zswap_swapoff" in r.stdout
+
+
+def test_replay_text_format() -> None:
+    r = cli("replay", SEED, "--code", "new", "--schedule", _tour("fixed-swapoff-sleeps"))
+    assert r.returncode == 0, r.stderr
+    assert "CPU1" in r.stdout and "CPU2" in r.stdout and "KASAN" not in r.stdout
+
+
+UAF_A = _tour("uaf-a")
+
+
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["replay", SEED, "--code", "old", "--schedule", "11a2"], ["position 2", "'a'"]),
+        (["replay", SEED, "--code", "old", "--schedule", "13"], ["position 1", "CPU3"]),
+        (["replay", SEED, "--code", "old", "--schedule", "1" * 501], ["500"]),
+        (["replay", SEED, "--code", "old", "--schedule", UAF_A + "2"], [f"position {len(UAF_A)}", "CPU2", "finished"]),
+        (["replay", SEED, "--code", "old", "--schedule", UAF_A + "1"], [f"position {len(UAF_A)}", "CPU1", "crashed"]),
+        (["replay", "no-such-scenario", "--code", "old"], ["no-such-scenario"]),
+        (["replay", SEED, "--code", "ancient"], ["ancient"]),
+        (["replay", SEED, "--format", "yaml"], ["yaml"]),
+        (["frobnicate"], ["frobnicate"]),
+    ],
+)
+def test_bad_input_exits_nonzero_with_one_line(args: list[str], words: list[str]) -> None:
+    r = cli(*args)
+    assert r.returncode != 0
+    assert r.stdout == ""
+    err = r.stderr.strip()
+    assert "Traceback" not in r.stderr
+    assert len(err.splitlines()) == 1, err
+    for w in words:
+        assert w in err, err
