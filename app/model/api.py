@@ -93,6 +93,24 @@ def run(scenario_id: str, code: str, schedule: str):  # type: ignore[no-untyped-
         raise ScheduleError(err.position, err.reason, err.valid_prefix) from None
 
 
+def validate(scenario_id: str, code: str, schedule: str) -> ScheduleError | None:
+    """The schedule's first error, or None when it replays (cheaper than build_view)."""
+    try:
+        run(scenario_id, code, schedule)
+    except ScheduleError as err:
+        return err
+    return None
+
+
+def check(scenario_id: str, code: str) -> dict[str, Any]:
+    """The explorer's verdict for one scenario under one code (cached: it never changes)."""
+    from .explore import check_cached
+
+    scenario(scenario_id)
+    check_code(code)
+    return check_cached(scenario_id, code)
+
+
 @lru_cache(maxsize=4096)
 def _cached_view(scenario_id: str, code: str, schedule: str) -> RunView:
     return build_run_view(run(scenario_id, code, schedule))
@@ -112,6 +130,8 @@ __all__ = [
     "ScheduleError",
     "list_scenarios",
     "build_view",
+    "validate",
+    "check",
     "codes",
     "CODES",
     "VARIANTS",

@@ -9,10 +9,12 @@ answered by the very code that moves it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
 from .state import (
+    PARTS,
+    evolve,
     Cpu,
     Entry,
     Folio,
@@ -109,6 +111,44 @@ class StepResult:
     local: bool = False  # touched no shared state: commutes with every other CPU's steps
 
 
+_KEYED = ("heap", "entries", "trees", "folios", "ptes")
+
+
+class Part:
+    """A copy-on-write view of one keyed part of the world (heap, folios, ...).
+
+    Reads go to the previous world's cached index; the first write copies it.
+    Only written parts are rebuilt, re-sorted and re-hashed at commit.
+    """
+
+    __slots__ = ("base", "dirty")
+
+    def __init__(self, base: dict[Any, Any]) -> None:
+        self.base = base
+        self.dirty = False
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.base[key]
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self.base.get(key, default)
+
+    def __contains__(self, key: Any) -> bool:
+        return key in self.base
+
+    def values(self) -> Any:
+        return self.base.values()
+
+    def items(self) -> Any:
+        return self.base.items()
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if not self.dirty:
+            self.base = dict(self.base)
+            self.dirty = True
+        self.base[key] = value
+
+
 class Ctx:
     """A transaction over a World for one step of one CPU."""
 
@@ -139,16 +179,8 @@ class Ctx:
         part = self._parts.get(name)
         if part is None:
             w = self.w0
-            if name == "heap":
-                part = {o.addr: o for o in w.heap}
-            elif name == "entries":
-                part = {e.addr: e for e in w.entries}
-            elif name == "trees":
-                part = {t.addr: t for t in w.trees}
-            elif name == "folios":
-                part = {f.addr: f for f in w.folios}
-            elif name == "ptes":
-                part = {p.process: p for p in w.ptes}
+            if name in _KEYED:
+                part = Part(w.index(name))
             elif name == "violations":
                 part = list(w.violations)
             elif name == "free_lists":
@@ -229,6 +261,15 @@ class Ctx:
         """One memory access. On freed memory: a KASAN report and this CPU stops."""
         if addr is None:
             return
+        if addr < 4096:
+            self.violations.append(
+                Violation("null-deref", self.cpu_id, self.step_id, None, f"access to {what} at {addr:#x}", self.index)
+            )
+            self.say(
+                f"{self.me} accesses {what} through a NULL-based pointer ({addr:#x}): "
+                "BUG: kernel NULL pointer dereference, and it stops."
+            )
+            self.crash()
         obj = self.heap.get(addr) or self._containing(addr)
         if obj is None or not obj.freed:
             return
@@ -285,7 +326,7 @@ class Ctx:
         obj = self.heap[addr]
         if obj.freed:
             self.violate("double-free", addr, f"{function} frees {obj.type} {addr:#x} a second time", stop=True)
-        self.heap[addr] = replace(obj, freed=True, free=self.origin(function))
+        self.heap[addr] = evolve(obj, freed=True, free=self.origin(function))
         self.free_lists.setdefault(obj.cache, []).append(addr)
         self.freed.append(addr)
         self.mark(f"heap:{addr:#x}")
@@ -324,17 +365,17 @@ class Ctx:
         if holder is not None:
             who = "itself" if holder == self.cpu_id else f"CPU{holder}"
             raise Blocked("spinning", f"spinning on the LRU lock (nlru->lock) held by {who}")
-        self.lru = replace(self.lru, lock=self.cpu_id)
+        self.lru = evolve(self.lru, lock=self.cpu_id)
         self.mark("lru")
         self.mark("locks")
 
     def lru_unlock(self) -> None:
-        self.lru = replace(self.lru, lock=None)
+        self.lru = evolve(self.lru, lock=None)
         self.mark("lru")
         self.mark("locks")
 
     def tree_at(self, addr: int) -> Tree:
-        return self.trees[addr]
+        return self.trees[addr]  # callers touch() first: addr is a live or freed tree here
 
     def tree_lock(self, addr: int) -> None:
         # KASAN checks the access before the lock word is even looked at.
@@ -343,13 +384,13 @@ class Ctx:
         if tree.lock is not None:
             who = "itself" if tree.lock == self.cpu_id else f"CPU{tree.lock}"
             raise Blocked("spinning", f"spinning on tree->lock at {addr + 8:#x} held by {who}")
-        self.trees[addr] = replace(tree, lock=self.cpu_id)
+        self.trees[addr] = evolve(tree, lock=self.cpu_id)
         self.mark(f"tree:{addr:#x}")
         self.mark("locks")
 
     def tree_unlock(self, addr: int) -> None:
         self.touch(addr + 8, "tree->lock (spinlock in struct zswap_tree)", write=True, size=4)
-        self.trees[addr] = replace(self.trees[addr], lock=None)
+        self.trees[addr] = evolve(self.trees[addr], lock=None)
         self.mark(f"tree:{addr:#x}")
         self.mark("locks")
 
@@ -368,18 +409,18 @@ class Ctx:
 
     # -- records --------------------------------------------------------------
     def set_entry(self, addr: int, **changes: object) -> None:
-        self.entries[addr] = replace(self.entries[addr], **changes)  # type: ignore[arg-type]
+        self.entries[addr] = evolve(self.entries[addr], **changes)  # type: ignore[arg-type]
         self.mark(f"entry:{addr:#x}")
 
     def set_folio(self, addr: int, **changes: object) -> None:
-        self.folios[addr] = replace(self.folios[addr], **changes)  # type: ignore[arg-type]
+        self.folios[addr] = evolve(self.folios[addr], **changes)  # type: ignore[arg-type]
         self.mark(f"folio:{addr:#x}")
 
     def set_slot(self, offset: int, **changes: object) -> None:
-        slots = tuple(replace(s, **changes) if s.offset == offset else s for s in self.swap.slots)  # type: ignore[arg-type]
+        slots = tuple(evolve(s, **changes) if s.offset == offset else s for s in self.swap.slots)  # type: ignore[arg-type]
         if any(s.count < 0 for s in slots):
             raise AssertionError(f"model bug: swap_map count of slot {offset} below zero at step {self.step_id}")
-        self.swap = replace(self.swap, slots=slots)
+        self.swap = evolve(self.swap, slots=slots)
         self.mark("swap")
 
     def slot(self, offset: int) -> Slot:
@@ -389,7 +430,7 @@ class Ctx:
         raise KeyError(offset)
 
     def set_swap(self, **changes: object) -> None:
-        self.swap = replace(self.swap, **changes)  # type: ignore[arg-type]
+        self.swap = evolve(self.swap, **changes)  # type: ignore[arg-type]
         self.mark("swap")
 
     def swapcache_folio(self, offset: int) -> Folio | None:
@@ -403,7 +444,7 @@ class Ctx:
         self.mark(f"tree:{addr:#x}")
 
     def lru_set(self, order: tuple[int, ...]) -> None:
-        self.lru = replace(self.lru, order=order)
+        self.lru = evolve(self.lru, order=order)
         self.mark("lru")
 
     def entry(self, addr: int) -> Entry:
@@ -420,26 +461,30 @@ class Ctx:
 
         def keyed(name: str, current: tuple[Any, ...], key: Callable[[Any], Any]) -> tuple[Any, ...]:
             part = p.get(name)
-            return current if part is None else tuple(sorted(part.values(), key=key))
+            if part is None or not part.dirty:
+                return current
+            return tuple(sorted(part.base.values(), key=key))
 
-        return World(
-            cpus=cpus,
-            heap=keyed("heap", w.heap, lambda o: o.addr),
-            entries=keyed("entries", w.entries, lambda e: e.addr),
-            trees=keyed("trees", w.trees, lambda t: t.addr),
-            folios=keyed("folios", w.folios, lambda f: f.addr),
-            swap=p.get("swap", w.swap),
-            zswap_trees=p["zswap_trees"] if "zswap_trees" in p else w.zswap_trees,
-            lru=p.get("lru", w.lru),
-            ptes=keyed("ptes", w.ptes, lambda x: x.process),
-            violations=tuple(p["violations"]) if "violations" in p else w.violations,
-            free_lists=(
-                tuple(sorted((k, tuple(v)) for k, v in p["free_lists"].items())) if "free_lists" in p else w.free_lists
-            ),
-            next_addr=tuple(sorted(p["next_addr"].items())) if "next_addr" in p else w.next_addr,
-            config=w.config,
-            steps=w.steps + 1,
+        heap = keyed("heap", w.heap, lambda o: o.addr)
+        entries = keyed("entries", w.entries, lambda e: e.addr)
+        trees = keyed("trees", w.trees, lambda t: t.addr)
+        folios = keyed("folios", w.folios, lambda f: f.addr)
+        swap = p.get("swap", w.swap)
+        zswap_trees = p["zswap_trees"] if "zswap_trees" in p else w.zswap_trees
+        lru = p.get("lru", w.lru)
+        ptes = keyed("ptes", w.ptes, lambda x: x.process)
+        violations = tuple(p["violations"]) if "violations" in p else w.violations
+        free_lists = (
+            tuple(sorted((k, tuple(v)) for k, v in p["free_lists"].items())) if "free_lists" in p else w.free_lists
         )
+        next_addr = tuple(sorted(p["next_addr"].items())) if "next_addr" in p else w.next_addr
+        values = (cpus, heap, entries, trees, folios, swap, zswap_trees, lru, ptes, violations, free_lists, next_addr, w.config)
+        # Reuse the parent's hash of every part this step left untouched.
+        olds = w.parts()
+        hashes = tuple(
+            hash(value) if (i == 0 or value is not olds[i]) else w.part_hash(i) for i, value in enumerate(values)
+        )
+        return World(*values, steps=w.steps + 1, part_hashes=hashes)  # type: ignore[arg-type]
 
 
 def try_step(world: World, cpu_id: int) -> StepResult | Blocked:

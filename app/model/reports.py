@@ -71,7 +71,7 @@ def _origin_block(title: str, origin: Origin | None, chains: dict[str, list[str]
         head = f"{title} {origin.task} before the schedule starts (initial state):"
     else:
         pid = ACTORS_BY_TASK.get(origin.task, 0)
-        head = f"{title} task {pid} ({origin.task}) on CPU{origin.cpu} at step {origin.step}:"
+        head = f"{title} task {pid} ({origin.task}) on CPU{origin.cpu} at step {origin.step + 1} of the schedule:"
     return [head] + [f" {fn}" for fn in chains.get(origin.function, [origin.function])]
 
 

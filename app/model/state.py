@@ -34,6 +34,16 @@ class _CachedHash:
 _NAMES: dict[type, tuple[str, ...]] = {}
 
 
+def evolve(obj: Any, **changes: Any) -> Any:
+    """dataclasses.replace for frozen records, without re-running __init__ (hot path)."""
+    new = object.__new__(obj.__class__)
+    values = obj.__dict__.copy()
+    values.pop("_hash", None)
+    values.update(changes)
+    new.__dict__.update(values)
+    return new
+
+
 def _compare_names(cls: type) -> tuple[str, ...]:
     names = _NAMES.get(cls)
     if names is None:
@@ -180,7 +190,13 @@ class Config:
     slab_reuse: bool = True  # a freed zswap_entry's address is handed out again (LIFO)
 
 
-@record
+PARTS = (
+    "cpus", "heap", "entries", "trees", "folios", "swap", "zswap_trees", "lru", "ptes",
+    "violations", "free_lists", "next_addr", "config",
+)
+
+
+@dataclass(frozen=True, eq=True)
 class World:
     cpus: tuple[Cpu, ...]
     heap: tuple[HeapObject, ...]
@@ -196,6 +212,43 @@ class World:
     next_addr: tuple[tuple[str, int], ...]  # per cache, next fresh address
     config: Config
     steps: int = field(default=0, compare=False)
+    # Per-part hashes, reused from the previous world for the parts a step did
+    # not touch (see engine.Ctx.commit): the explorer hashes every world.
+    part_hashes: tuple[int, ...] = field(default=(), compare=False, repr=False)
+
+    def __hash__(self) -> int:
+        try:
+            return self.__dict__["_hash"]  # type: ignore[no-any-return]
+        except KeyError:
+            parts = self.part_hashes or tuple(hash(getattr(self, n)) for n in PARTS)
+            value = hash(parts)
+            object.__setattr__(self, "_hash", value)
+            return value
+
+    def parts(self) -> tuple[Any, ...]:
+        return (
+            self.cpus, self.heap, self.entries, self.trees, self.folios, self.swap, self.zswap_trees,
+            self.lru, self.ptes, self.violations, self.free_lists, self.next_addr, self.config,
+        )
+
+    def index(self, name: str) -> dict[Any, Any]:
+        """addr (or process) -> record for a keyed part; built once per world (never mutate it)."""
+        key = "_index_" + name
+        try:
+            return self.__dict__[key]  # type: ignore[no-any-return]
+        except KeyError:
+            records = getattr(self, name)
+            if name == "ptes":
+                value = {r.process: r for r in records}
+            else:
+                value = {r.addr: r for r in records}
+            object.__setattr__(self, key, value)
+            return value
+
+    def part_hash(self, index: int) -> int:
+        if self.part_hashes:
+            return self.part_hashes[index]
+        return hash(getattr(self, PARTS[index]))
 
     def cpu(self, cpu_id: int) -> Cpu:
         return self.cpus[cpu_id - 1]

@@ -75,7 +75,10 @@ def n2_isolate(c: Ctx) -> None:
 def v1_tree(c: Ctx) -> None:
     tree = need_tree(c)
     c.set("tree", tree)
-    c.say(f"Variant: tree = swap_zswap_tree(swpentry) = {tree:#x} before any folio exists; nothing pins it.")
+    if tree == 0:
+        c.say("Variant: tree = swap_zswap_tree(swpentry): zswap_trees[type] is already NULL, the pointer is NULL-based.")
+    else:
+        c.say(f"Variant: tree = swap_zswap_tree(swpentry) = {tree:#x} before any folio exists; nothing pins it.")
     c.goto("V2")
 
 

@@ -97,7 +97,10 @@ def n7(c: Ctx) -> None:
 def n8(c: Ctx) -> None:
     tree = need_tree(c)
     c.set("tree", tree)
-    c.say(f"Only now: tree = swap_zswap_tree(swpentry) = {tree:#x}. It is alive: {c.me}'s locked folio holds swapoff off.")
+    if tree == 0:
+        c.say("tree = swap_zswap_tree(swpentry): zswap_trees[type] is NULL, so the tree pointer is NULL-based.")
+    else:
+        c.say(f"Only now: tree = swap_zswap_tree(swpentry) = {tree:#x}. It is alive: {c.me}'s locked folio holds swapoff off.")
     c.goto("N9")
 
 

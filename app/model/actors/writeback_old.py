@@ -46,10 +46,13 @@ def o2(c: Ctx) -> None:
 def o3(c: Ctx) -> None:
     tree = need_tree(c)
     c.set("tree", tree)
-    c.say(
-        f"tree = swap_zswap_tree(): {c.me} caches a pointer {tree:#x} into the trees array. "
-        "Nothing pins that array once the LRU lock is dropped."
-    )
+    if tree == 0:
+        c.say("tree = swap_zswap_tree(): zswap_trees[type] is already NULL, so the cached tree pointer is NULL-based.")
+    else:
+        c.say(
+            f"tree = swap_zswap_tree(): {c.me} caches a pointer {tree:#x} into the trees array. "
+            "Nothing pins that array once the LRU lock is dropped."
+        )
     c.goto("O4")
 
 
