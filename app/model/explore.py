@@ -28,7 +28,7 @@ from typing import Any
 
 from .engine import Blocked, try_step
 from .initial import initial_world
-from .replay import final_violations
+from .replay import final_violations, replay
 from .scenario import Scenario, all_codes, load_all
 from .source import line_of
 from .state import World
@@ -109,9 +109,16 @@ def _path(parents: list[tuple[int, int]], state: int) -> str:
     return "".join(reversed(digits))
 
 
-def explore(scenario: Scenario, code: str, max_states: int = DEFAULT_MAX_STATES, reduction: bool = False) -> Exploration:
+def explore(
+    scenario: Scenario,
+    code: str,
+    max_states: int = DEFAULT_MAX_STATES,
+    reduction: bool = False,
+    prefix: str = "",
+) -> Exploration:
+    """Explore every interleaving from the initial world, or from the state after ``prefix``."""
     started = time.perf_counter()
-    root = initial_world(scenario, code)
+    root = replay(scenario, code, prefix).world if prefix else initial_world(scenario, code)
     index: dict[World, int] = {root: 0}
     worlds: list[World] = [root]
     parents: list[tuple[int, int]] = [(0, 0)]
@@ -197,7 +204,7 @@ def explore(scenario: Scenario, code: str, max_states: int = DEFAULT_MAX_STATES,
         complete=stopped is None,
         stopped_reason=stopped,
         groups=ordered,
-        schedules={g.first_state: _path(parents, g.first_state) for g in ordered},
+        schedules={g.first_state: prefix + _path(parents, g.first_state) for g in ordered},
     )
 
 
