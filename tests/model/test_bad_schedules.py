@@ -125,24 +125,70 @@ def test_errors_after_a_valid_stretch_report_the_first_bad_position() -> None:
     replay(_seed(), "old", err.valid_prefix)
 
 
+def _long_scenario(slots: int = 18):  # type: ignore[no-untyped-def]
+    """A generated scenario whose runs exceed MAX_STEPS: swapoff over many slots."""
+    from app.model.scenario import parse_scenario
+
+    text = "\n".join(
+        [
+            'id = "long"',
+            'title = "long"',
+            'summary = "many slots"',
+            "[[cpus]]",
+            "id = 1",
+            'actor = "writeback"',
+            "[[cpus]]",
+            "id = 2",
+            'actor = "swapoff"',
+            "[world]",
+            "slots = [" + ", ".join(f'{{ offset = {i}, owner = "P{i}" }}' for i in range(slots)) + "]",
+            "entries = [" + ", ".join(f'{{ name = "E{i}", slot = {i} }}' for i in range(slots)) + "]",
+            "lru = [" + ", ".join(f'"E{i}"' for i in range(slots)) + "]",
+        ]
+    )
+    return parse_scenario(text, "<long>")
+
+
+def _long_schedule(scenario, n: int) -> str:  # type: ignore[no-untyped-def]
+    from app.model.engine import enabled, step
+    from app.model.initial import initial_world
+
+    w = initial_world(scenario, "new")
+    out = ""
+    while len(out) < n and (en := enabled(w)):
+        cpu = en[-1]  # swapoff first: the longest runs
+        w = step(w, cpu)
+        out += str(cpu)
+    return out
+
+
 def test_too_long() -> None:
-    bad = "1" * (MAX_STEPS + 1)
     assert MAX_STEPS == 500
-    err = _error(bad)
+    s = _long_scenario()
+    schedule = _long_schedule(s, MAX_STEPS + 1)
+    assert len(schedule) == MAX_STEPS + 1
+    replay(s, "new", schedule[:MAX_STEPS])  # 500 steps are fine
+    with pytest.raises(ScheduleError) as info:
+        replay(s, "new", schedule)
+    err = info.value
     assert err.position == MAX_STEPS
     assert "501" in err.reason and "500" in err.reason
+    assert err.valid_prefix == schedule[:MAX_STEPS]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="model bug: replay() checks the 500-step limit before anything else and returns "
-    "valid_prefix = schedule[:500], which need not replay (the web layer works around it)",
-)
-def test_too_long_valid_prefix_replays() -> None:
+def test_too_long_reports_an_earlier_error_first() -> None:
     bad = "1" * (MAX_STEPS + 1)  # CPU1 finishes after a few dozen steps
-    with pytest.raises(ScheduleError) as info:
-        replay(_seed(), "old", bad)
-    replay(_seed(), "old", info.value.valid_prefix)  # raises: CPU1 has finished at position 40
+    err = _error(bad)
+    assert err.position < MAX_STEPS and "finished" in err.reason
+    _prefix_is_longest_valid(err, bad)
+
+
+def test_too_long_valid_prefix_replays() -> None:
+    """Was a model bug (valid_prefix = schedule[:500] without replaying it), fixed in 30cd2ee."""
+    for bad in ("1" * (MAX_STEPS + 1), "x" * (MAX_STEPS + 1), "12" * 300):
+        with pytest.raises(ScheduleError) as info:
+            replay(_seed(), "old", bad)
+        replay(_seed(), "old", info.value.valid_prefix)
 
 
 def test_api_wraps_schedule_errors_as_model_input_errors() -> None:

@@ -130,7 +130,7 @@ UAF_A = _tour("uaf-a")
     [
         (["replay", SEED, "--code", "old", "--schedule", "11a2"], ["position 2", "'a'"]),
         (["replay", SEED, "--code", "old", "--schedule", "13"], ["position 1", "CPU3"]),
-        (["replay", SEED, "--code", "old", "--schedule", "1" * 501], ["500"]),
+        (["replay", SEED, "--code", "old", "--schedule", "1" * 501], ["position", "CPU1", "finished"]),
         (["replay", SEED, "--code", "old", "--schedule", UAF_A + "2"], [f"position {len(UAF_A)}", "CPU2", "finished"]),
         (["replay", SEED, "--code", "old", "--schedule", UAF_A + "1"], [f"position {len(UAF_A)}", "CPU1", "crashed"]),
         (["replay", "no-such-scenario", "--code", "old"], ["no-such-scenario"]),

@@ -40,12 +40,19 @@ def test_sleep_while_holding_a_spinlock_is_detected(Drv) -> None:  # type: ignor
     assert r.world.cpu(1).state == "crashed"
 
 
-def test_null_zswap_trees_is_detected(Drv) -> None:  # type: ignore[no-untyped-def]
+def test_null_zswap_trees_is_detected_at_the_first_access(Drv) -> None:  # type: ignore[no-untyped-def]
     d = Drv.of("writeback-vs-invalidate", "old")
     d.until(1, "O3")
-    r = try_step(replace(d.world, zswap_trees=None), 1)
+    w = replace(d.world, zswap_trees=None)
+    for _ in ("O3", "O4", "O5"):  # computing &trees[i] from NULL is not an access
+        r = try_step(w, 1)
+        assert not isinstance(r, Blocked) and r.world.violations == ()
+        w = r.world
+    assert w.cpu(1).pc == "O6"
+    r = try_step(w, 1)
     (v,) = r.world.violations
-    assert v.kind == "null-deref" and v.step_id == "O3"
+    assert v.kind == "null-deref" and v.step_id == "O6" and v.cpu == 1
+    assert r.world.cpu(1).state == "crashed"
 
 
 def test_deadlock_is_detected(Drv) -> None:  # type: ignore[no-untyped-def]

@@ -93,7 +93,7 @@ def test_kasan_report_text() -> None:
     assert report.index("Allocated by") < report.index("Freed by")
     freed_block = report[report.index("Freed by"):]
     assert "zswap_swapoff" in freed_block and "CPU2" in freed_block
-    assert f"at step {s8}" in freed_block
+    assert f"at step {s8 + 1} of the schedule" in freed_block  # reports count steps from 1; JSON from 0
     assert "shrink_memcg_cb (mm/zswap.c:883)" in report  # the call trace starts at the crashing line
     assert "struct zswap_tree" in report
     assert "cache zswap_entry" not in report  # the object is not a zswap_entry
