@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
+from .liveness import DEAD_AFTER
 from .state import (
     PARTS,
     evolve,
@@ -454,7 +455,13 @@ class Ctx:
     def commit(self) -> World:
         w = self.w0
         old = w.cpu(self.cpu_id)
-        locals_ = tuple(sorted(self.locals.items()))
+        if self.cpu_state == "done":
+            self.locals.clear()  # the CPU's frames are gone; only its result stays
+            self.stack.clear()
+        else:
+            for name in DEAD_AFTER.get(self.step_id, ()):
+                self.locals.pop(name, None)
+        locals_ = tuple(sorted((k, v) for k, v in self.locals.items() if v is not None))
         cpu = Cpu(old.id, old.actor, self.pc, tuple(self.stack), locals_, self.cpu_state, self.result)  # type: ignore[arg-type]
         cpus = tuple(cpu if c.id == self.cpu_id else c for c in w.cpus)
         p = self._parts

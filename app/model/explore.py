@@ -231,7 +231,7 @@ def _count_paths(succ: list[list[int]]) -> list[int] | None:
 
 
 # Scenarios large enough that the search uses the local-step reduction.
-REDUCED = {"writeback-vs-swapin-vs-swapoff"}
+REDUCED = {"writeback-vs-swapin-vs-swapoff", "two-shrinkers-vs-swapoff"}
 
 
 @lru_cache(maxsize=64)

@@ -91,7 +91,8 @@ def test_run_ends_safely_written_back_and_swapoff_returns_0(run) -> None:  # typ
     last_tree = max(i for i, (c, sid, _) in enumerate(run.steps) if c == 1 and sid in TREE_WINDOW)
     assert s8 > _first(run, 1, "N20") > last_tree
     # The data written to the slot is process A's page, and swapoff mapped the written-back folio.
-    assert w.ptes[0].folio == run.world.cpu(1).local("folio")
+    wb_folio = next(o.addr for o in w.heap if o.kind == "folio" and o.alloc is not None and o.alloc.cpu == 1)
+    assert w.ptes[0].folio == wb_folio
     assert w.folio(w.ptes[0].folio).data == "page A#1"
 
 

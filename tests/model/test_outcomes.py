@@ -118,7 +118,7 @@ def _writeback_first(Drv, code: str, got_folio: str):  # type: ignore[no-untyped
     (pte,) = w.ptes
     assert pte.offset is None and pte.folio == wb_folio  # the fault mapped CPU1's folio
     assert w.folio(wb_folio).uptodate and w.folio(wb_folio).data == "page A#1"
-    entry = d.world.cpu(1).local("entry")
+    entry = next(o.addr for o in w.heap if o.name == "E")  # a finished CPU keeps no locals
     assert w.heap_object(entry).freed and w.heap_object(entry).free.cpu == 1
     return d
 
@@ -195,7 +195,8 @@ def _check_reuse_backed_out(run, code: str) -> None:  # type: ignore[no-untyped-
     assert "O17b" not in cpu1 and "N20" not in cpu1  # nothing was written
     slot = w.swap.slots[0]
     assert slot.owner == "B" and slot.disk == ""  # B owns slot 3 and its data was never overwritten
-    e, e2 = w.cpu(1).local("entry"), w.cpu(3).local("new_entry")
+    e = run.worlds[0].entries[0].addr  # a finished CPU keeps no locals: take E and E2 from the heap
+    e2 = next(o.addr for o in w.heap if o.name == "E2")
     assert e != e2
     assert w.heap_object(e).freed
     assert not w.heap_object(e2).freed and w.entry(e2).in_tree and w.entry(e2).on_lru

@@ -1,6 +1,7 @@
 """swap_read_folio() -> zswap_load() (base code), spec section 4.5 L4-L10.
 
-Callers set ``r_off`` and ``folio`` (locked, newly allocated, in swap cache).
+Callers set ``folio`` (locked, newly allocated, in the swap cache for the slot
+to read: folio->swap gives the offset).
 """
 from __future__ import annotations
 
@@ -8,9 +9,15 @@ from ..engine import Ctx, step_def
 from .common import entry_get, entry_name, entry_put, invalidate_entry, lru_add_tail, lru_del, need_tree, rb_search
 
 
+def _offset(c: Ctx) -> int:
+    offset = c.folios[c.get("folio")].offset  # type: ignore[index]
+    assert offset is not None
+    return offset
+
+
 @step_def("L4")
 def l4_read(c: Ctx) -> None:
-    c.say(f"swap_read_folio() first asks zswap for slot {c.get('r_off')} (zswap_load).")
+    c.say(f"swap_read_folio() first asks zswap for slot {_offset(c)} (zswap_load).")
     c.goto("L5")
 
 
@@ -26,7 +33,7 @@ def l5_lock(c: Ctx) -> None:
 @step_def("L6")
 def l6_find_get(c: Ctx) -> None:
     tree = c.get("load_tree")
-    found = rb_search(c, tree, c.get("r_off"))  # type: ignore[arg-type]
+    found = rb_search(c, tree, _offset(c))
     c.set("load_entry", found)
     if found is None:
         c.tree_unlock(tree)  # type: ignore[arg-type]
@@ -90,7 +97,7 @@ def l10_uptodate(c: Ctx) -> None:
 @step_def("L4d")
 def l4_disk(c: Ctx) -> None:
     folio = c.get("folio")
-    slot = c.slot(c.get("r_off"))  # type: ignore[arg-type]
+    slot = c.slot(_offset(c))
     c.set_folio(folio, data=slot.disk or None, uptodate=True, locked_by=None)  # type: ignore[arg-type]
     c.mark("locks")
     c.set("load_tree", None)
