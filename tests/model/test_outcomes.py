@@ -130,7 +130,7 @@ def test_writeback_first_old_code_fault_sleeps_and_maps_the_folio(Drv) -> None: 
 def test_writeback_first_new_code_fault_sleeps_and_maps_the_folio(Drv) -> None:  # type: ignore[no-untyped-def]
     d = _writeback_first(Drv, "new", "N6")
     # In the new code E is freed at N17, before the unlock at N20 (checklist 18).
-    entry = d.world.cpu(1).local("entry")
+    entry = next(o.addr for o in d.world.heap if o.name == "E")
     assert d.world.heap_object(entry).free.step == d.position_of(1, "N17")
 
 
