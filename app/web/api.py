@@ -6,9 +6,10 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
-from app.web import modelapi, pages, schema
+from app.web import errors, modelapi, pages, schema
 
 router = APIRouter(prefix="/api")
 
@@ -46,14 +47,20 @@ def state_json(scenario_id: str, code: str, t: str) -> bytes:
     return json.dumps(view, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-if modelapi.check is not None:
-    @router.get("/s/{scenario_id}/check", response_model=schema.CheckResult,
-                responses={k: v for k, v in RESPONSES.items() if k != 422},
-                summary="The explorer's verdict")
-    async def api_check(
-        scenario_id: str,
-        code: Annotated[str, Query(description="old, new, or a variant of the scenario")] = "old",
-    ) -> JSONResponse:
-        """Explore every schedule of the scenario under `code` and list the violations found."""
-        pages.run_page_view(scenario_id, code, "", None, api=True)
-        return JSONResponse(modelapi.verdict(scenario_id, code))
+@router.get("/s/{scenario_id}/check", response_model=schema.CheckResult,
+            responses={k: v for k, v in RESPONSES.items() if k != 422},
+            summary="The explorer's verdict")
+async def api_check(
+    scenario_id: str,
+    code: Annotated[str, Query(description="old, new, or a variant of the scenario")] = "old",
+) -> JSONResponse:
+    """Explore every schedule of the scenario under `code` (app.model.api.check) and list the
+    violation groups, each with how many complete runs reach it and its shortest schedule.
+    Counts can exceed 2**53: `complete_runs_text` and each `count_text` carry them exactly.
+    The first request for a 3-CPU scenario takes seconds; the result is cached for the process."""
+    try:
+        result = modelapi.cached_verdict(scenario_id, code) or await run_in_threadpool(
+            modelapi.verdict, scenario_id, code)
+    except modelapi.ModelInputError as e:
+        raise errors.from_model(e, scenario_id, code, "", None, api=True) from None
+    return JSONResponse(result)

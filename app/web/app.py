@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -11,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.web import api, errors, pages, render
+from app.web import api, errors, modelapi, pages, render
 
 log = logging.getLogger("app.web")
 
@@ -74,6 +78,24 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
                         "<p>Something went wrong on our side.</p>", status_code=500)
 
 
+def _precompute() -> None:
+    try:
+        modelapi.precompute_light()
+    except Exception:  # a model bug must not take the server down; the pages will show it
+        log.exception("precomputing the explorer's verdicts failed")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """At startup, a daemon thread computes the old/new verdicts of the 2-CPU scenarios (a few
+    seconds of CPU in all) so that the index can show them; ZSWAP_WEB_PRECOMPUTE=0 turns it off.
+    The 3-CPU scenarios are left to an explicit request: 10-30 s each would hold the GIL and slow
+    every step request for minutes."""
+    if os.environ.get("ZSWAP_WEB_PRECOMPUTE", "1") != "0":
+        threading.Thread(target=_precompute, name="precompute-verdicts", daemon=True).start()
+    yield
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
         title="zswap race visualizer",
@@ -83,6 +105,7 @@ def create_app() -> FastAPI:
         # Swagger UI and ReDoc load scripts from a CDN and inline: neither works offline under our CSP.
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=render.STATIC), name="static")

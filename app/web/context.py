@@ -5,6 +5,7 @@ No kernel logic here: links, labels and lookups over what the model returned.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from app.web import modelapi, urls
@@ -64,7 +65,6 @@ class PageContext:
     changed: frozenset[str]
     heap_by_addr: dict[str, dict[str, Any]]
     event_urls: list[str]
-    verdicts: list[dict[str, Any]] = field(default_factory=list)
 
     def url(self, t: str | None = None, code: str | None = None) -> str:
         """This page's URL with another schedule or code (the tour is kept)."""
@@ -104,16 +104,15 @@ def _controls(view: dict[str, Any], base: PageContext) -> dict[int, CpuControls]
 
 
 def code_links(scenario: dict[str, Any], code: str, t: str, tour: str | None) -> list[CodeLink]:
-    """Replay `t` on every code of the scenario and say how far it stays valid."""
+    """Validate `t` on every other code of the scenario (replay only) and say how far it stays valid."""
     links = []
     for c in scenario["codes"]:
         link = CodeLink(id=c["id"], title=c["title"], description=c.get("description", ""),
                         current=c["id"] == code, url=urls.scenario(scenario["id"], c["id"], t, tour),
                         valid=True, valid_steps=len(t))
         if not link.current and t:
-            try:
-                modelapi.replay(scenario["id"], c["id"], t)
-            except modelapi.ScheduleError as e:
+            e = modelapi.validate(scenario["id"], c["id"], t)
+            if e is not None:
                 link.valid, link.valid_steps = False, len(e.valid_prefix)
                 link.position, link.reason = e.position, e.reason
                 link.url = urls.scenario(scenario["id"], c["id"], e.valid_prefix, tour)
@@ -159,20 +158,133 @@ def page_context(scenario: dict[str, Any], view: dict[str, Any], tour: str | Non
     )
     ctx.controls = _controls(view, ctx)
     ctx.event_urls = [ctx.step_url(i) for i in range(len(t))]
-    ctx.verdicts = verdicts(scenario)
     return ctx
 
 
-def verdicts(scenario: dict[str, Any]) -> list[dict[str, Any]]:
-    """The explorer's verdict under each code, with a link to each shortest counterexample."""
-    out = []
-    if modelapi.check is None:
-        return out
+# -- the explorer's verdicts --------------------------------------------------------------------
+
+_WORDS = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (10**3, "thousand"))
+
+
+def _sig(x: float) -> str:
+    """Two significant digits, never in e-notation: 1.4, 9.7, 50, 480."""
+    return f"{x:.2g}" if x < 10 else f"{int(float(f'{x:.2g}')):d}"
+
+
+def one_in(count: int, total: int | None) -> str:
+    """How rare `count` of `total` is, in words a room can read: 'about 1 in 1.4 trillion'."""
+    if not total or not count:
+        return ""
+    if count * 2 > total:
+        return f"{100 * count / total:.0f}% of them"
+    ratio = Decimal(total) / Decimal(count)
+    if ratio < 1000:
+        return f"about 1 in {_sig(float(ratio))}"
+    for size, word in _WORDS:
+        if size <= ratio < size * 1000:
+            return f"about 1 in {_sig(float(ratio / size))} {word}"
+    exp = ratio.adjusted()
+    return f"about 1 in {_sig(float(ratio.scaleb(-exp)))} × 10^{exp}"
+
+
+def is_kernel_label(label: str) -> bool:
+    """b:/f: labels are lines of the real mm/zswap.c; anything else is a variant's invented line."""
+    return label.startswith(("b:", "f:"))
+
+
+@dataclass
+class ViolationGroup:
+    kind: str
+    where: str          # "shrink_memcg_cb b:883", or a sentence when the group has no location
+    function: str
+    line_label: str
+    kernel_line: bool   # False for a variant's own line (not kernel code)
+    detail: str
+    count: int
+    count_text: str
+    one_in: str
+    shortest: str
+    url: str            # the shortest counterexample, replayed on this code
+
+
+@dataclass
+class CodeVerdict:
+    """One code's verdict, or (result None) the link that runs the explorer for it."""
+
+    scenario: str
+    code: str
+    title: str
+    description: str
+    is_variant: bool
+    result: dict[str, Any] | None
+    run_url: str
+    heavy: bool
+    groups: list[ViolationGroup] = field(default_factory=list)
+
+
+def code_verdict(scenario: dict[str, Any], code: dict[str, Any], result: dict[str, Any] | None) -> CodeVerdict:
+    sid = scenario["id"]
+    v = CodeVerdict(scenario=sid, code=code["id"], title=code["title"], description=code.get("description", ""),
+                    is_variant=code["id"] not in modelapi.MAIN_CODES, result=result,
+                    run_url=urls.verdict(sid, code["id"]), heavy=modelapi.is_heavy(sid))
+    if result is None:
+        return v
+    total = result.get("complete_runs")
+    for g in result.get("violations", []):
+        label = g.get("line_label") or ""
+        kernel = not g.get("step_id") or is_kernel_label(label)
+        if not g.get("function"):
+            where = "the end of the run (no single line)"
+        elif kernel:
+            where = f"{g['function']} {label}".strip()
+        else:
+            where = f"{g['function']} (variant step {g['step_id']})"
+        v.groups.append(ViolationGroup(
+            kind=g["kind"], where=where, function=g.get("function") or "", line_label=label,
+            kernel_line=kernel, detail=g.get("detail") or "",
+            count=g["count"], count_text=g.get("count_text", str(g["count"])), one_in=one_in(g["count"], total),
+            shortest=g["shortest"], url=urls.scenario(sid, code["id"], g["shortest"])))
+    return v
+
+
+@dataclass
+class VerdictPane:
+    main: list[CodeVerdict]       # old and new, side by side
+    variants: list[CodeVerdict]   # "break the fix", on request
+
+
+def verdict_pane(scenario: dict[str, Any]) -> VerdictPane:
+    """Old and new verdicts computed now for a light scenario, links for a heavy one and for the
+    variants: what the page shows depends only on the URL, never on what happens to be cached."""
+    sid = scenario["id"]
+    light = not modelapi.is_heavy(sid)
+    main, variants = [], []
     for c in scenario["codes"]:
-        result = modelapi.verdict(scenario["id"], c["id"])
-        if result is None:
+        if c["id"] in modelapi.MAIN_CODES:
+            main.append(code_verdict(scenario, c, modelapi.verdict(sid, c["id"]) if light else None))
+        else:
+            variants.append(code_verdict(scenario, c, None))
+    return VerdictPane(main=main, variants=variants)
+
+
+def index_verdicts(scenario: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """One line per main code for the index: (code, state, text), state one of ok / bad / pending /
+    heavy. Never computes: the index shows what the startup thread or a scenario page has found."""
+    out = []
+    for code in modelapi.MAIN_CODES:
+        r = modelapi.cached_verdict(scenario["id"], code)
+        if r is None:
+            if modelapi.is_heavy(scenario["id"]):
+                out.append((code, "heavy", "3 CPUs: run the explorer on the scenario page (10–30 s)"))
+            else:
+                out.append((code, "pending", "the explorer is still computing; reload in a few seconds"))
             continue
-        crashes = [dict(v, url=urls.scenario(scenario["id"], c["id"], v["shortest"]))
-                   for v in result.get("violations", [])]
-        out.append({"code": c["id"], "title": c["title"], "result": result, "violations": crashes})
+        groups = code_verdict(scenario, {"id": code, "title": code}, r).groups
+        if not groups:
+            out.append((code, "ok", "no violation in any schedule"))
+        else:
+            kinds = sorted({f"{g.kind} at {g.where}" for g in groups}, key=lambda k: k)
+            first = next(f"{g.kind} at {g.where}" for g in groups)
+            more = f" (+{len(kinds) - 1} more)" if len(kinds) > 1 else ""
+            out.append((code, "bad", f"{first}{more}"))
     return out

@@ -1,10 +1,11 @@
 """The one door from the web layer into the model.
 
 Everything the web shows comes from app.model.api; this module only picks it up, memoises the
-scenario list and says whether the explorer (`check`) exists yet.
+scenario list and the explorer's verdicts, and says which verdicts are cheap enough for a page load.
 """
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -15,11 +16,18 @@ UnknownScenario = api.UnknownScenario
 UnknownCode = api.UnknownCode
 ScheduleError = api.ScheduleError
 build_view: Callable[[str, str, str], dict[str, Any]] = api.build_view
-check: Callable[[str, str], dict[str, Any]] | None = getattr(api, "check", None)
+validate: Callable[[str, str, str], "api.ScheduleError | None"] = api.validate
+check: Callable[[str, str], dict[str, Any]] = api.check
 
 # The model refuses schedules longer than this; the web passes at most one step more so that a
 # huge query string costs no more than a too-long one.
 MAX_STEPS = 500
+
+# Codes whose verdicts the scenario page shows side by side; the variants are shown on request.
+MAIN_CODES = ("old", "new")
+# A scenario with this many CPUs or more has a state space ~100x larger: its verdict takes
+# 10-25 s of CPU the first time, so it is never computed on a page load, only on an explicit request.
+HEAVY_CPUS = 3
 
 
 @lru_cache(maxsize=1)
@@ -51,15 +59,63 @@ def replay(scenario_id: str, code: str, schedule: str) -> dict[str, Any]:
         raise
 
 
-@lru_cache(maxsize=64)
-def _check_cached(scenario_id: str, code: str) -> dict[str, Any]:
-    assert check is not None
-    return check(scenario_id, code)
+def is_heavy(scenario_id: str) -> bool:
+    """True when the explorer needs seconds, not a fraction of one, for this scenario."""
+    s = scenario(scenario_id)
+    return s is not None and len(s["cpus"]) >= HEAVY_CPUS
 
 
-def verdict(scenario_id: str, code: str) -> dict[str, Any] | None:
-    """The explorer's result for this scenario and code (memoised: it is deterministic), or None
-    while the explorer does not exist."""
-    if check is None:
-        return None
-    return _check_cached(scenario_id, code)
+# -- the explorer's verdicts ------------------------------------------------------------------
+# Deterministic, so memoised for the life of the process. One lock per (scenario, code): two
+# requests for the same slow verdict wait for one computation instead of running it twice.
+_verdicts: dict[tuple[str, str], dict[str, Any]] = {}
+_locks: dict[tuple[str, str], threading.Lock] = {}
+_guard = threading.Lock()
+
+
+def _with_texts(result: dict[str, Any]) -> dict[str, Any]:
+    """The model's verdict plus exact decimal strings of the counts (they exceed 2**53, which
+    JavaScript numbers cannot hold)."""
+    runs = result.get("complete_runs")
+    out = dict(result, complete_runs_text=None if runs is None else str(runs))
+    out["violations"] = [dict(v, count_text=str(v["count"])) for v in result.get("violations", [])]
+    return out
+
+
+def verdict(scenario_id: str, code: str) -> dict[str, Any]:
+    """The explorer's verdict (may take many seconds the first time; raises ModelInputError)."""
+    key = (scenario_id, code)
+    done = _verdicts.get(key)
+    if done is not None:
+        return done
+    with _guard:
+        lock = _locks.setdefault(key, threading.Lock())
+    with lock:
+        if key not in _verdicts:
+            _verdicts[key] = _with_texts(check(scenario_id, code))
+    return _verdicts[key]
+
+
+def cached_verdict(scenario_id: str, code: str) -> dict[str, Any] | None:
+    """The verdict if it was already computed in this process, else None (never computes)."""
+    return _verdicts.get((scenario_id, code))
+
+
+def page_verdicts_ready(scenario_id: str) -> bool:
+    """Whether the scenario page can render without running the explorer."""
+    return is_heavy(scenario_id) or all((scenario_id, c) in _verdicts for c in MAIN_CODES)
+
+
+def precompute_light() -> None:
+    """Compute old and new verdicts of every light scenario (a few seconds in all)."""
+    for s in scenarios():
+        if not is_heavy(s["id"]):
+            for c in MAIN_CODES:
+                verdict(s["id"], c)
+
+
+def verdict_pane_inputs(scenario_id: str) -> None:
+    """Compute what the scenario page's verdict pane shows by itself (old and new, if light)."""
+    if not is_heavy(scenario_id):
+        for c in MAIN_CODES:
+            verdict(scenario_id, c)

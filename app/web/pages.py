@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -29,7 +30,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 @router.get("/", response_class=HTMLResponse, summary="The scenarios")
 async def index(request: Request) -> HTMLResponse:
     """List every scenario with its summary, codes and tours."""
-    return render.page(request, "index.html", "index.html", scenarios=modelapi.scenarios())
+    return render.page(request, "index.html", "index.html", scenarios=modelapi.scenarios(),
+                       summaries={s["id"]: context.index_verdicts(s) for s in modelapi.scenarios()})
 
 
 def run_page_view(scenario_id: str, code: str, t: str, tour: str | None, api: bool) -> tuple[dict, dict]:
@@ -61,6 +63,9 @@ async def scenario_page(
 ) -> HTMLResponse:
     """Replay schedule `t` on `code`; htmx swaps get only the <main id="state"> fragment."""
     fragment = render.wants_fragment(request)
+    if not fragment and not modelapi.page_verdicts_ready(scenario_id) and modelapi.scenario(scenario_id):
+        # The first full page of a light scenario runs the explorer (0.1-1 s): off the event loop.
+        await run_in_threadpool(modelapi.verdict_pane_inputs, scenario_id)
     html = state_html(fragment, scenario_id, code, t[: modelapi.MAX_STEPS + 1], tour)
     return HTMLResponse(html, headers={"Vary": render.VARY})
 
@@ -70,5 +75,31 @@ def state_html(fragment: bool, scenario_id: str, code: str, t: str, tour: str | 
     """The page (or fragment) of one state; bad input raises WebError, which is not cached."""
     scenario, view = run_page_view(scenario_id, code, t, tour, api=False)
     ctx = context.page_context(scenario, view, tour)
-    return render.render("_state.html" if fragment else "scenario.html", ctx=ctx, view=view,
-                         is_fragment=fragment)
+    if fragment:
+        return render.render("_state.html", ctx=ctx, view=view, is_fragment=True)
+    return render.render("scenario.html", ctx=ctx, view=view, is_fragment=False,
+                         verdicts=context.verdict_pane(scenario))
+
+
+@router.get("/s/{scenario_id}/verdict", response_class=HTMLResponse,
+            responses={k: v for k, v in ERROR_RESPONSES.items() if k != 422},
+            summary="The explorer's verdict for one code, as HTML")
+async def verdict_page(
+    request: Request,
+    scenario_id: str,
+    code: Annotated[str, Query(description="old, new, or a variant of the scenario")] = "old",
+) -> HTMLResponse:
+    """Run the explorer on one code (seconds for a 3-CPU scenario, cached afterwards); htmx gets
+    the verdict block alone, to swap into the scenario page's verdict pane."""
+    scenario = modelapi.scenario(scenario_id)
+    if scenario is None:
+        raise errors.unknown_scenario(scenario_id)
+    try:
+        result = modelapi.cached_verdict(scenario_id, code) or await run_in_threadpool(
+            modelapi.verdict, scenario_id, code)
+    except modelapi.ModelInputError as e:
+        raise errors.from_model(e, scenario_id, code, "", None, api=False) from None
+    info = next(c for c in scenario["codes"] if c["id"] == code)
+    v = context.code_verdict(scenario, info, result)
+    return render.page(request, "verdict.html", "_verdict_code.html", scenario=scenario, v=v,
+                       standalone=not render.wants_fragment(request))

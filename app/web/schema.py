@@ -85,20 +85,34 @@ class ErrorBody(BaseModel):
 
 
 class Violation(BaseModel):
+    """One violation group: a kind at one code location."""
+
     kind: str
+    step_id: str | None
     function: str
     file: str
     line: int | None
     line_label: str
+    detail: str
     count: int
+    count_text: str
     shortest: str
 
 
 class CheckResult(BaseModel):
+    """The explorer's verdict (app.model.api.check) for one scenario under one code."""
+
     scenario: str
     code: str
     states: int
     transitions: int
-    complete_runs: int
+    depth: int
+    complete_runs: int | None
+    complete_runs_text: str | None
+    terminal_states: int
+    deadlocks: int
     seconds: float
+    reduction: Literal["none", "local-steps"]
+    complete: bool
+    stopped_reason: str | None
     violations: list[Violation]

@@ -43,3 +43,8 @@ def favicon() -> str:
 def heap_anchor(addr: str) -> str:
     """The id of a heap object's row in the heap pane (locals link to '#' + this)."""
     return "heap-" + addr
+
+
+def verdict(scenario_id: str, code: str = "old") -> str:
+    """The explorer's verdict for one code as HTML (a page, or a fragment for htmx)."""
+    return f"/s/{quote(scenario_id, safe='')}/verdict" + _q(code=code)

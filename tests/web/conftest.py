@@ -23,6 +23,10 @@ CHROMIUM_ARGS = [
 ]
 REPO = Path(__file__).resolve().parents[2]
 
+# In-process apps (TestClient runs the lifespan) must not fill the verdict cache from a background
+# thread while a test looks at it; the real server of the browser tests turns it back on.
+os.environ["ZSWAP_WEB_PRECOMPUTE"] = "0"
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -48,7 +52,7 @@ def server_url():
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.web.app:create_app", "--factory",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=REPO,
+        cwd=REPO, env=dict(os.environ, ZSWAP_WEB_PRECOMPUTE="1"),
     )
     try:
         deadline = time.monotonic() + 30

@@ -140,3 +140,31 @@ def test_event_log_entry_goes_to_that_step(page, server_url, seed_tours):
     page.goto(server_url + urls.scenario(SEED, "old", t))
     page.click("#event-1 a.stepno")
     wait_schedule(page, t[:2])
+
+
+def test_find_the_race_opens_the_shortest_counterexample(page, server_url):
+    page.goto(server_url + urls.scenario(SEED, "new"))
+    assert page.locator("#report").count() == 0
+    link = page.locator("#find-old-1")
+    href = link.get_attribute("href")
+    assert "code=old" in href and "t=" in href
+    link.click()
+    page.wait_for_selector("#report")
+    assert "BUG: KASAN: slab-use-after-free" in page.inner_text("#report")
+    assert "code=old" in page.url
+    shortest = re.search(r"t=(\d+)", href).group(1)
+    wait_schedule(page, shortest)
+    assert page.locator(".program li.crash").count() == 1
+    # The verdict pane stays where it was (a step swaps only the state).
+    assert page.locator("#verdict-new").is_visible()
+
+
+def test_run_the_explorer_on_a_variant_then_find_its_race(page, server_url):
+    page.goto(server_url + urls.scenario(SEED, "new"))
+    page.click("#variants > summary")
+    page.click("#run-verdict-new-tree-before-folio")
+    page.wait_for_selector("#verdict-new-tree-before-folio.bad")
+    assert "not kernel code" in page.inner_text("#verdict-new-tree-before-folio")
+    page.click("#find-new-tree-before-folio-1")
+    page.wait_for_function("() => document.querySelector('#state')?.dataset.code === 'new-tree-before-folio'")
+    page.wait_for_selector("#report")

@@ -1,0 +1,156 @@
+"""The explorer's verdict in the API and on the pages (app.model.api.check, through modelapi)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from markupsafe import escape
+
+from app.model import api as model_api
+from app.web import context, modelapi, pages, urls
+
+SEED = "lru-writeback-vs-swapoff"
+
+
+def heavy_scenario() -> str:
+    return next(s["id"] for s in modelapi.scenarios() if len(s["cpus"]) >= modelapi.HEAVY_CPUS)
+
+
+def test_check_route_is_the_models_verdict_with_exact_counts(client):
+    r = client.get(urls.api_check(SEED, "old"))
+    assert r.status_code == 200
+    body = r.json()
+    model = model_api.check(SEED, "old")
+    for key in ("scenario", "code", "states", "transitions", "depth", "complete_runs", "terminal_states",
+                "deadlocks", "reduction", "complete", "stopped_reason"):
+        assert body[key] == model[key], key
+    assert body["complete_runs_text"] == str(model["complete_runs"])
+    assert model["complete_runs"] > 2**53  # why the text form exists
+    assert [v["count_text"] for v in body["violations"]] == [str(v["count"]) for v in model["violations"]]
+    uaf = {v["line_label"] for v in body["violations"] if v["kind"] == "use-after-free"}
+    assert {"b:883", "b:893"} <= uaf
+
+
+def test_check_route_new_code_has_no_violation(client):
+    body = client.get(urls.api_check(SEED, "new")).json()
+    assert body["violations"] == [] and body["states"] > 0 and body["complete"] is True
+
+
+def test_check_route_bad_input(client):
+    r = client.get(urls.api_check("nope", "old"))
+    assert r.status_code == 404 and r.json()["error"] == "unknown-scenario" and SEED in r.json()["valid"]
+    r = client.get(urls.api_check(SEED, "ancient"))
+    assert r.status_code == 400 and r.json()["error"] == "unknown-code" and "new-no-rotate" in r.json()["valid"]
+
+
+def test_scenario_page_shows_old_and_new_side_by_side_with_find_the_race(client):
+    html = client.get(urls.scenario(SEED, "old")).text
+    assert 'id="pane-verdict"' in html and 'id="verdict-old"' in html and 'id="verdict-new"' in html
+    old = modelapi.verdict(SEED, "old")
+    runs = "{:,}".format(old["complete_runs"])
+    first = old["violations"][0]
+    assert "{:,}".format(first["count"]) + "</span> of " + runs in html
+    assert f"shrink_memcg_cb {first['line_label']}" in html
+    for v in old["violations"]:
+        assert escape(urls.scenario(SEED, "old", v["shortest"])) in html
+    new = modelapi.verdict(SEED, "new")
+    assert "any of the " + "{:,}".format(new["complete_runs"]) + " complete schedules" in html
+    assert "{:,}".format(old["states"]) + " distinct states" in html
+    assert "No reduction" in html
+
+
+def test_variants_are_behind_an_explicit_request_and_marked_not_kernel(client):
+    html = client.get(urls.scenario(SEED, "new")).text
+    for code in ("new-no-rotate", "new-tree-before-folio", "new-no-recheck"):
+        assert f'id="run-verdict-{code}"' in html
+        assert escape(urls.verdict(SEED, code)) in html
+    assert "not kernel code" in html
+
+
+def test_verdict_route_gives_htmx_the_block_and_a_browser_a_page(client):
+    url = urls.verdict(SEED, "new-tree-before-folio")
+    frag = client.get(url, headers={"HX-Request": "true"})
+    assert frag.status_code == 200
+    assert frag.text.lstrip().startswith('<article class="verdict-code variant bad" id="verdict-new-tree-before-folio"')
+    assert "<html" not in frag.text and "not kernel code" in frag.text
+    shortest = modelapi.verdict(SEED, "new-tree-before-folio")["violations"][0]["shortest"]
+    assert escape(urls.scenario(SEED, "new-tree-before-folio", shortest)) in frag.text
+    full = client.get(url)
+    assert full.status_code == 200 and "<html" in full.text and 'id="verdict-new-tree-before-folio"' in full.text
+    assert client.get(urls.verdict("nope", "old")).status_code == 404
+    assert client.get(urls.verdict(SEED, "ancient")).status_code == 400
+
+
+def test_step_fragment_leaves_the_verdict_pane_alone(client):
+    frag = client.get(urls.scenario(SEED, "old", "1"), headers={"HX-Request": "true"}).text
+    assert "pane-verdict" not in frag
+
+
+def test_heavy_scenario_page_never_runs_the_explorer(client, monkeypatch):
+    sid = heavy_scenario()
+
+    def boom(*a):
+        raise AssertionError("the explorer ran on a page load")
+
+    monkeypatch.setattr(modelapi, "check", boom)
+    monkeypatch.setattr(modelapi, "_verdicts", {})
+    pages.state_html.cache_clear()
+    r = client.get(urls.scenario(sid, "old"))
+    assert r.status_code == 200
+    assert 'id="run-verdict-old"' in r.text and 'id="run-verdict-new"' in r.text
+    assert "10–30 s" in r.text
+    assert client.get("/").status_code == 200
+    pages.state_html.cache_clear()
+
+
+def test_index_shows_computed_verdicts_and_says_when_not_yet(client, monkeypatch):
+    monkeypatch.setattr(modelapi, "_verdicts", {})
+    html = client.get("/").text
+    assert "still computing" in html and "run the explorer on the scenario page" in html
+    modelapi.verdict(SEED, "old")
+    modelapi.verdict(SEED, "new")
+    html = client.get("/").text
+    card = html[html.index(f'id="scenario-{SEED}"'):]
+    card = card[: card.index("</section>")]
+    assert "use-after-free at shrink_memcg_cb b:883" in card and "no violation in any schedule" in card
+
+
+def test_concurrent_requests_compute_a_verdict_once(monkeypatch):
+    import threading
+
+    calls = []
+
+    def slow(sid, code):
+        calls.append((sid, code))
+        threading.Event().wait(0.2)
+        return {"complete_runs": 1, "violations": []}
+
+    monkeypatch.setattr(modelapi, "check", slow)
+    monkeypatch.setattr(modelapi, "_verdicts", {})
+    threads = [threading.Thread(target=modelapi.verdict, args=(SEED, "old")) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert calls == [(SEED, "old")]
+
+
+@pytest.mark.parametrize("count,total,text", [
+    (6303726, 9057545163294664698, "about 1 in 1.4 trillion"),
+    (18911178, 9057545163294664698, "about 1 in 480 billion"),
+    (1, 50, "about 1 in 50"),
+    (3, 4, "75% of them"),
+    (1, 10**40, "about 1 in 1 × 10^40"),
+])
+def test_one_in_reads_aloud(count, total, text):
+    assert context.one_in(count, total) == text
+
+
+def test_kernel_labels():
+    assert context.is_kernel_label("b:883") and context.is_kernel_label("f:1427")
+    assert not context.is_kernel_label("V2") and not context.is_kernel_label("")
+
+
+def test_check_json_round_trips_big_counts(client):
+    raw = client.get(urls.api_check(SEED, "old")).content
+    assert json.loads(raw)["complete_runs"] == model_api.check(SEED, "old")["complete_runs"]
