@@ -193,6 +193,11 @@ class Ctx:
             self._parts[name] = part
         return part
 
+    def peek(self, name: str) -> Any:
+        """Read a keyed part for narration only: not an access, so the step may stay local."""
+        part = self._parts.get(name)
+        return part.base if part is not None else self.w0.index(name)
+
     heap = property(lambda self: self._part("heap"))
     entries = property(lambda self: self._part("entries"))
     trees = property(lambda self: self._part("trees"))
@@ -453,8 +458,9 @@ class Ctx:
 
     # -- commit ---------------------------------------------------------------
     def commit(self) -> World:
+        """The new World: untouched parts (and their hashes) are shared with the old one."""
         w = self.w0
-        old = w.cpu(self.cpu_id)
+        old = w.cpus[self.cpu_id - 1]
         if self.cpu_state == "done":
             self.locals.clear()  # the CPU's frames are gone; only its result stays
             self.stack.clear()
@@ -463,35 +469,46 @@ class Ctx:
                 self.locals.pop(name, None)
         locals_ = tuple(sorted((k, v) for k, v in self.locals.items() if v is not None))
         cpu = Cpu(old.id, old.actor, self.pc, tuple(self.stack), locals_, self.cpu_state, self.result)  # type: ignore[arg-type]
-        cpus = tuple(cpu if c.id == self.cpu_id else c for c in w.cpus)
-        p = self._parts
+        cpus = list(w.cpus)
+        cpus[self.cpu_id - 1] = cpu
+        values = list(w.parts())
+        values[0] = tuple(cpus)
+        hashes = list(w.part_hashes or tuple(hash(v) for v in w.parts()))
+        hashes[0] = hash(values[0])
+        for name, part in self._parts.items():
+            i = _PART_INDEX[name]
+            if name in _KEYED:
+                if not part.dirty:
+                    continue
+                key = _SORT_KEYS[name]
+                value: Any = tuple(sorted(part.base.values(), key=key))
+            elif name == "violations":
+                value = tuple(part)
+            elif name == "free_lists":
+                value = tuple(sorted((k, tuple(v)) for k, v in part.items()))
+            elif name == "next_addr":
+                value = tuple(sorted(part.items()))
+            else:
+                value = part
+            if value is values[i]:
+                continue
+            values[i] = value
+            hashes[i] = hash(value)
+        world = object.__new__(World)
+        world.__dict__.update(zip(PARTS, values))
+        world.__dict__["steps"] = w.steps + 1
+        world.__dict__["part_hashes"] = tuple(hashes)
+        return world
 
-        def keyed(name: str, current: tuple[Any, ...], key: Callable[[Any], Any]) -> tuple[Any, ...]:
-            part = p.get(name)
-            if part is None or not part.dirty:
-                return current
-            return tuple(sorted(part.base.values(), key=key))
 
-        heap = keyed("heap", w.heap, lambda o: o.addr)
-        entries = keyed("entries", w.entries, lambda e: e.addr)
-        trees = keyed("trees", w.trees, lambda t: t.addr)
-        folios = keyed("folios", w.folios, lambda f: f.addr)
-        swap = p.get("swap", w.swap)
-        zswap_trees = p["zswap_trees"] if "zswap_trees" in p else w.zswap_trees
-        lru = p.get("lru", w.lru)
-        ptes = keyed("ptes", w.ptes, lambda x: x.process)
-        violations = tuple(p["violations"]) if "violations" in p else w.violations
-        free_lists = (
-            tuple(sorted((k, tuple(v)) for k, v in p["free_lists"].items())) if "free_lists" in p else w.free_lists
-        )
-        next_addr = tuple(sorted(p["next_addr"].items())) if "next_addr" in p else w.next_addr
-        values = (cpus, heap, entries, trees, folios, swap, zswap_trees, lru, ptes, violations, free_lists, next_addr, w.config)
-        # Reuse the parent's hash of every part this step left untouched.
-        olds = w.parts()
-        hashes = tuple(
-            hash(value) if (i == 0 or value is not olds[i]) else w.part_hash(i) for i, value in enumerate(values)
-        )
-        return World(*values, steps=w.steps + 1, part_hashes=hashes)  # type: ignore[arg-type]
+_PART_INDEX = {name: i for i, name in enumerate(PARTS)}
+_SORT_KEYS: dict[str, Callable[[Any], Any]] = {
+    "heap": lambda o: o.addr,
+    "entries": lambda e: e.addr,
+    "trees": lambda t: t.addr,
+    "folios": lambda f: f.addr,
+    "ptes": lambda p: p.process,
+}
 
 
 def try_step(world: World, cpu_id: int) -> StepResult | Blocked:

@@ -6,6 +6,12 @@ violation group (kind + code location) it keeps the shortest schedule that
 reaches it (BFS order) and counts how many complete runs reach it by dynamic
 programming over the state graph, without enumerating paths.
 
+A run ends when no CPU can move, or at the first memory error: a CPU that
+hits a use-after-free, double free or NULL dereference stops, and the search
+treats the kernel as dead there (as with KASAN and panic_on_warn), so
+"k of N" counts runs that end in that error. Replay and the web UI still let
+the other CPUs go on after a crash, to show what they would have done.
+
 Reduction (off by default, on for the large scaled scenario): a step that
 touched no shared state at all (only the CPU's own pc and locals) commutes
 with every step of every other CPU and cannot be blocked by them, so when a
@@ -144,7 +150,8 @@ def explore(
         world = worlds[s]
         children: list[int] = []
         moves: list[tuple[int, World]] = []
-        for cpu in world.cpus:
+        crashed = any(c.state == "crashed" for c in world.cpus)
+        for cpu in () if crashed else world.cpus:
             if cpu.state != "run" or cpu.pc is None:
                 continue
             result = try_step(world, cpu.id)

@@ -4,7 +4,7 @@ The JSON API and every HTML pane render this very dict.
 """
 from __future__ import annotations
 
-from .engine import ACTORS, Blocked, try_step
+from .engine import ACTORS, Blocked, StepResult, try_step
 from .replay import Run, all_violations
 from .reports import report
 from .scenario import Scenario
@@ -70,13 +70,22 @@ def _hex(addr: int | None) -> str | None:
     return None if addr is None else f"{addr:#x}"
 
 
-def cpu_status(world: World, cpu: Cpu) -> tuple[str, str, str | None]:
-    """(status, status_text, blocked_on)."""
+Probe = dict[int, "StepResult | Blocked"]
+
+
+def probe(world: World) -> Probe:
+    """try_step of every runnable CPU, once per state: its status, the lock waiters, the enabled
+    list and the first step of "step over" / "run until blocked" all read this one result."""
+    return {c.id: try_step(world, c.id) for c in world.cpus if c.state == "run" and c.pc is not None}
+
+
+def cpu_status(world: World, cpu: Cpu, first: "StepResult | Blocked | None" = None) -> tuple[str, str, str | None]:
+    """(status, status_text, blocked_on). `first`: try_step(world, cpu.id) if already known."""
     if cpu.state == "crashed":
         return "crashed", f"crashed at {line_of(cpu.pc).function} (KASAN report)" if cpu.pc else "crashed", None
     if cpu.state == "done" or cpu.pc is None:
         return "done", f"done: {cpu.result}", None
-    result = try_step(world, cpu.id)
+    result = first if first is not None else try_step(world, cpu.id)
     if isinstance(result, Blocked):
         return result.kind, result.text, result.text
     return "runnable", "runnable", None
@@ -113,34 +122,43 @@ def _containing(world: World, addr: int):  # type: ignore[no-untyped-def]
     return None
 
 
-def _run_digits(world: World, cpu_id: int, stop_when_returned: bool) -> str:
-    """Digits to append: run ``cpu_id`` alone until blocked/done, or until its function returns."""
+def _run_alone(world: World, cpu_id: int, first: "StepResult | Blocked | None") -> tuple[str, str]:
+    """Digits to append for ("step over", "run until blocked"): run ``cpu_id`` alone until it
+    blocks or is done; "step over" is the prefix that ends where its current function returns.
+    One walk for both (the CPU runs alone, so the shorter walk is a prefix of the longer);
+    ``first`` is the already known try_step of the current state."""
     cpu = world.cpu(cpu_id)
     if cpu.state != "run" or cpu.pc is None:
-        return ""
+        return "", ""
     depth0 = len(cpu.stack)
     function0 = line_of(cpu.pc).function
-    digits = ""
+    n = 0
+    over: int | None = None
     w = world
-    while len(digits) < RUN_LIMIT:
+    result = first
+    while n < RUN_LIMIT:
         c = w.cpu(cpu_id)
         if c.state != "run" or c.pc is None:
             break
-        if digits and stop_when_returned:
+        if n and over is None:
             depth = len(c.stack)
             if depth < depth0 or (depth == depth0 and line_of(c.pc).function != function0):
-                break
-        result = try_step(w, cpu_id)
+                over = n
+        if result is None:
+            result = try_step(w, cpu_id)
         if isinstance(result, Blocked):
             break
         w = result.world
-        digits += str(cpu_id)
-    return digits
+        result = None
+        n += 1
+    digit = str(cpu_id)
+    return digit * (n if over is None else over), digit * n
 
 
-def _cpu_view(run: Run, world: World, cpu: Cpu, executed: set[str], crash_step: str | None) -> CpuView:
+def _cpu_view(run: Run, world: World, cpu: Cpu, executed: set[str], crash_step: str | None,
+              first: "StepResult | Blocked | None") -> CpuView:
     actor = ACTORS[cpu.actor]
-    status, text, blocked_on = cpu_status(world, cpu)
+    status, text, blocked_on = cpu_status(world, cpu, first)
     program: list[ProgramLine] = []
     for step_id, depth in PROGRAMS[cpu.actor]:
         line = source_line(step_id)
@@ -153,7 +171,7 @@ def _cpu_view(run: Run, world: World, cpu: Cpu, executed: set[str], crash_step: 
                 "executed": step_id in executed,
             }
         )
-    runnable = status == "runnable"
+    step_over, run_until_blocked = _run_alone(world, cpu.id, first) if status == "runnable" else ("", "")
     return {
         "id": cpu.id,
         "actor": cpu.actor,
@@ -165,8 +183,8 @@ def _cpu_view(run: Run, world: World, cpu: Cpu, executed: set[str], crash_step: 
         "locals": _locals(world, cpu),
         "program": program,
         "result": cpu.result,
-        "step_over": _run_digits(world, cpu.id, True) if runnable else "",
-        "run_until_blocked": _run_digits(world, cpu.id, False) if runnable else "",
+        "step_over": step_over,
+        "run_until_blocked": run_until_blocked,
     }
 
 
@@ -191,7 +209,7 @@ def _violation_view(world: World, v: Violation) -> ViolationView:
     }  # type: ignore[typeddict-unknown-key]
 
 
-def _world_view(world: World) -> WorldView:
+def _world_view(world: World, probed: Probe) -> WorldView:
     dev = world.swap
     slots: list[SlotView] = []
     for s in dev.slots:
@@ -211,7 +229,7 @@ def _world_view(world: World) -> WorldView:
         "slots": slots,
         "device_refs": list(dev.refs),
     }
-    waiters = _waiters(world)
+    waiters = _waiters(world, probed)
     trees: list[TreeView] = []
     for t in world.trees:
         obj = world.heap_object(t.array)
@@ -355,13 +373,13 @@ def _name(world: World, addr: int) -> str:
     return obj.name if obj else ""
 
 
-def _waiters(world: World) -> dict[str, list[int]]:
+def _waiters(world: World, probed: Probe) -> dict[str, list[int]]:
     """Which CPUs wait on which lock or folio, derived from their blocked reasons."""
     out: dict[str, list[int]] = {}
     for c in world.cpus:
         if c.state != "run" or c.pc is None:
             continue
-        r = try_step(world, c.id)
+        r = probed[c.id]
         if not isinstance(r, Blocked):
             continue
         if "LRU lock" in r.text:
@@ -399,19 +417,19 @@ def build_run_view(run: Run) -> RunView:
                 "changed": list(result.changed),
             }
         )
-    from .engine import enabled
-
     scenario: Scenario = run.scenario
+    probed = probe(world)
+    enabled = [cpu_id for cpu_id, r in probed.items() if not isinstance(r, Blocked)]  # engine.enabled, once
     return {
         "scenario": scenario.id,
         "title": scenario.title,
         "code": run.code,
         "schedule": run.schedule,
-        "enabled": enabled(world),
-        "done": not enabled(world),
-        "cpus": [_cpu_view(run, world, c, executed[c.id], crash_steps.get(c.id)) for c in world.cpus],
+        "enabled": enabled,
+        "done": not enabled,
+        "cpus": [_cpu_view(run, world, c, executed[c.id], crash_steps.get(c.id), probed.get(c.id)) for c in world.cpus],
         "violations": [_violation_view(world, v) for v in violations],
         "events": events,
-        "world": _world_view(world),
+        "world": _world_view(world, probed),
         "changed": list(run.steps[-1][2].changed) if run.steps else [],
     }

@@ -14,7 +14,8 @@ def data_tag(owner: str, gen: int) -> str:
 
 
 def entry_name(c: Ctx, addr: int) -> str:
-    obj = c.heap.get(addr)
+    """For narration only: does not count as an access to shared state."""
+    obj = c.peek("heap").get(addr)
     return obj.name if obj and obj.name else f"{addr:#x}"
 
 

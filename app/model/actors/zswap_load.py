@@ -17,7 +17,8 @@ def _offset(c: Ctx) -> int:
 
 @step_def("L4")
 def l4_read(c: Ctx) -> None:
-    c.say(f"swap_read_folio() first asks zswap for slot {_offset(c)} (zswap_load).")
+    folio = c.peek("folios")[c.get("folio")]
+    c.say(f"swap_read_folio() first asks zswap for slot {folio.offset} (zswap_load).")
     c.goto("L5")
 
 
