@@ -38,12 +38,19 @@ class Run:
         return self.worlds[-1]
 
 
+def cpu_at(schedule: str, i: int, n_cpus: int) -> int:
+    """The CPU number at position ``i``, or a ScheduleError saying why it is not one."""
+    ch = schedule[i]
+    if not ch.isdigit() or not ch.isascii():
+        raise ScheduleError(i, f"{ch!r} is not a CPU number (expected a digit 1-{n_cpus})", schedule[:i])
+    if not 1 <= int(ch) <= n_cpus:
+        raise ScheduleError(i, f"there is no CPU{ch} in this scenario (CPUs are 1-{n_cpus})", schedule[:i])
+    return int(ch)
+
+
 def check_syntax(schedule: str, n_cpus: int) -> None:
-    for i, ch in enumerate(schedule[:MAX_STEPS]):
-        if not ch.isdigit() or not ch.isascii():
-            raise ScheduleError(i, f"{ch!r} is not a CPU number (expected a digit 1-{n_cpus})", schedule[:i])
-        if not 1 <= int(ch) <= n_cpus:
-            raise ScheduleError(i, f"there is no CPU{ch} in this scenario (CPUs are 1-{n_cpus})", schedule[:i])
+    for i in range(min(len(schedule), MAX_STEPS)):
+        cpu_at(schedule, i, n_cpus)
 
 
 def replay(scenario: Scenario, code: str, schedule: str) -> Run:
@@ -59,12 +66,12 @@ def replay(scenario: Scenario, code: str, schedule: str) -> Run:
             f"the schedule has {len(schedule)} steps; at most {MAX_STEPS} are allowed",
             schedule[:MAX_STEPS],
         )
-    check_syntax(schedule, len(scenario.cpus))
     world = initial_world(scenario, code)
     worlds = [world]
     steps: list[tuple[int, str, StepResult]] = []
-    for i, ch in enumerate(schedule):
-        cpu_id = int(ch)
+    for i in range(len(schedule)):
+        # Each position is checked when it is reached, so the first error is the one reported.
+        cpu_id = cpu_at(schedule, i, len(scenario.cpus))
         cpu = world.cpu(cpu_id)
         if cpu.state == "crashed":
             raise ScheduleError(i, f"CPU{cpu_id} has crashed and cannot step", schedule[:i])

@@ -111,12 +111,6 @@ def test_crashed_cpu() -> None:
     _prefix_is_longest_valid(err, bad)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="model bug: replay() runs check_syntax() over the whole string first, so a letter after a "
-    "crashed/finished/blocked step is reported instead of the earlier error, and valid_prefix "
-    "(everything before the letter) does not replay",
-)
 def test_errors_after_a_valid_stretch_report_the_first_bad_position() -> None:
     uaf_a = _tour("uaf-a")
     bad = uaf_a + "1" + "x"  # position len(uaf_a): CPU1 has crashed; one later: a letter

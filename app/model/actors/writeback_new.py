@@ -6,16 +6,16 @@ steps and swap in one changed step each (see variants.py).
 from __future__ import annotations
 
 from ..engine import ActorDef, Ctx, actor_def, step_def
-from .common import (
-    drop_swap_cache,
-    entry_get,
-    entry_name,
-    entry_put,
-    folio_put,
-    invalidate_entry,
-    need_tree,
-    rb_search,
-    submit_write,
+from .common import entry_get, entry_name, entry_put, invalidate_entry, need_tree, rb_search
+from .writeback_shared import (
+    back_out,
+    back_out_unlock,
+    got_folio,
+    mark_uptodate,
+    newly_allocated,
+    return_0,
+    start_write,
+    write_done,
 )
 from .writeback_old import WB_PID, WB_TASK
 
@@ -69,28 +69,17 @@ def n5(c: Ctx) -> None:
     c.call("R1", "N6")
 
 
-@step_def("N6")
-def n6(c: Ctx) -> None:
-    if c.get("folio") is None:
-        c.set("wb", "-ENOMEM")
-        c.say("No folio: return -ENOMEM. The tree and the entry were never touched.")
-        c.goto("N22")
-        return
-    c.say(f"Got folio {c.get('folio'):#x}.")
-    c.goto("N7")
-
-
-@step_def("N7")
-def n7(c: Ctx) -> None:
-    if not c.get("allocated"):
-        folio_put(c, c.get("folio"))  # type: ignore[arg-type]
-        c.set("folio", None)
-        c.set("wb", "-EEXIST")
-        c.say("The folio already existed (swapin or another shrinker): folio_put() and return -EEXIST, without touching the tree.")
-        c.goto("N22")
-        return
-    c.say(f"The folio is new and locked by {c.me}: SWAP_HAS_CACHE keeps the slot in use, so try_to_unuse() cannot finish.")
-    c.goto("N8")
+step_def("N6")(got_folio(then="N7", failed="N22", aside="The tree and the entry were never touched."))
+step_def("N7")(
+    newly_allocated(
+        then="N8",
+        failed="N22",
+        existed="The folio already existed (swapin or another shrinker): folio_put() and return -EEXIST, "
+        "without touching the tree.",
+        allocated="The folio is new and locked by {me}: SWAP_HAS_CACHE keeps the slot in use, "
+        "so try_to_unuse() cannot finish.",
+    )
+)
 
 
 @step_def("N8")
@@ -126,22 +115,8 @@ def n10(c: Ctx) -> None:
     c.goto("N11")
 
 
-@step_def("N10x")
-def n10x(c: Ctx) -> None:
-    c.tree_unlock(c.get("tree"))  # type: ignore[arg-type]
-    c.say(f"{c.me} releases tree->lock and deletes its folio from the swap cache.")
-    drop_swap_cache(c, c.get("folio"), "N10y")  # type: ignore[arg-type]
-
-
-@step_def("N10y")
-def n10y(c: Ctx) -> None:
-    folio = c.get("folio")
-    c.folio_unlock(folio)  # type: ignore[arg-type]
-    folio_put(c, folio)  # type: ignore[arg-type]
-    c.set("folio", None)
-    c.set("wb", "-ENOMEM")
-    c.say("folio_unlock(); folio_put(); return -ENOMEM.")
-    c.goto("N22")
+step_def("N10x")(back_out(then="N10y"))
+step_def("N10y")(back_out_unlock(then="N22"))
 
 
 @step_def("N11")
@@ -208,36 +183,10 @@ def n18(c: Ctx) -> None:
     c.goto("N19")
 
 
-@step_def("N19")
-def n19(c: Ctx) -> None:
-    c.set_folio(c.get("folio"), uptodate=True)  # type: ignore[arg-type]
-    c.say("folio_mark_uptodate(); folio_set_reclaim().")
-    c.goto("N20")
-
-
-@step_def("N20")
-def n20(c: Ctx) -> None:
-    submit_write(c, c.get("folio"))  # type: ignore[arg-type]
-    c.say(
-        "__swap_writepage(): folio_start_writeback(), folio_unlock(), submit_bio(). "
-        "From here on this CPU touches neither the tree nor the entry."
-    )
-    c.goto("N20w")
-
-
-@step_def("N20w")
-def n20w(c: Ctx) -> None:
-    c.set_folio(c.get("folio"), writeback=False)  # type: ignore[arg-type]
-    c.say("The write I/O completes (interrupt context, drawn on this CPU): the folio's writeback flag is cleared.")
-    c.goto("N21")
-
-
-@step_def("N21")
-def n21(c: Ctx) -> None:
-    folio_put(c, c.get("folio"))  # type: ignore[arg-type]
-    c.set("wb", "0")
-    c.say("folio_put(); zswap_writeback_entry() returns 0.")
-    c.goto("N22")
+step_def("N19")(mark_uptodate(then="N20"))
+step_def("N20")(start_write(then="N20w", aside="From here on this CPU touches neither the tree nor the entry."))
+step_def("N20w")(write_done(then="N21"))
+step_def("N21")(return_0(then="N22"))
 
 
 @step_def("N22")

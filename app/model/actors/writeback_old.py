@@ -5,17 +5,16 @@ Spec section 4.1, steps O1-O23.
 from __future__ import annotations
 
 from ..engine import ActorDef, Ctx, actor_def, step_def
-from .common import (
-    drop_swap_cache,
-    entry_get,
-    entry_name,
-    entry_put,
-    folio_put,
-    invalidate_entry,
-    lru_add_tail,
-    need_tree,
-    rb_search,
-    submit_write,
+from .common import entry_get, entry_name, entry_put, invalidate_entry, lru_add_tail, need_tree, rb_search
+from .writeback_shared import (
+    back_out,
+    back_out_unlock,
+    got_folio,
+    mark_uptodate,
+    newly_allocated,
+    return_0,
+    start_write,
+    write_done,
 )
 
 WB_TASK = "kworker/u4:1"
@@ -135,29 +134,16 @@ def o12(c: Ctx) -> None:
     c.call("R1", "O13")
 
 
-@step_def("O13")
-def o13(c: Ctx) -> None:
-    if c.get("folio") is None:
-        c.set("wb", "-ENOMEM")
-        c.say("No folio: zswap_writeback_entry() returns -ENOMEM.")
-        c.goto("O18")
-        return
-    c.say(f"Got folio {c.get('folio'):#x}.")
-    c.goto("O14")
-
-
-@step_def("O14")
-def o14(c: Ctx) -> None:
-    folio = c.get("folio")
-    if not c.get("allocated"):
-        folio_put(c, folio)  # type: ignore[arg-type]
-        c.set("folio", None)
-        c.set("wb", "-EEXIST")
-        c.say("The folio already existed (swapin got there first): folio_put() and return -EEXIST. It was never locked by this CPU.")
-        c.goto("O18")
-        return
-    c.say(f"The folio is newly allocated and locked by {c.me}: it holds SWAP_HAS_CACHE, so swapoff cannot finish.")
-    c.goto("O15a")
+step_def("O13")(got_folio(then="O14", failed="O18"))
+step_def("O14")(
+    newly_allocated(
+        then="O15a",
+        failed="O18",
+        existed="The folio already existed (swapin got there first): folio_put() and return -EEXIST. "
+        "It was never locked by this CPU.",
+        allocated="The folio is newly allocated and locked by {me}: it holds SWAP_HAS_CACHE, so swapoff cannot finish.",
+    )
+)
 
 
 @step_def("O15a")
@@ -180,22 +166,8 @@ def o15b(c: Ctx) -> None:
     c.goto("O16")
 
 
-@step_def("O15x")
-def o15x(c: Ctx) -> None:
-    c.tree_unlock(c.get("tree"))  # type: ignore[arg-type]
-    c.say(f"{c.me} releases tree->lock and deletes its folio from the swap cache.")
-    drop_swap_cache(c, c.get("folio"), "O15y")  # type: ignore[arg-type]
-
-
-@step_def("O15y")
-def o15y(c: Ctx) -> None:
-    folio = c.get("folio")
-    c.folio_unlock(folio)  # type: ignore[arg-type]
-    folio_put(c, folio)  # type: ignore[arg-type]
-    c.set("folio", None)
-    c.set("wb", "-ENOMEM")
-    c.say("folio_unlock(); folio_put(); return -ENOMEM.")
-    c.goto("O18")
+step_def("O15x")(back_out(then="O15y"))
+step_def("O15y")(back_out_unlock(then="O18"))
 
 
 @step_def("O16")
@@ -209,36 +181,10 @@ def o16(c: Ctx) -> None:
     c.goto("O17a")
 
 
-@step_def("O17a")
-def o17a(c: Ctx) -> None:
-    c.set_folio(c.get("folio"), uptodate=True)  # type: ignore[arg-type]
-    c.say("folio_mark_uptodate(); folio_set_reclaim().")
-    c.goto("O17b")
-
-
-@step_def("O17b")
-def o17b(c: Ctx) -> None:
-    submit_write(c, c.get("folio"))  # type: ignore[arg-type]
-    c.say(
-        f"__swap_writepage(): folio_start_writeback(), then folio_unlock(), then submit_bio(). "
-        "The folio no longer holds swapoff off."
-    )
-    c.goto("O17w")
-
-
-@step_def("O17w")
-def o17w(c: Ctx) -> None:
-    c.set_folio(c.get("folio"), writeback=False)  # type: ignore[arg-type]
-    c.say("The write I/O completes (interrupt context, drawn on this CPU): the folio's writeback flag is cleared.")
-    c.goto("O17c")
-
-
-@step_def("O17c")
-def o17c(c: Ctx) -> None:
-    folio_put(c, c.get("folio"))  # type: ignore[arg-type]
-    c.set("wb", "0")
-    c.say("folio_put(); zswap_writeback_entry() returns 0.")
-    c.goto("O18")
+step_def("O17a")(mark_uptodate(then="O17b"))
+step_def("O17b")(start_write(then="O17w", aside="The folio no longer holds swapoff off."))
+step_def("O17w")(write_done(then="O17c"))
+step_def("O17c")(return_0(then="O18"))
 
 
 @step_def("O18")
