@@ -12,14 +12,54 @@
     return null;
   }
 
+  // While a swap is in flight the old buttons are still on the page: a second key press would
+  // click the same link again and a step would be lost. Queue keys until the swap has settled,
+  // so a presenter can press → → → as fast as they like and every press is one step.
+  var busy = 0;
+  var queue = [];
+  var MAX_QUEUE = 100;
+
+  function press(key) {
+    var el = hotkeyTarget(key);
+    if (el) el.click();
+  }
+
+  function drain() {
+    if (busy === 0 && queue.length) press(queue.shift());
+  }
+
   document.addEventListener("keydown", function (ev) {
     if (ev.defaultPrevented || ev.ctrlKey || ev.metaKey || ev.altKey) return;
     var t = ev.target;
     if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
-    var el = hotkeyTarget(ev.key);
-    if (!el) return;
+    if (!hotkeyTarget(ev.key)) return;
     ev.preventDefault();
-    el.click();
+    if (busy > 0 || queue.length) {
+      // A held key's auto-repeat is not queued: only deliberate presses are.
+      if (!ev.repeat && queue.length < MAX_QUEUE) queue.push(ev.key);
+      return;
+    }
+    press(ev.key);
+  });
+
+  // Keep keyboard focus where it was across a swap: the focused control is replaced by its
+  // twin with the same id, so focus (and its visible outline) moves to the twin.
+  var focusedId = null;
+  document.addEventListener("htmx:before:request", function () {
+    busy++;
+    var a = document.activeElement;
+    focusedId = a && a !== document.body && a.id ? a.id : null;
+  });
+  document.addEventListener("htmx:finally:request", function () {
+    busy = Math.max(0, busy - 1);
+    setTimeout(drain, 0);
+  });
+  document.addEventListener("htmx:after:settle", function () {
+    if (focusedId) {
+      var el = document.getElementById(focusedId);
+      if (el && document.activeElement !== el) el.focus({ preventScroll: true });
+    }
+    setTimeout(drain, 0);
   });
 
   function copyFallback(text) {

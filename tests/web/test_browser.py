@@ -168,3 +168,44 @@ def test_run_the_explorer_on_a_variant_then_find_its_race(page, server_url):
     page.click("#find-new-tree-before-folio-1")
     page.wait_for_function("() => document.querySelector('#state')?.dataset.code === 'new-tree-before-folio'")
     page.wait_for_selector("#report")
+
+
+def test_presenter_runs_a_whole_tour_with_the_right_arrow_only_even_when_pressing_fast(page, server_url, seed_tours):
+    tour = seed_tours["uaf"]
+    t = tour["schedule"]
+    page.goto(server_url + urls.scenario(SEED, "old", "", tour["name"]))
+    for _ in range(len(t)):
+        page.keyboard.press("ArrowRight")  # no waiting: keys pressed during a swap are queued
+    page.wait_for_function("n => document.querySelector('#state')?.dataset.steps === String(n)",
+                           arg=len(t), timeout=30000)
+    wait_schedule(page, t)
+    assert "BUG: KASAN" in page.inner_text("#report")
+    assert "End of the tour" in page.inner_text("#tour")
+    page.keyboard.press("ArrowRight")  # past the end: nothing happens
+    page.wait_for_timeout(200)
+    assert schedule_text(page) == t
+
+
+def test_right_arrow_rejoins_a_tour_after_a_detour(page, server_url, seed_tours):
+    tour = seed_tours["uaf"]
+    t = tour["schedule"]
+    page.goto(server_url + urls.scenario(SEED, "old", t[:2], tour["name"]))
+    other = next(c for c in "12" if c != t[2])
+    page.keyboard.press(other)  # leave the tour
+    page.wait_for_function("() => document.querySelector('#state')?.dataset.steps === '3'")
+    if schedule_text(page) != t[:3]:
+        assert "You left the tour" in page.inner_text("#tour")
+        page.keyboard.press("ArrowRight")
+        wait_schedule(page, t[:2])
+    page.keyboard.press("ArrowRight")
+    wait_schedule(page, t[:3])
+
+
+def test_focus_stays_visible_on_the_same_control_across_a_swap(page, server_url):
+    page.goto(server_url + urls.scenario(SEED, "old"))
+    page.focus("#step-1")
+    page.keyboard.press("Enter")
+    wait_schedule(page, "1")
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'step-1'")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", ""), outline
