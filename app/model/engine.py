@@ -113,6 +113,8 @@ class StepResult:
 
 
 _KEYED = ("heap", "entries", "trees", "folios", "ptes")
+_VALUES = ("swap", "lru", "zswap_trees")
+_SHARED = _KEYED + _VALUES + ("violations", "free_lists", "next_addr")
 
 
 class Part:
@@ -163,9 +165,7 @@ class Ctx:
         self.locals = dict(cpu.locals)
         self.cpu_state = cpu.state
         self.result = cpu.result
-        # Shared state is copied lazily: most steps touch one or two parts.
-        self._parts: dict[str, Any] = {}
-        self.shared_touched = False
+        self.shared_touched = False  # shared parts are fetched lazily (__getattr__)
         self.narration: list[str] = []
         self.changed: list[str] = []
         self.allocated: list[int] = []
@@ -175,49 +175,32 @@ class Ctx:
 
 
     # -- lazily copied shared state -------------------------------------------
-    def _part(self, name: str) -> Any:
+    # The first access to a part of the world (heap, lru, swap, ...) lands in
+    # __getattr__, which takes it from the previous world, marks the step as
+    # touching shared state and caches it as a plain attribute: keyed parts as
+    # copy-on-write views, value parts as the old value (steps assign new ones).
+    def __getattr__(self, name: str) -> Any:
+        w = self.__dict__["w0"]
+        if name in _KEYED:
+            value: Any = Part(w.index(name))
+        elif name in _VALUES:
+            value = getattr(w, name)
+        elif name == "violations":
+            value = list(w.violations)
+        elif name == "free_lists":
+            value = {k: list(v) for k, v in w.free_lists}
+        elif name == "next_addr":
+            value = dict(w.next_addr)
+        else:
+            raise AttributeError(name)
         self.shared_touched = True
-        part = self._parts.get(name)
-        if part is None:
-            w = self.w0
-            if name in _KEYED:
-                part = Part(w.index(name))
-            elif name == "violations":
-                part = list(w.violations)
-            elif name == "free_lists":
-                part = {k: list(v) for k, v in w.free_lists}
-            elif name == "next_addr":
-                part = dict(w.next_addr)
-            else:
-                raise KeyError(name)
-            self._parts[name] = part
-        return part
+        self.__dict__[name] = value
+        return value
 
     def peek(self, name: str) -> Any:
         """Read a keyed part for narration only: not an access, so the step may stay local."""
-        part = self._parts.get(name)
+        part = self.__dict__.get(name)
         return part.base if part is not None else self.w0.index(name)
-
-    heap = property(lambda self: self._part("heap"))
-    entries = property(lambda self: self._part("entries"))
-    trees = property(lambda self: self._part("trees"))
-    folios = property(lambda self: self._part("folios"))
-    ptes = property(lambda self: self._part("ptes"))
-    violations = property(lambda self: self._part("violations"))
-    free_lists = property(lambda self: self._part("free_lists"))
-    next_addr = property(lambda self: self._part("next_addr"))
-
-    def _value(self, name: str) -> Any:
-        self.shared_touched = True
-        return self._parts[name] if name in self._parts else getattr(self.w0, name)
-
-    def _assign(self, name: str, value: Any) -> None:
-        self.shared_touched = True
-        self._parts[name] = value
-
-    swap = property(lambda self: self._value("swap"), lambda self, v: self._assign("swap", v))
-    lru = property(lambda self: self._value("lru"), lambda self, v: self._assign("lru", v))
-    zswap_trees = property(lambda self: self._value("zswap_trees"), lambda self, v: self._assign("zswap_trees", v))
 
     # -- identity -------------------------------------------------------------
     @property
@@ -467,7 +450,9 @@ class Ctx:
         else:
             for name in DEAD_AFTER.get(self.step_id, ()):
                 self.locals.pop(name, None)
-        locals_ = tuple(sorted((k, v) for k, v in self.locals.items() if v is not None))
+        items = [kv for kv in self.locals.items() if kv[1] is not None]
+        items.sort()
+        locals_ = tuple(items)
         cpu = Cpu(old.id, old.actor, self.pc, tuple(self.stack), locals_, self.cpu_state, self.result)  # type: ignore[arg-type]
         cpus = list(w.cpus)
         cpus[self.cpu_id - 1] = cpu
@@ -475,7 +460,11 @@ class Ctx:
         values[0] = tuple(cpus)
         hashes = list(w.part_hashes or tuple(hash(v) for v in w.parts()))
         hashes[0] = hash(values[0])
-        for name, part in self._parts.items():
+        mine = self.__dict__
+        for name in _SHARED:
+            if name not in mine:
+                continue
+            part = mine[name]
             i = _PART_INDEX[name]
             if name in _KEYED:
                 if not part.dirty:

@@ -12,25 +12,6 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 
-class _CachedHash:
-    """Hash a frozen record once, over the fields that take part in comparison.
-
-    The explorer hashes every world it meets; worlds share most of their
-    records with their predecessor, so caching makes that cheap.
-    """
-
-    __slots__ = ()
-
-    def __hash__(self) -> int:
-        try:
-            return self.__dict__["_hash"]  # type: ignore[no-any-return]
-        except KeyError:
-            names = _compare_names(type(self))
-            value = hash(tuple(getattr(self, n) for n in names))
-            object.__setattr__(self, "_hash", value)
-            return value
-
-
 _NAMES: dict[type, tuple[str, ...]] = {}
 
 
@@ -52,10 +33,32 @@ def _compare_names(cls: type) -> tuple[str, ...]:
     return names
 
 
+def _cached_hash(names: tuple[str, ...]) -> Any:
+    """A __hash__ computed once per record, over the fields that take part in comparison.
+
+    The explorer hashes every world it meets; a world shares most records with
+    its predecessor, so each record's hash is worked out once. Generated per
+    class so that the common path is one dict lookup.
+    """
+    fields_ = ", ".join(f"d[{n!r}]" for n in names)
+    source = (
+        "def __hash__(self):\n"
+        "    d = self.__dict__\n"
+        "    try:\n"
+        "        return d['_hash']\n"
+        "    except KeyError:\n"
+        f"        h = d['_hash'] = hash(({fields_},))\n"
+        "        return h\n"
+    )
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)  # noqa: S102 - generated from the class's own field names
+    return namespace["__hash__"]
+
+
 def record(cls: Any) -> Any:
-    """A frozen dataclass whose hash is computed once (see _CachedHash)."""
+    """A frozen dataclass whose hash is computed once (see _cached_hash)."""
     cls = dataclass(frozen=True, eq=True)(cls)
-    cls.__hash__ = _CachedHash.__hash__
+    cls.__hash__ = _cached_hash(_compare_names(cls))
     return cls
 
 CpuState = Literal["run", "done", "crashed"]
