@@ -277,9 +277,10 @@ def check_command(scenario_id: str | None, code: str | None, all_: bool, as_json
         print(json.dumps(results[0] if len(results) == 1 else results, indent=2))
     else:
         _print_table(results)
-    if any(not r["complete"] for r in results):
-        return 2 if not any(r["violations"] for r in results) else 1
-    return 1 if any(r["violations"] for r in results) else 0
+    if any(r["violations"] for r in results):
+        return 1
+    # No violation found, but a search stopped at the budget: no verdict (3).
+    return 3 if any(not r["complete"] for r in results) else 0
 
 
 def _print_table(results: list[dict[str, Any]]) -> None:

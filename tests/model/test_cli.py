@@ -148,3 +148,40 @@ def test_bad_input_exits_nonzero_with_one_line(args: list[str], words: list[str]
     assert len(err.splitlines()) == 1, err
     for w in words:
         assert w in err, err
+
+
+# --- check (the explorer) -----------------------------------------------------------
+
+
+def test_check_json_contract_and_exit_1_when_a_violation_exists() -> None:
+    r = cli("check", SEED, "--code", "old", "--json")
+    assert r.returncode == 1, r.stderr
+    data = json.loads(r.stdout)
+    for key in ("scenario", "code", "states", "transitions", "complete_runs", "seconds", "violations"):
+        assert key in data
+    assert data["scenario"] == SEED and data["code"] == "old" and data["states"] > 1000
+    uaf = [v for v in data["violations"] if v["kind"] == "use-after-free" and v["line"] == 883]
+    assert uaf and uaf[0]["function"] == "shrink_memcg_cb" and uaf[0]["file"] == "mm/zswap.c"
+    assert 0 < uaf[0]["count"] < data["complete_runs"]
+    assert set(uaf[0]["shortest"]) <= {"1", "2"}
+
+
+def test_check_exit_0_for_the_fixed_code_and_the_table_says_so() -> None:
+    r = cli("check", SEED, "--code", "new")
+    assert r.returncode == 0, r.stderr
+    assert "no violation in any interleaving" in r.stdout
+
+
+def test_check_bad_input_exits_2_listing_the_valid_names() -> None:
+    r = cli("check", "no-such-scenario")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert SEED in r.stderr
+    r = cli("check", SEED, "--code", "newest")
+    assert r.returncode == 2 and "new-no-recheck" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_check_state_budget_stops_without_a_verdict() -> None:
+    r = cli("check", SEED, "--code", "new", "--max-states", "50", "--json")
+    assert r.returncode == 3, r.stderr
+    data = json.loads(r.stdout)
+    assert data["complete"] is False and "50" in data["stopped_reason"]
