@@ -296,8 +296,11 @@ def _print_table(results: list[dict[str, Any]]) -> None:
         else:
             parts = []
             for v in r["violations"]:
-                where = v["line_label"] or v["step_id"] or ""
-                parts.append(f"{v['kind']} at {v['function']} {where}: {v['count']} of {runs} runs, shortest {len(v['shortest'])} steps")
+                if v["function"]:
+                    where = f"at {v['function']} {v['line_label'] or v['step_id']}"
+                else:
+                    where = f"({v['detail']})"
+                parts.append(f"{v['kind']} {where}: {v['count']} of {runs} runs, shortest {len(v['shortest'])} steps")
             verdict = "; ".join(parts)
         print(f"{r['scenario']:32} {r['code']:22} {r['states']:>8} {str(runs):>10} {r['seconds']:>6.2f}  {verdict}")
         if r["reduction"] != "none":
