@@ -15,17 +15,42 @@
   // While a swap is in flight the old buttons are still on the page: a second key press would
   // click the same link again and a step would be lost. Queue keys until the swap has settled,
   // so a presenter can press → → → as fast as they like and every press is one step.
-  var busy = 0;
+  // `inflight` is set in the same tick as the click: htmx fires its request events only after an
+  // await, and a key pressed in between must already see the swap as pending.
+  var inflight = false;
+  var safety = null;
   var queue = [];
   var MAX_QUEUE = 100;
 
+  function settle() {
+    inflight = false;
+    if (safety) { clearTimeout(safety); safety = null; }
+    setTimeout(drain, 0);
+  }
+
+  var waits = 0;
+
   function press(key) {
     var el = hotkeyTarget(key);
-    if (el) el.click();
+    if (!el) return;
+    if (el.hasAttribute("hx-get")) {
+      // Clicked before htmx has processed it, the link would load a whole new page and the queued
+      // keys would be lost: wait for htmx (marked by data-htmx-powered), up to 3 s, then click anyway.
+      if (el.getAttribute("data-htmx-powered") !== "true" && waits < 100) {
+        waits++;
+        queue.unshift(key);
+        setTimeout(drain, 30);
+        return;
+      }
+      waits = 0;
+      inflight = true;
+      safety = setTimeout(settle, 15000);  // never wedge the keyboard if no event arrives
+    }
+    el.click();
   }
 
   function drain() {
-    if (busy === 0 && queue.length) press(queue.shift());
+    if (!inflight && queue.length) press(queue.shift());
   }
 
   document.addEventListener("keydown", function (ev) {
@@ -34,7 +59,7 @@
     if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
     if (!hotkeyTarget(ev.key)) return;
     ev.preventDefault();
-    if (busy > 0 || queue.length) {
+    if (inflight || queue.length) {
       // A held key's auto-repeat is not queued: only deliberate presses are.
       if (!ev.repeat && queue.length < MAX_QUEUE) queue.push(ev.key);
       return;
@@ -46,21 +71,17 @@
   // twin with the same id, so focus (and its visible outline) moves to the twin.
   var focusedId = null;
   document.addEventListener("htmx:before:request", function () {
-    busy++;
     var a = document.activeElement;
     focusedId = a && a !== document.body && a.id ? a.id : null;
-  });
-  document.addEventListener("htmx:finally:request", function () {
-    busy = Math.max(0, busy - 1);
-    setTimeout(drain, 0);
   });
   document.addEventListener("htmx:after:settle", function () {
     if (focusedId) {
       var el = document.getElementById(focusedId);
       if (el && document.activeElement !== el) el.focus({ preventScroll: true });
     }
-    setTimeout(drain, 0);
   });
+  // htmx 4 fires this after the swap (and after an error): the new buttons are in place.
+  document.addEventListener("htmx:finally:request", settle);
 
   function copyFallback(text) {
     var status = document.getElementById("copy-status");
