@@ -166,6 +166,7 @@ class Ctx:
         self.cpu_state = cpu.state
         self.result = cpu.result
         self.shared_touched = False  # shared parts are fetched lazily (__getattr__)
+        self.read_cpus = False  # read other CPUs' state (not just this one's)
         self.narration: list[str] = []
         self.changed: list[str] = []
         self.allocated: list[int] = []
@@ -196,6 +197,12 @@ class Ctx:
         self.shared_touched = True
         self.__dict__[name] = value
         return value
+
+    def other_cpus(self) -> tuple[Cpu, ...]:
+        """Every CPU's state (swapoff's synchronize_rcu looks at who is in a critical section)."""
+        self.shared_touched = True
+        self.read_cpus = True
+        return self.w0.cpus
 
     def peek(self, name: str) -> Any:
         """Read a keyed part for narration only: not an access, so the step may stay local."""
@@ -319,7 +326,7 @@ class Ctx:
         self.free_lists.setdefault(obj.cache, []).append(addr)
         self.freed.append(addr)
         self.mark(f"heap:{addr:#x}")
-        for other in self.w0.cpus:
+        for other in self.w0.cpus:  # narration only: which pointers now dangle
             if other.id == self.cpu_id or other.state == "done":
                 continue
             names = [
@@ -502,6 +509,11 @@ _SORT_KEYS: dict[str, Callable[[Any], Any]] = {
 
 def try_step(world: World, cpu_id: int) -> StepResult | Blocked:
     """Run the next step of ``cpu_id``; a ``Blocked`` value when it cannot move."""
+    return run_step(world, cpu_id)[0]
+
+
+def run_step(world: World, cpu_id: int) -> tuple[StepResult | Blocked, Ctx]:
+    """try_step, also handing back the transaction (what the step read: see explore.py)."""
     cpu = world.cpu(cpu_id)
     if cpu.state != "run" or cpu.pc is None:
         raise ValueError(f"CPU{cpu_id} has no next step")
@@ -510,7 +522,7 @@ def try_step(world: World, cpu_id: int) -> StepResult | Blocked:
     try:
         step.run(ctx)
     except Blocked as blocked:
-        return blocked
+        return blocked, ctx
     except _Stop:
         pass
     if ctx.cpu_state == "crashed":
@@ -518,7 +530,8 @@ def try_step(world: World, cpu_id: int) -> StepResult | Blocked:
     elif not ctx._jumped:
         raise AssertionError(f"step {cpu.pc} did not say where to go next")
     ctx.mark(f"cpu:{cpu_id}")
-    return StepResult(ctx.commit(), ctx.narration, ctx.changed, ctx.allocated, ctx.freed, not ctx.shared_touched)
+    result = StepResult(ctx.commit(), ctx.narration, ctx.changed, ctx.allocated, ctx.freed, not ctx.shared_touched)
+    return result, ctx
 
 
 def runnable(world: World) -> list[int]:

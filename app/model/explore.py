@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from .engine import Blocked, try_step
+from .engine import _PART_INDEX, _SHARED, Blocked, run_step
+from .state import PARTS
 from .initial import initial_world
 from .replay import final_violations, replay
 from .scenario import Scenario, all_codes, load_all
@@ -106,6 +107,86 @@ class Exploration:
         }
 
 
+class Transitions:
+    """try_step with a memo: a step's outcome depends only on its CPU's own state and
+    on the parts of the world the step read (the transaction records which).
+
+    Most (CPU state, parts read) pairs recur across many global states that differ
+    only in other CPUs or in parts this step never looks at, so the explorer runs
+    each such step once and re-applies its written parts elsewhere. Equality of the
+    parts read is checked on every hit (hashes select, == decides), so a hit is
+    exactly what running the step would give; steps that look at other CPUs
+    (swapoff's synchronize_rcu) are never memoised. History (alloc/free step
+    numbers, narration) of a re-applied step is the first run's: the explorer
+    does not use it, and replays of its schedules recompute everything.
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.memo: dict[tuple[int, object], dict[tuple[int, ...], dict[tuple[int, ...], tuple[Any, ...]]]] = {}
+        self.runs = 0
+        self.hits = 0
+
+    def step(self, world: World, cpu_id: int) -> tuple[World | None, bool]:
+        """(next world or None when blocked, whether the step was CPU-local)."""
+        cpu = world.cpus[cpu_id - 1]
+        if not self.enabled:
+            result = run_step(world, cpu_id)[0]
+            return (None, False) if isinstance(result, Blocked) else (result.world, result.local)
+        hashes = world.part_hashes or tuple(hash(p) for p in world.parts())
+        by_reads = self.memo.get((cpu_id, cpu))
+        if by_reads is not None:
+            parts = world.parts()
+            for read, table in by_reads.items():
+                hit = table.get(tuple(hashes[i] for i in read))
+                if hit is None:
+                    continue
+                values, outcome = hit
+                if all(parts[i] is v or parts[i] == v for i, v in zip(read, values)):
+                    self.hits += 1
+                    return self._apply(world, hashes, cpu_id, outcome)
+        self.runs += 1
+        result, ctx = run_step(world, cpu_id)
+        if ctx.read_cpus:
+            return (None, False) if isinstance(result, Blocked) else (result.world, result.local)
+        read = tuple(_PART_INDEX[name] for name in _SHARED if name in ctx.__dict__)
+        parts = world.parts()
+        if isinstance(result, Blocked):
+            outcome: tuple[Any, ...] = ()
+            answer: tuple[World | None, bool] = (None, False)
+        else:
+            new = result.world
+            new_parts = new.parts()
+            written = tuple(
+                (i, new_parts[i], new.part_hashes[i]) for i in range(1, len(PARTS)) if new_parts[i] is not parts[i]
+            )
+            outcome = (new.cpus[cpu_id - 1], written, result.local)
+            answer = (new, result.local)
+        table = self.memo.setdefault((cpu_id, cpu), {}).setdefault(read, {})
+        table[tuple(hashes[i] for i in read)] = (tuple(parts[i] for i in read), outcome)
+        return answer
+
+    @staticmethod
+    def _apply(world: World, hashes: tuple[int, ...], cpu_id: int, outcome: tuple[Any, ...]) -> tuple[World | None, bool]:
+        if not outcome:
+            return None, False
+        new_cpu, written, local = outcome
+        values = list(world.parts())
+        new_hashes = list(hashes)
+        cpus = list(world.cpus)
+        cpus[cpu_id - 1] = new_cpu
+        values[0] = tuple(cpus)
+        new_hashes[0] = hash(values[0])
+        for i, value, h in written:
+            values[i] = value
+            new_hashes[i] = h
+        new = object.__new__(World)
+        new.__dict__.update(zip(PARTS, values))
+        new.__dict__["steps"] = world.steps + 1
+        new.__dict__["part_hashes"] = tuple(new_hashes)
+        return new, local
+
+
 def _path(parents: list[tuple[int, int]], state: int) -> str:
     digits = []
     while state:
@@ -121,8 +202,12 @@ def explore(
     max_states: int = DEFAULT_MAX_STATES,
     reduction: bool = False,
     prefix: str = "",
+    memo: bool = True,
 ) -> Exploration:
-    """Explore every interleaving from the initial world, or from the state after ``prefix``."""
+    """Explore every interleaving from the initial world, or from the state after ``prefix``.
+
+    ``memo=False`` runs every step for real (slow; tests compare the two).
+    """
     started = time.perf_counter()
     root = replay(scenario, code, prefix).world if prefix else initial_world(scenario, code)
     index: dict[World, int] = {root: 0}
@@ -134,6 +219,7 @@ def explore(
     transitions = 0
     stopped: str | None = None
     groups: dict[tuple[str, str | None], Group] = {}
+    transitions_memo = Transitions(enabled=memo)
     terminal_keys: dict[int, set[tuple[str, str | None]]] = {}
 
     def note(state: int, world: World, extra: list[Any]) -> set[tuple[str, str | None]]:
@@ -154,13 +240,13 @@ def explore(
         for cpu in () if crashed else world.cpus:
             if cpu.state != "run" or cpu.pc is None:
                 continue
-            result = try_step(world, cpu.id)
-            if isinstance(result, Blocked):
+            child_world, local = transitions_memo.step(world, cpu.id)
+            if child_world is None:
                 continue
-            if reduction and result.local:
-                moves = [(cpu.id, result.world)]
+            if reduction and local:
+                moves = [(cpu.id, child_world)]
                 break
-            moves.append((cpu.id, result.world))
+            moves.append((cpu.id, child_world))
         for cpu_id, child in moves:
             transitions += 1
             c = index.get(child)

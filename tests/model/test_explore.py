@@ -152,3 +152,21 @@ def test_line_numbers_in_the_verdict_come_from_the_quoted_source(seed_old) -> No
     for group in seed_old.to_dict()["violations"]:
         if group["step_id"]:
             assert group["line"] == line_of(group["step_id"]).line
+
+
+@pytest.mark.parametrize(
+    ("scenario", "code"),
+    [(SEED, "old"), (SEED, "new"), ("slot-reuse-same-address", "old"), ("writeback-vs-swapin", "new-no-rotate")],
+)
+def test_the_transition_memo_changes_nothing_but_speed(scenario: str, code: str) -> None:
+    s = load_all()[scenario]
+    fast, slow = explore(s, code), explore(s, code, memo=False)
+    assert (fast.states, fast.transitions, fast.depth, fast.complete_runs, fast.terminal_states) == (
+        slow.states,
+        slow.transitions,
+        slow.depth,
+        slow.complete_runs,
+        slow.terminal_states,
+    )
+    assert [(g.key, g.count) for g in fast.groups] == [(g.key, g.count) for g in slow.groups]
+    assert fast.to_dict()["violations"] == slow.to_dict()["violations"]

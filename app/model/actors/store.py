@@ -69,7 +69,7 @@ def t4(c: Ctx) -> None:
     addr = c.alloc("entry", "struct zswap_entry", "zswap_entry", 80, "E2", "zswap_store")
     c.entries[addr] = Entry(addr, off, 1, 2048, False, False, c.folios[folio].data or "")  # type: ignore[arg-type,index]
     c.set("new_entry", addr)
-    reused = any(o.addr == addr for o in c.w0.heap)
+    reused = addr in c.w0.index("heap")  # narration only: was this address handed out before?
     c.say(
         f"zswap_entry_cache_alloc() returns {addr:#x}"
         + (", the very address of an entry freed earlier (slab reuse)." if reused else ".")

@@ -278,7 +278,7 @@ def s5(c: Ctx) -> None:
 
 @step_def("S5b")
 def s5b(c: Ctx) -> None:
-    for other in c.w0.cpus:
+    for other in c.other_cpus():
         if other.id == c.cpu_id or other.state != "run":
             continue
         holds = c.lru.lock == other.id or any(t.lock == other.id for t in c.trees.values())
