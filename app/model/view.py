@@ -63,6 +63,7 @@ def source_line(step_id: str) -> SourceLine:
         "line_label": line.label,
         "text": line.text,
         "verified": line.verified,
+        "variant": line.file.startswith("variant"),
     }
 
 

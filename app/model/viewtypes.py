@@ -20,7 +20,8 @@ class SourceLine(TypedDict):
     line: int | None  # e.g. 883; None where the spec gives no verified number
     line_label: str  # e.g. "b:883" (base blob), "f:1417" (fixed blob), "" when unknown
     text: str  # the quoted source line
-    verified: bool  # False where the spec marks the step [M] (from memory)
+    verified: bool  # False where the spec marks the step [M] (from memory), or for a paraphrase
+    variant: bool  # a line of a "break the fix" variant: not kernel code
 
 
 class ProgramLine(SourceLine):

@@ -89,7 +89,7 @@ def _precompute() -> None:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """At startup, a daemon thread computes the old/new verdicts of the 2-CPU scenarios (a few
     seconds of CPU in all) so that the index can show them; ZSWAP_WEB_PRECOMPUTE=0 turns it off.
-    The 3-CPU scenarios are left to an explicit request: 10-30 s each would hold the GIL and slow
+    The 3-CPU scenarios are left to an explicit request: 3-5 s each would hold the GIL and slow
     every step request for minutes."""
     if os.environ.get("ZSWAP_WEB_PRECOMPUTE", "1") != "0":
         threading.Thread(target=_precompute, name="precompute-verdicts", daemon=True).start()

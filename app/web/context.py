@@ -275,7 +275,7 @@ def index_verdicts(scenario: dict[str, Any]) -> list[tuple[str, str, str]]:
         r = modelapi.cached_verdict(scenario["id"], code)
         if r is None:
             if modelapi.is_heavy(scenario["id"]):
-                out.append((code, "heavy", "3 CPUs: run the explorer on the scenario page (10–30 s)"))
+                out.append((code, "heavy", "3 CPUs: run the explorer on the scenario page (3–5 s)"))
             else:
                 out.append((code, "pending", "the explorer is still computing; reload in a few seconds"))
             continue

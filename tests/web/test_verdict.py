@@ -98,7 +98,7 @@ def test_heavy_scenario_page_never_runs_the_explorer(client, monkeypatch):
     r = client.get(urls.scenario(sid, "old"))
     assert r.status_code == 200
     assert 'id="run-verdict-old"' in r.text and 'id="run-verdict-new"' in r.text
-    assert "10–30 s" in r.text
+    assert "3–5 s" in r.text
     assert client.get("/").status_code == 200
     pages.state_html.cache_clear()
 
