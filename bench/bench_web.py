@@ -109,7 +109,7 @@ def run_load(port: int, path: str | list[str], threads: int, seconds: float, max
                 target = path[count[0]] if isinstance(path, list) else path
                 count[0] += 1
             t0 = time.perf_counter()
-            conn.request("GET", target)
+            conn.request("GET", target, headers={"Accept-Encoding": "gzip"})  # as every browser sends
             resp = conn.getresponse()
             resp.read()
             local.append(time.perf_counter() - t0)

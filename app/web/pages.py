@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import os
+import gzip
 from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 
 from app.web import context, errors, modelapi, render, urls
 
@@ -66,8 +67,28 @@ async def scenario_page(
     if not fragment and not modelapi.page_verdicts_ready(scenario_id) and modelapi.scenario(scenario_id):
         # The first full page of a light scenario runs the explorer (0.1-1 s): off the event loop.
         await run_in_threadpool(modelapi.verdict_pane_inputs, scenario_id)
-    html = state_html(fragment, scenario_id, code, t[: modelapi.MAX_STEPS + 1], tour)
-    return HTMLResponse(html, headers={"Vary": render.VARY})
+    t = t[: modelapi.MAX_STEPS + 1]
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        # Browsers accept gzip: the page (about 65 kB) is compressed once per state, not per request.
+        body = state_gzip(fragment, scenario_id, code, t, tour)
+        return Response(body, media_type="text/html; charset=utf-8", headers=GZIP_HEADERS)
+    html = state_html(fragment, scenario_id, code, t, tour)
+    return HTMLResponse(html, headers={"Vary": VARY_ENCODING})
+
+
+def clear_caches() -> None:
+    state_gzip.cache_clear()
+    state_html.cache_clear()
+
+
+VARY_ENCODING = render.VARY + ", Accept-Encoding"
+GZIP_HEADERS = {"Vary": VARY_ENCODING, "Content-Encoding": "gzip"}
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def state_gzip(fragment: bool, scenario_id: str, code: str, t: str, tour: str | None) -> bytes:
+    """state_html, gzip-compressed (cached beside it: the URL is the state, so is the body)."""
+    return gzip.compress(state_html(fragment, scenario_id, code, t, tour).encode(), compresslevel=6)
 
 
 @lru_cache(maxsize=CACHE_SIZE)

@@ -13,7 +13,7 @@ SEED = "lru-writeback-vs-swapoff"
 
 
 def clear_caches() -> None:
-    pages.state_html.cache_clear()
+    pages.clear_caches()
     api.state_json.cache_clear()
 
 
@@ -317,3 +317,17 @@ def test_openapi_describes_the_api(client):
     assert {"200", "400", "404"} <= set(check["responses"])
     assert "CheckResult" in json.dumps(check["responses"]["200"])
     assert "complete_runs_text" in spec["components"]["schemas"]["CheckResult"]["properties"]
+
+
+# -- compression -------------------------------------------------------------------------------
+
+def test_a_page_is_sent_gzipped_to_clients_that_accept_it_and_plain_otherwise(client):
+    url = urls.scenario(SEED, "old", "1212", None)
+    zipped = client.get(url, headers={"Accept-Encoding": "gzip"})
+    plain = client.get(url, headers={"Accept-Encoding": "identity"})
+    assert zipped.status_code == plain.status_code == 200
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert "content-encoding" not in plain.headers
+    assert zipped.text == plain.text  # the client decompresses to the very same page
+    for r in (zipped, plain):
+        assert "Accept-Encoding" in r.headers["vary"] and "HX-Request" in r.headers["vary"]

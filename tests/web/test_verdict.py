@@ -94,13 +94,13 @@ def test_heavy_scenario_page_never_runs_the_explorer(client, monkeypatch):
 
     monkeypatch.setattr(modelapi, "check", boom)
     monkeypatch.setattr(modelapi, "_verdicts", {})
-    pages.state_html.cache_clear()
+    pages.clear_caches()
     r = client.get(urls.scenario(sid, "old"))
     assert r.status_code == 200
     assert 'id="run-verdict-old"' in r.text and 'id="run-verdict-new"' in r.text
     assert "3–5 s" in r.text
     assert client.get("/").status_code == 200
-    pages.state_html.cache_clear()
+    pages.clear_caches()
 
 
 def test_index_shows_computed_verdicts_and_says_when_not_yet(client, monkeypatch):
