@@ -168,6 +168,7 @@ class Ctx:
         self.shared_touched = False  # shared parts are fetched lazily (__getattr__)
         self.read_cpus = False  # read other CPUs' state (not just this one's)
         self.narration: list[str] = []
+        self.afterwords: list[str] = []
         self.changed: list[str] = []
         self.allocated: list[int] = []
         self.freed: list[int] = []
@@ -247,6 +248,10 @@ class Ctx:
 
     def say(self, text: str) -> None:
         self.narration.append(text)
+
+    def say_after(self, text: str) -> None:
+        """A consequence, told after what the step itself says (e.g. "that pointer now dangles")."""
+        self.afterwords.append(text)
 
     def mark(self, key: str) -> None:
         if key not in self.changed:
@@ -335,7 +340,7 @@ class Ctx:
                 if name != "item" and isinstance(value, int) and not isinstance(value, bool) and obj.addr <= value < obj.addr + obj.size
             ]
             if names:
-                self.say(
+                self.say_after(
                     f"CPU{other.id} still holds a pointer to it in {' and '.join(names)}, and nothing pins it: "
                     "that pointer now dangles."
                 )
@@ -530,6 +535,7 @@ def run_step(world: World, cpu_id: int) -> tuple[StepResult | Blocked, Ctx]:
     elif not ctx._jumped:
         raise AssertionError(f"step {cpu.pc} did not say where to go next")
     ctx.mark(f"cpu:{cpu_id}")
+    ctx.narration.extend(ctx.afterwords)
     result = StepResult(ctx.commit(), ctx.narration, ctx.changed, ctx.allocated, ctx.freed, not ctx.shared_touched)
     return result, ctx
 

@@ -20,6 +20,14 @@ DEAD_AFTER: dict[str, tuple[str, ...]] = {
     "N23": ("entry", "tree", "swpentry", "folio"),
     "O1": ("item",),
     "N1": ("item",),
+    # last uses in the fixed code: after these nothing reads the value again
+    "N10": ("swpentry",),
+    "N10x": ("tree",),
+    "N17": ("entry",),
+    "N18": ("tree",),
+    # last uses in the old code
+    "O21": ("entry",),
+    "O22": ("tree",),
     # the folio reference is dropped
     "O17c": ("folio",),
     "N21": ("folio",),

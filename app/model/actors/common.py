@@ -47,11 +47,13 @@ def entry_put(c: Ctx, addr: int, function: str) -> None:
     entry = c.entry(addr)
     refcount = entry.refcount - 1
     if refcount == 0:
+        linked = entry.on_lru
         if entry.length:
             lru_del(c, addr)
         c.set_entry(addr, refcount=0)
+        unlink = " and zswap_lru_del() unlinks it from the LRU" if linked else ""
+        c.say_after(f"The refcount of {entry_name(c, addr)} drops to 0: zswap_free_entry() frees it{unlink}.")
         c.free(addr, "zswap_free_entry")
-        c.say(f"The refcount of {entry_name(c, addr)} drops to 0, so zswap_free_entry() frees it.")
     else:
         c.set_entry(addr, refcount=refcount)
 

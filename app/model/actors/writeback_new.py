@@ -172,7 +172,7 @@ def n16(c: Ctx) -> None:
 @step_def("N17")
 def n17(c: Ctx) -> None:
     entry_put(c, c.get("entry"), "zswap_entry_put")  # type: ignore[arg-type]
-    c.say(f"zswap_entry_put() drops {c.me}'s reference; zswap_lru_del() inside unlinks the entry from the LRU.")
+    c.say(f"zswap_entry_put() drops {c.me}'s reference.")
     c.goto("N18")
 
 
