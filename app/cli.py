@@ -55,7 +55,7 @@ def _print_scenarios(as_json: bool) -> int:
     for s in data:
         print(f"{s['id']}: {s['title']}")
         print("  cpus:  " + ", ".join(f"CPU{c['id']} {c['actor']}" for c in s["cpus"]))
-        print("  codes: " + ", ".join(c["id"] for c in s["codes"]))
+        print("  codes: " + ", ".join(s["codes"]))
         for t in s["tours"]:
             print(f"  tour {t['name']} ({t['code']}, {len(t['schedule'])} steps): {t['title']}")
     return 0

@@ -70,7 +70,8 @@ def list_scenarios() -> list[dict[str, Any]]:
                 "id": s.id,
                 "title": s.title,
                 "summary": " ".join(s.summary.split()),
-                "codes": codes(),
+                "codes": all_codes(),  # ids: "old", "new" and the variants
+                "code_info": codes(),  # the same codes with a title and a description each
                 "cpus": [
                     {"id": c.id, "actor": c.actor, "actor_title": ACTORS[actor_for(c.actor, "new")].title.replace(" (fixed code)", "")}
                     for c in s.cpus

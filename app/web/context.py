@@ -106,7 +106,7 @@ def _controls(view: dict[str, Any], base: PageContext) -> dict[int, CpuControls]
 def code_links(scenario: dict[str, Any], code: str, t: str, tour: str | None) -> list[CodeLink]:
     """Validate `t` on every other code of the scenario (replay only) and say how far it stays valid."""
     links = []
-    for c in scenario["codes"]:
+    for c in scenario["code_info"]:
         link = CodeLink(id=c["id"], title=c["title"], description=c.get("description", ""),
                         current=c["id"] == code, url=urls.scenario(scenario["id"], c["id"], t, tour),
                         valid=True, valid_steps=len(t))
@@ -259,7 +259,7 @@ def verdict_pane(scenario: dict[str, Any]) -> VerdictPane:
     sid = scenario["id"]
     light = not modelapi.is_heavy(sid)
     main, variants = [], []
-    for c in scenario["codes"]:
+    for c in scenario["code_info"]:
         if c["id"] in modelapi.MAIN_CODES:
             main.append(code_verdict(scenario, c, modelapi.verdict(sid, c["id"]) if light else None))
         else:

@@ -120,7 +120,7 @@ async def verdict_page(
             modelapi.verdict, scenario_id, code)
     except modelapi.ModelInputError as e:
         raise errors.from_model(e, scenario_id, code, "", None, api=False) from None
-    info = next(c for c in scenario["codes"] if c["id"] == code)
+    info = next(c for c in scenario["code_info"] if c["id"] == code)
     v = context.code_verdict(scenario, info, result)
     return render.page(request, "verdict.html", "_verdict_code.html", scenario=scenario, v=v,
                        standalone=not render.wants_fragment(request))

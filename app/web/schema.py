@@ -65,7 +65,8 @@ class ScenarioInfo(BaseModel):
     id: str
     title: str
     summary: str
-    codes: list[CodeInfo]
+    codes: list[str]  # "old", "new" and the break-the-fix variants
+    code_info: list[CodeInfo]  # the same codes, each with a title and a description
     cpus: list[CpuInfo]
     tours: list[TourInfo]
 

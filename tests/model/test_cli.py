@@ -39,8 +39,8 @@ def test_scenarios_json_contract() -> None:
     assert {s["id"] for s in data} == set(load_all())
     for s in data:
         assert {"id", "title", "codes", "cpus", "tours"} <= set(s)
-        codes = [c["id"] if isinstance(c, dict) else c for c in s["codes"]]
-        assert "old" in codes and "new" in codes
+        assert {"old", "new", "new-no-rotate", "new-tree-before-folio", "new-no-recheck"} <= set(s["codes"])
+        assert [c["id"] for c in s["code_info"]] == s["codes"] and all(c["description"] for c in s["code_info"])
         assert s["cpus"] and all({"id", "actor"} <= set(c) for c in s["cpus"])
         for t in s["tours"]:
             assert {"name", "schedule"} <= set(t)
