@@ -18,6 +18,7 @@ import sys
 from typing import Any, Sequence
 
 from .model.api import ModelInputError, build_view, list_scenarios
+from .model.scenario import ScenarioFileError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -116,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args)
     except ModelInputError as err:
         sys.stderr.write(f"error: {err.message}\n")
+        return 2
+    except ScenarioFileError as err:
+        sys.stderr.write(f"error: bad scenario file:\n{err}\n")
         return 2
     except BrokenPipeError:
         return 0

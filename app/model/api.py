@@ -12,7 +12,7 @@ from .actors.variants import VARIANTS
 from .engine import ACTORS
 from .initial import actor_for
 from .replay import ScheduleError as _ScheduleError, replay
-from .scenario import CODES, Scenario, all_codes, code_info, load_all
+from .scenario import CODES, Scenario, ScenarioFileError, all_codes, code_info, load_all
 from .view import build_run_view
 from .viewtypes import RunView
 
@@ -126,6 +126,7 @@ def build_view(scenario_id: str, code: str, schedule: str) -> RunView:
 
 __all__ = [
     "ModelInputError",
+    "ScenarioFileError",
     "UnknownScenario",
     "UnknownCode",
     "ScheduleError",

@@ -13,7 +13,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
+import os
+
+# The bundled scenarios; ZSWAP_SCENARIO_DIR points the CLI and the server at another folder.
+SCENARIO_DIR = Path(os.environ.get("ZSWAP_SCENARIO_DIR") or Path(__file__).resolve().parents[2] / "scenarios")
 
 ActorKind = Literal["writeback", "swapoff", "exit", "swapin", "store"]
 
@@ -164,7 +167,10 @@ def load_file(path: Path) -> Scenario:
 @cache
 def load_all(directory: Path = SCENARIO_DIR) -> dict[str, Scenario]:
     scenarios: dict[str, Scenario] = {}
-    for path in sorted(directory.glob("*.toml")):
+    paths = sorted(directory.glob("*.toml"))
+    if not paths:
+        raise ScenarioFileError(f"{directory}: no scenario files (*.toml) found")
+    for path in paths:
         scenario = load_file(path)
         scenarios[scenario.id] = scenario
     return scenarios

@@ -97,6 +97,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
+    try:
+        modelapi.scenarios()  # load and check every scenario file now: a bad one stops the server, named
+    except modelapi.ScenarioFileError as err:
+        raise SystemExit(f"cannot serve: bad scenario file:\n{err}") from None
     app = FastAPI(
         title="zswap race visualizer",
         description="Step the CPUs of the race fixed by upstream 5878303c5353 "

@@ -12,6 +12,7 @@ from typing import Any, Callable
 from app.model import api
 
 ModelInputError = api.ModelInputError
+ScenarioFileError = api.ScenarioFileError
 UnknownScenario = api.UnknownScenario
 UnknownCode = api.UnknownCode
 ScheduleError = api.ScheduleError
@@ -26,7 +27,7 @@ MAX_STEPS = 500
 # Codes whose verdicts the scenario page shows side by side; the variants are shown on request.
 MAIN_CODES = ("old", "new")
 # A scenario with this many CPUs or more has a state space ~100x larger: its verdict takes
-# 10-25 s of CPU the first time, so it is never computed on a page load, only on an explicit request.
+# 3-5 s of CPU the first time, so it is never computed on a page load, only on an explicit request.
 HEAVY_CPUS = 3
 
 

@@ -185,3 +185,14 @@ def test_check_state_budget_stops_without_a_verdict() -> None:
     assert r.returncode == 3, r.stderr
     data = json.loads(r.stdout)
     assert data["complete"] is False and "50" in data["stopped_reason"]
+
+
+def test_a_bad_scenario_file_is_named_with_its_field_path_and_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "broken.toml").write_text('id = "broken"\ntitle = "t"\nsummary = "s"\ncolour = 1\n')
+    env = {**__import__("os").environ, "ZSWAP_SCENARIO_DIR": str(tmp_path)}
+    r = subprocess.run(
+        [sys.executable, "-m", "app", "scenarios"], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env
+    )
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert "broken.toml" in r.stderr and "colour" in r.stderr and "cpus" in r.stderr
