@@ -21,7 +21,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	touch $@
 
 /usr/bin/chromium:
-	apt-get update && apt-get install -y chromium
+	DEBIAN_FRONTEND=noninteractive apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
 run: $(VENV)/.installed
 	$(VPY) -m app --host $(HOST) --port $(PORT)
