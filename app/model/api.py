@@ -103,13 +103,20 @@ def validate(scenario_id: str, code: str, schedule: str) -> ScheduleError | None
     return None
 
 
-def check(scenario_id: str, code: str) -> dict[str, Any]:
-    """The explorer's verdict for one scenario under one code (cached: it never changes)."""
+def check(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any]:
+    """The explorer's verdict for one scenario under one code (cached: it never changes).
+
+    With ``prefix`` (a schedule), only the continuations of the state it reaches are explored:
+    "from here, can it still go wrong?". Its shortest schedules start with the prefix; the
+    result carries ``prefix``. A prefix that does not replay raises ScheduleError.
+    """
     from .explore import check_cached
 
     scenario(scenario_id)
     check_code(code)
-    return check_cached(scenario_id, code)
+    if prefix:
+        run(scenario_id, code, prefix)  # a ScheduleError names the bad position
+    return check_cached(scenario_id, code, prefix)
 
 
 @lru_cache(maxsize=4096)

@@ -327,10 +327,12 @@ def _count_paths(succ: list[list[int]]) -> list[int] | None:
 REDUCED = {"writeback-vs-swapin-vs-swapoff", "two-shrinkers-vs-swapoff"}
 
 
-@lru_cache(maxsize=64)
-def check_cached(scenario_id: str, code: str) -> dict[str, Any]:
+@lru_cache(maxsize=256)
+def check_cached(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any]:
     scenario = load_all()[scenario_id]
-    return explore(scenario, code, reduction=scenario_id in REDUCED).to_dict()
+    result = explore(scenario, code, reduction=scenario_id in REDUCED, prefix=prefix).to_dict()
+    result["prefix"] = prefix
+    return result
 
 
 def check_command(scenario_id: str | None, code: str | None, all_: bool, as_json: bool, max_states: int) -> int:

@@ -53,14 +53,17 @@ def state_json(scenario_id: str, code: str, t: str) -> bytes:
 async def api_check(
     scenario_id: str,
     code: Annotated[str, Query(description="old, new, or a variant of the scenario")] = "old",
+    t: Annotated[str, Query(description="explore only from the state after this schedule (optional)")] = "",
 ) -> JSONResponse:
     """Explore every schedule of the scenario under `code` (app.model.api.check) and list the
     violation groups, each with how many complete runs reach it and its shortest schedule.
-    Counts can exceed 2**53: `complete_runs_text` and each `count_text` carry them exactly.
-    The first request for a 3-CPU scenario takes seconds; the result is cached for the process."""
+    With `t`, only the continuations of the state after schedule `t`; shortest schedules then
+    start with `t`. Counts can exceed 2**53: `complete_runs_text` and each `count_text` carry
+    them exactly. The first request for a 3-CPU scenario takes seconds; results are cached."""
+    t = t[: modelapi.MAX_STEPS + 1]
     try:
-        result = modelapi.cached_verdict(scenario_id, code) or await run_in_threadpool(
-            modelapi.verdict, scenario_id, code)
+        result = modelapi.cached_verdict(scenario_id, code, t) or await run_in_threadpool(
+            modelapi.verdict, scenario_id, code, t)
     except modelapi.ModelInputError as e:
-        raise errors.from_model(e, scenario_id, code, "", None, api=True) from None
+        raise errors.from_model(e, scenario_id, code, t, None, api=True) from None
     return JSONResponse(result)

@@ -220,13 +220,19 @@ class CodeVerdict:
     run_url: str
     heavy: bool
     groups: list[ViolationGroup] = field(default_factory=list)
+    t: str = ""  # explored from the state after this schedule ("" = from the start)
+
+    @property
+    def dom_id(self) -> str:
+        return f"verdict-{self.code}" + ("-here" if self.t else "")
 
 
-def code_verdict(scenario: dict[str, Any], code: dict[str, Any], result: dict[str, Any] | None) -> CodeVerdict:
+def code_verdict(scenario: dict[str, Any], code: dict[str, Any], result: dict[str, Any] | None,
+                 t: str = "") -> CodeVerdict:
     sid = scenario["id"]
     v = CodeVerdict(scenario=sid, code=code["id"], title=code["title"], description=code.get("description", ""),
                     is_variant=code["id"] not in modelapi.MAIN_CODES, result=result,
-                    run_url=urls.verdict(sid, code["id"]), heavy=modelapi.is_heavy(sid))
+                    run_url=urls.verdict(sid, code["id"], t), heavy=modelapi.is_heavy(sid), t=t)
     if result is None:
         return v
     total = result.get("complete_runs")
@@ -245,6 +251,15 @@ def code_verdict(scenario: dict[str, Any], code: dict[str, Any], result: dict[st
             count=g["count"], count_text=g.get("count_text", str(g["count"])), one_in=one_in(g["count"], total),
             shortest=g["shortest"], url=urls.scenario(sid, code["id"], g["shortest"])))
     return v
+
+
+def here_verdict(scenario: dict[str, Any], code: str, t: str) -> CodeVerdict | None:
+    """The "from this state" explorer button of a state page (none at the start: that is the
+    scenario's own verdict, further down)."""
+    if not t:
+        return None
+    info = next(c for c in scenario["code_info"] if c["id"] == code)
+    return code_verdict(scenario, info, None, t)
 
 
 @dataclass

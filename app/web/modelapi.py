@@ -18,7 +18,7 @@ UnknownCode = api.UnknownCode
 ScheduleError = api.ScheduleError
 build_view: Callable[[str, str, str], dict[str, Any]] = api.build_view
 validate: Callable[[str, str, str], "api.ScheduleError | None"] = api.validate
-check: Callable[[str, str], dict[str, Any]] = api.check
+check: Callable[..., dict[str, Any]] = api.check
 
 # The model refuses schedules longer than this; the web passes at most one step more so that a
 # huge query string costs no more than a too-long one.
@@ -83,8 +83,11 @@ def _with_texts(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def verdict(scenario_id: str, code: str) -> dict[str, Any]:
-    """The explorer's verdict (may take many seconds the first time; raises ModelInputError)."""
+def verdict(scenario_id: str, code: str, t: str = "") -> dict[str, Any]:
+    """The explorer's verdict (may take many seconds the first time; raises ModelInputError).
+    With `t`, the verdict from the state after that schedule (memoised by the model, bounded)."""
+    if t:
+        return _with_texts(check(scenario_id, code, t))
     key = (scenario_id, code)
     done = _verdicts.get(key)
     if done is not None:
@@ -97,9 +100,9 @@ def verdict(scenario_id: str, code: str) -> dict[str, Any]:
     return _verdicts[key]
 
 
-def cached_verdict(scenario_id: str, code: str) -> dict[str, Any] | None:
+def cached_verdict(scenario_id: str, code: str, t: str = "") -> dict[str, Any] | None:
     """The verdict if it was already computed in this process, else None (never computes)."""
-    return _verdicts.get((scenario_id, code))
+    return None if t else _verdicts.get((scenario_id, code))
 
 
 def page_verdicts_ready(scenario_id: str) -> bool:

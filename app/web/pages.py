@@ -96,9 +96,10 @@ def state_html(fragment: bool, scenario_id: str, code: str, t: str, tour: str | 
     """The page (or fragment) of one state; bad input raises WebError, which is not cached."""
     scenario, view = run_page_view(scenario_id, code, t, tour, api=False)
     ctx = context.page_context(scenario, view, tour)
+    here = context.here_verdict(scenario, code, t)
     if fragment:
-        return render.render("_state.html", ctx=ctx, view=view, is_fragment=True)
-    return render.render("scenario.html", ctx=ctx, view=view, is_fragment=False,
+        return render.render("_state.html", ctx=ctx, view=view, is_fragment=True, here=here)
+    return render.render("scenario.html", ctx=ctx, view=view, is_fragment=False, here=here,
                          verdicts=context.verdict_pane(scenario))
 
 
@@ -109,18 +110,21 @@ async def verdict_page(
     request: Request,
     scenario_id: str,
     code: Annotated[str, Query(description="old, new, or a variant of the scenario")] = "old",
+    t: Annotated[str, Query(description="explore only from the state after this schedule (optional)")] = "",
 ) -> HTMLResponse:
     """Run the explorer on one code (seconds for a 3-CPU scenario, cached afterwards); htmx gets
-    the verdict block alone, to swap into the scenario page's verdict pane."""
+    the verdict block alone, to swap into the scenario page's verdict pane. With `t`, only the
+    continuations of the state after schedule `t` are explored ("can it still go wrong from here?")."""
     scenario = modelapi.scenario(scenario_id)
     if scenario is None:
         raise errors.unknown_scenario(scenario_id)
+    t = t[: modelapi.MAX_STEPS + 1]
     try:
-        result = modelapi.cached_verdict(scenario_id, code) or await run_in_threadpool(
-            modelapi.verdict, scenario_id, code)
+        result = modelapi.cached_verdict(scenario_id, code, t) or await run_in_threadpool(
+            modelapi.verdict, scenario_id, code, t)
     except modelapi.ModelInputError as e:
-        raise errors.from_model(e, scenario_id, code, "", None, api=False) from None
+        raise errors.from_model(e, scenario_id, code, t, None, api=False) from None
     info = next(c for c in scenario["code_info"] if c["id"] == code)
-    v = context.code_verdict(scenario, info, result)
+    v = context.code_verdict(scenario, info, result, t)
     return render.page(request, "verdict.html", "_verdict_code.html", scenario=scenario, v=v,
                        standalone=not render.wants_fragment(request))

@@ -28,8 +28,8 @@ def api_scenario(scenario_id: str, code: str = "old", t: str = "") -> str:
     return f"/api/s/{quote(scenario_id, safe='')}" + _q(code=code, t=t)
 
 
-def api_check(scenario_id: str, code: str = "old") -> str:
-    return f"/api/s/{quote(scenario_id, safe='')}/check" + _q(code=code)
+def api_check(scenario_id: str, code: str = "old", t: str = "") -> str:
+    return f"/api/s/{quote(scenario_id, safe='')}/check" + _q(code=code, t=t)
 
 
 def static(path: str) -> str:
@@ -45,6 +45,7 @@ def heap_anchor(addr: str) -> str:
     return "heap-" + addr
 
 
-def verdict(scenario_id: str, code: str = "old") -> str:
-    """The explorer's verdict for one code as HTML (a page, or a fragment for htmx)."""
-    return f"/s/{quote(scenario_id, safe='')}/verdict" + _q(code=code)
+def verdict(scenario_id: str, code: str = "old", t: str = "") -> str:
+    """The explorer's verdict for one code as HTML (a page, or a fragment for htmx); with `t`,
+    only the continuations of the state after schedule `t` ("from here")."""
+    return f"/s/{quote(scenario_id, safe='')}/verdict" + _q(code=code, t=t)

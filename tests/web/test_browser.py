@@ -159,6 +159,21 @@ def test_find_the_race_opens_the_shortest_counterexample(page, server_url):
     assert page.locator("#verdict-new").is_visible()
 
 
+def test_explore_from_this_state_then_find_the_race_that_continues_it(page, server_url):
+    prefix = "11111111" + "2" * 40
+    page.goto(server_url + urls.scenario(SEED, "old", prefix))
+    assert page.locator("#report").count() == 0
+    page.click("#run-verdict-old-here")
+    page.wait_for_selector("#verdict-old-here.bad")
+    assert "continue from this state" in page.inner_text("#verdict-old-here")
+    href = page.locator("#find-old-here-1").get_attribute("href")
+    assert f"t={prefix}" in href
+    page.click("#find-old-here-1")
+    page.wait_for_selector("#report")
+    assert "BUG: KASAN: slab-use-after-free" in page.inner_text("#report")
+    assert re.search(r"t=(\d+)", page.url).group(1).startswith(prefix)
+
+
 def test_run_the_explorer_on_a_variant_then_find_its_race(page, server_url):
     page.goto(server_url + urls.scenario(SEED, "new"))
     page.click("#variants > summary")

@@ -154,3 +154,41 @@ def test_kernel_labels():
 def test_check_json_round_trips_big_counts(client):
     raw = client.get(urls.api_check(SEED, "old")).content
     assert json.loads(raw)["complete_runs"] == model_api.check(SEED, "old")["complete_runs"]
+
+
+# -- "from this state": the explorer on the continuations of a schedule --------------------------
+
+PREFIX = "11111111" + "2" * 40  # old code: CPU1 has dropped the LRU lock, swapoff is nearly done
+
+
+def test_check_from_a_prefix_explores_only_its_continuations(client):
+    whole = client.get(urls.api_check(SEED, "old")).json()
+    r = client.get(urls.api_check(SEED, "old", PREFIX))
+    assert r.status_code == 200
+    here = r.json()
+    assert here["prefix"] == PREFIX and here["states"] < whole["states"]
+    assert here["complete_runs"] < whole["complete_runs"]
+    assert here["violations"] and all(v["shortest"].startswith(PREFIX) for v in here["violations"])
+    assert here == json.loads(json.dumps(modelapi._with_texts(model_api.check(SEED, "old", PREFIX))))
+
+
+def test_check_from_a_bad_prefix_names_the_position(client):
+    r = client.get(urls.api_check(SEED, "old", "12x"))
+    assert r.status_code in (400, 422)
+    body = r.json()
+    assert body["position"] == 2 and "CPU" in body["reason"] and body["valid_prefix"] == "12"
+
+
+def test_a_state_page_offers_the_explorer_from_here_and_the_start_page_does_not(client):
+    with_t = client.get(urls.scenario(SEED, "old", PREFIX, None)).text
+    assert 'id="pane-from-here"' in with_t
+    assert escape(urls.verdict(SEED, "old", PREFIX)) in with_t
+    assert 'id="pane-from-here"' not in client.get(urls.scenario(SEED, "old")).text
+
+
+def test_the_from_here_verdict_fragment_links_races_that_start_with_the_prefix(client):
+    r = client.get(urls.verdict(SEED, "old", PREFIX), headers={"HX-Request": "true"})
+    assert r.status_code == 200
+    assert 'id="verdict-old-here"' in r.text and "continue from this state" in r.text
+    races = [m for m in r.text.split('href="')[1:] if m.startswith("/s/")]
+    assert races and all(f"t={PREFIX}" in m.split('"')[0] for m in races)
