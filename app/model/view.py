@@ -207,7 +207,7 @@ def _violation_view(world: World, v: Violation) -> ViolationView:
         "free_step": obj.free.step if obj and obj.free else None,
         "detail": v.detail,
         "report": report(world, v),
-    }  # type: ignore[typeddict-unknown-key]
+    }
 
 
 def _world_view(world: World, probed: Probe) -> WorldView:
@@ -219,7 +219,7 @@ def _world_view(world: World, probed: Probe) -> WorldView:
             parts.append("SWAP_HAS_CACHE")
         slots.append(
             {"offset": s.offset, "count": s.count, "has_cache": s.has_cache, "map_text": "|".join(parts) or "0",
-             "owner": s.owner, "disk": s.disk}  # type: ignore[typeddict-unknown-key]
+             "owner": s.owner, "disk": s.disk}
         )
     swap: SwapView = {
         "type": dev.type,
@@ -242,7 +242,7 @@ def _world_view(world: World, probed: Probe) -> WorldView:
                 "freed": bool(obj and obj.freed),
                 "lock_holder": t.lock,
                 "lock_waiters": waiters.get(f"tree:{t.addr:#x}", []),
-                "entries": [{"offset": off, "entry": f"{addr:#x}", "name": _name(world, addr)} for off, addr in t.rb],  # type: ignore[typeddict-unknown-key]
+                "entries": [{"offset": off, "entry": f"{addr:#x}", "name": _name(world, addr)} for off, addr in t.rb],
             }
         )
     entries: list[EntryView] = []
@@ -259,7 +259,7 @@ def _world_view(world: World, probed: Probe) -> WorldView:
                 "on_lru": e.on_lru,
                 "freed": bool(obj and obj.freed),
                 "data": e.data,
-            }  # type: ignore[typeddict-unknown-key]
+            }
         )
     lru: LruView = {
         "order": [f"{a:#x}" for a in world.lru.order],
@@ -267,7 +267,7 @@ def _world_view(world: World, probed: Probe) -> WorldView:
         "nr_items": len(world.lru.order),
         "lock_holder": world.lru.lock,
         "lock_waiters": waiters.get("lru", []),
-    }  # type: ignore[typeddict-unknown-key]
+    }
     folios: list[FolioView] = []
     for f in world.folios:
         obj = world.heap_object(f.addr)
@@ -283,7 +283,7 @@ def _world_view(world: World, probed: Probe) -> WorldView:
                 "data": f.data,
                 "waiters": waiters.get(f"folio:{f.addr:#x}", []),
                 "freed": bool(obj and obj.freed),
-            }  # type: ignore[typeddict-unknown-key]
+            }
         )
     locks: list[LockView] = [
         {

@@ -25,6 +25,7 @@ class SourceLine(TypedDict):
 
 
 class ProgramLine(SourceLine):
+    depth: int  # nesting: 0 for the actor's own function, 1 inside a call it makes, ...
     is_next: bool  # this CPU's next step
     is_crash: bool  # the step where this CPU hit a memory error
     executed: bool  # this CPU has executed this step at least once
@@ -66,13 +67,16 @@ class Event(TypedDict):
 
 
 class Violation(TypedDict):
-    kind: str  # use-after-free, double-free, leak, stale-writeback, sleep-in-atomic, deadlock
+    kind: str  # use-after-free, double-free, null-deref, leak, stale-writeback, sleep-in-atomic, deadlock
     cpu: int | None
     function: str
     file: str
     line: int | None
     line_label: str
+    step_id: str | None  # the model step (spec id) where it happened
     object: str | None  # heap address of the object involved
+    object_name: str | None  # its short label ("trees", "E")
+    detail: str  # one line: access kind and size, or what leaked
     step: int | None  # index in the schedule where it happened
     alloc_step: int | None  # schedule index that allocated the object (None: initial state)
     free_step: int | None  # schedule index that freed it
@@ -84,6 +88,8 @@ class SlotView(TypedDict):
     count: int  # swap_map count without the SWAP_HAS_CACHE bit
     has_cache: bool
     map_text: str  # e.g. "1", "SWAP_HAS_CACHE", "1|SWAP_HAS_CACHE", "0"
+    owner: str  # whose page the slot stands for ("" when free)
+    disk: str  # what the last write I/O put on the device for it
 
 
 class SwapView(TypedDict):
@@ -99,6 +105,7 @@ class SwapView(TypedDict):
 class TreeEntryView(TypedDict):
     offset: int
     entry: str  # entry address
+    name: str
 
 
 class TreeView(TypedDict):
@@ -113,6 +120,7 @@ class TreeView(TypedDict):
 
 class EntryView(TypedDict):
     addr: str
+    name: str
     offset: int  # swp_offset(entry->swpentry)
     refcount: int
     length: int
@@ -124,6 +132,7 @@ class EntryView(TypedDict):
 
 class LruView(TypedDict):
     order: list[str]  # entry addresses, head first
+    names: list[str]  # their short labels
     nr_items: int
     lock_holder: int | None
     lock_waiters: list[int]
@@ -131,6 +140,7 @@ class LruView(TypedDict):
 
 class FolioView(TypedDict):
     addr: str
+    name: str
     offset: int | None  # swap slot it caches (folio->swap)
     in_swapcache: bool
     locked_by: int | None
