@@ -11,7 +11,10 @@ replaced, to show why that line of the fix is needed:
   after dropping the LRU lock, before the swap-cache folio exists. The tree is
   then unpinned again: swapoff can free it under us (UAF-A returns).
 * new-no-recheck: skip the zswap_rb_search() pointer comparison (N10) and
-  dereference the entry straight away: it may have been invalidated and freed.
+  dereference the entry straight away: it may have been invalidated and freed
+  (a use-after-free on the zswap_entry; had the slab handed its memory to an
+  entry of another slot, that entry's data would be written instead: no
+  shipped scenario sets that up, so the product does not claim it).
 """
 from __future__ import annotations
 
@@ -34,8 +37,8 @@ VARIANTS: dict[str, tuple[str, str]] = {
     "new-no-recheck": (
         "fix without the pointer recheck",
         "The fixed code, but the zswap_rb_search() != entry comparison under tree->lock is skipped. "
-        "The entry may have been invalidated and freed meanwhile; dereferencing it is a use-after-free "
-        "(and, had its memory been reused for another entry, wrong data would be written).",
+        "The entry may have been invalidated and freed meanwhile: zswap_entry_get() on it is a use-after-free "
+        "on the zswap_entry (the explorer finds it in slot-reuse).",
     ),
 }
 
