@@ -156,20 +156,49 @@ def _run_alone(world: World, cpu_id: int, first: "StepResult | Blocked | None") 
     return digit * (n if over is None else over), digit * n
 
 
-def _cpu_view(run: Run, world: World, cpu: Cpu, executed: set[str], crash_step: str | None,
+def _listing_positions(listing: tuple[tuple[str, int], ...], history: list[str], pc: str | None) -> tuple[set[int], int | None]:
+    """Which lines of a program listing were executed, and which one is next.
+
+    A helper called from two places (zswap_invalidate after a slot free in X2 and in X3, say)
+    is listed under each caller; an executed step belongs to the first listing of it after the
+    line executed before it (wrapping around for loops), so the ticks land under the right caller.
+    """
+    where: dict[str, list[int]] = {}
+    for i, (step_id, _) in enumerate(listing):
+        where.setdefault(step_id, []).append(i)
+
+    def place(step_id: str, after: int) -> int | None:
+        spots = where.get(step_id)
+        if not spots:
+            return None
+        return next((i for i in spots if i > after), spots[0])
+
+    done: set[int] = set()
+    last = -1
+    for step_id in history:
+        i = place(step_id, last)
+        if i is not None:
+            done.add(i)
+            last = i
+    return done, (place(pc, last) if pc else None)
+
+
+def _cpu_view(run: Run, world: World, cpu: Cpu, executed: list[str], crash_step: str | None,
               first: "StepResult | Blocked | None") -> CpuView:
     actor = ACTORS[cpu.actor]
     status, text, blocked_on = cpu_status(world, cpu, first)
     program: list[ProgramLine] = []
-    for step_id, depth in PROGRAMS[cpu.actor]:
+    listing = PROGRAMS[cpu.actor]
+    done, here = _listing_positions(listing, executed, cpu.pc)
+    for i, (step_id, depth) in enumerate(listing):
         line = source_line(step_id)
         program.append(
             {
                 **line,  # type: ignore[typeddict-item]
                 "depth": depth,
-                "is_next": status != "crashed" and cpu.pc == step_id,
-                "is_crash": crash_step == step_id,
-                "executed": step_id in executed,
+                "is_next": status != "crashed" and i == here,
+                "is_crash": crash_step == step_id and i == here,
+                "executed": i in done,
             }
         )
     step_over, run_until_blocked = _run_alone(world, cpu.id, first) if status == "runnable" else ("", "")
@@ -399,10 +428,10 @@ def build_run_view(run: Run) -> RunView:
     world = run.world
     violations = all_violations(world)
     crash_steps = {v.cpu: v.step_id for v in violations if v.cpu is not None and world.cpu(v.cpu).state == "crashed"}
-    executed: dict[int, set[str]] = {c.id: set() for c in world.cpus}
+    executed: dict[int, list[str]] = {c.id: [] for c in world.cpus}
     events: list[Event] = []
     for index, (cpu_id, step_id, result) in enumerate(run.steps):
-        executed[cpu_id].add(step_id)
+        executed[cpu_id].append(step_id)
         line = source_line(step_id)
         events.append(
             {

@@ -81,3 +81,19 @@ def test_every_scenario_runs_under_both_codes(scenario_id: str, code: str) -> No
         schedule += str(cpu)
         assert len(schedule) <= 500
     assert replay(s, code, schedule).world == w
+
+
+def test_program_ticks_land_under_the_caller_that_ran_the_helper() -> None:
+    """The exit actor lists zswap_invalidate under both of its callers (X2 and X3); a run through
+    X2 ticks only the block under X2, and the crash line of uaf-a is marked exactly once."""
+    from app.model.api import build_view
+
+    view = build_view("slot-reuse", "new", "1111111" + "222222222")
+    program = view["cpus"][1]["program"]
+    blocks = [i for i, line in enumerate(program) if line["step"] == "I1"]
+    assert len(blocks) == 2
+    assert program[blocks[0]]["executed"] and not program[blocks[1]]["executed"]
+    uaf = next(t for t in load_all()["lru-writeback-vs-swapoff"].tours if t.name == "uaf-a")
+    cpu1 = build_view("lru-writeback-vs-swapoff", "old", uaf.schedule)["cpus"][0]["program"]
+    assert [line["step"] for line in cpu1 if line["is_crash"]] == ["O6"]
+    assert [line["line"] for line in cpu1 if line["is_crash"]] == [883]
