@@ -72,6 +72,14 @@ def is_heavy(scenario_id: str) -> bool:
 _verdicts: dict[tuple[str, str], dict[str, Any]] = {}
 _locks: dict[tuple[str, str], threading.Lock] = {}
 _guard = threading.Lock()
+# At most one explorer search at a time: each is pure CPU for up to a few seconds, and a second
+# one in parallel would only slow both and every step request on a 2-core machine.
+_explorer = threading.BoundedSemaphore(1)
+
+
+def _check(scenario_id: str, code: str, t: str = "") -> dict[str, Any]:
+    with _explorer:
+        return _with_texts(check(scenario_id, code, t) if t else check(scenario_id, code))
 
 
 def _with_texts(result: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +95,7 @@ def verdict(scenario_id: str, code: str, t: str = "") -> dict[str, Any]:
     """The explorer's verdict (may take many seconds the first time; raises ModelInputError).
     With `t`, the verdict from the state after that schedule (memoised by the model, bounded)."""
     if t:
-        return _with_texts(check(scenario_id, code, t))
+        return _check(scenario_id, code, t)
     key = (scenario_id, code)
     done = _verdicts.get(key)
     if done is not None:
@@ -96,7 +104,7 @@ def verdict(scenario_id: str, code: str, t: str = "") -> dict[str, Any]:
         lock = _locks.setdefault(key, threading.Lock())
     with lock:
         if key not in _verdicts:
-            _verdicts[key] = _with_texts(check(scenario_id, code))
+            _verdicts[key] = _check(scenario_id, code)
     return _verdicts[key]
 
 
