@@ -170,3 +170,12 @@ def test_the_transition_memo_changes_nothing_but_speed(scenario: str, code: str)
     )
     assert [(g.key, g.count) for g in fast.groups] == [(g.key, g.count) for g in slow.groups]
     assert fast.to_dict()["violations"] == slow.to_dict()["violations"]
+
+
+@pytest.mark.parametrize(("tour", "step_id"), [("uaf-a", "O6"), ("uaf-b", "O18")])
+def test_the_uaf_tours_are_a_shortest_path_plus_swapoffs_last_step(seed_old, tour: str, step_id: str) -> None:  # type: ignore[no-untyped-def]
+    """The tours let swapoff finish (vfree(swap_map)) before CPU1 resumes: one step more than
+    the explorer's shortest schedule, which stops right after kvfree(trees)."""
+    schedule = next(t for t in load_all()[SEED].tours if t.name == tour).schedule
+    shortest = _groups(seed_old)[("use-after-free", step_id)]["shortest"]
+    assert len(schedule) == len(shortest) + 1
