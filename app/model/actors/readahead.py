@@ -5,6 +5,8 @@ read back ``folio`` (address or None) and ``allocated`` (folio_was_allocated).
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from ..engine import Blocked, Ctx, step_def
 from ..state import Folio
 from .common import folio_put
@@ -151,3 +153,35 @@ def r9_put_device(c: Ctx) -> None:
     else:
         c.say(f"__read_swap_cache_async() returns without a device pin.")
     c.ret()
+
+
+def swapin_readahead(offset_local: str, then: str, say: str) -> Callable[[Ctx], None]:
+    """swapin_readahead() -> __read_swap_cache_async(skip_if_exists = false), for the slot in
+    local ``offset_local``; continues at ``then`` with ``folio`` and ``allocated`` set.
+    Used by the page fault (L3) and by swapoff's unuse_pte_range (S3d)."""
+
+    def run(c: Ctx) -> None:
+        c.set("r_off", c.get(offset_local))
+        c.set("r_skip", False)
+        c.say(say)
+        c.call("R1", then)
+
+    return run
+
+
+def read_if_new(then: str, say_new: str, say_old: str, no_folio: str | None = None, say_none: str = "") -> Callable[[Ctx], None]:
+    """After swapin_readahead: a newly allocated folio is filled by swap_read_folio() (L4...)."""
+
+    def run(c: Ctx) -> None:
+        if c.get("allocated"):
+            c.say(say_new)
+            c.call("L4", then)
+            return
+        if no_folio is not None and c.get("folio") is None:
+            c.say(say_none)
+            c.goto(no_folio)
+            return
+        c.say(say_old)
+        c.goto(then)
+
+    return run

@@ -7,6 +7,7 @@ from __future__ import annotations
 from ..engine import ActorDef, Ctx, actor_def, step_def
 from ..state import Pte
 from .common import folio_put
+from .readahead import read_if_new, swapin_readahead
 
 actor_def(ActorDef("swapin", "page fault: do_swap_page -> zswap_load", "L1", "fault", 4242, params=("process",)))
 
@@ -43,26 +44,16 @@ def l2(c: Ctx) -> None:
     c.goto("L3")
 
 
-@step_def("L3")
-def l3(c: Ctx) -> None:
-    c.set("r_off", c.get("fault_off"))
-    c.set("r_skip", False)
-    c.say("__read_swap_cache_async(skip_if_exists = false).")
-    c.call("R1", "L3b")
-
-
-@step_def("L3b")
-def l3b(c: Ctx) -> None:
-    if c.get("allocated"):
-        c.say("A new folio: swap_read_folio() fills it.")
-        c.call("L4", "L11a")
-        return
-    if c.get("folio") is None:
-        c.say("No folio: the fault gives up and will be retried.")
-        c.goto("L11c")
-        return
-    c.say("An existing folio.")
-    c.goto("L11a")
+step_def("L3")(swapin_readahead("fault_off", then="L3b", say="__read_swap_cache_async(skip_if_exists = false)."))
+step_def("L3b")(
+    read_if_new(
+        then="L11a",
+        say_new="A new folio: swap_read_folio() fills it.",
+        say_old="An existing folio.",
+        no_folio="L11c",
+        say_none="No folio: the fault gives up and will be retried.",
+    )
+)
 
 
 @step_def("L11a")

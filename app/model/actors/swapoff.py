@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..engine import ActorDef, Blocked, Ctx, actor_def, step_def
 from ..state import Pte
 from .common import drop_swap_cache, folio_put
+from .readahead import read_if_new, swapin_readahead
 
 actor_def(ActorDef("swapoff", "swapoff(2): sys_swapoff", "S1", "swapoff", 1234))
 
@@ -84,22 +85,12 @@ def s3c(c: Ctx) -> None:
     c.goto("S3d")
 
 
-@step_def("S3d")
-def s3d(c: Ctx) -> None:
-    c.set("r_off", c.get("uo_off"))
-    c.set("r_skip", False)
-    c.say("swapin_readahead() -> __read_swap_cache_async(skip_if_exists = false).")
-    c.call("R1", "S3d2")
-
-
-@step_def("S3d2")
-def s3d2(c: Ctx) -> None:
-    if c.get("allocated"):
-        c.say("The folio is new: swap_read_folio() fills it.")
-        c.call("L4", "S3e")
-        return
-    c.say("No new folio to read into.")
-    c.goto("S3e")
+step_def("S3d")(
+    swapin_readahead("uo_off", then="S3d2", say="swapin_readahead() -> __read_swap_cache_async(skip_if_exists = false).")
+)
+step_def("S3d2")(
+    read_if_new(then="S3e", say_new="The folio is new: swap_read_folio() fills it.", say_old="No new folio to read into.")
+)
 
 
 @step_def("S3e")
