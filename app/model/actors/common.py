@@ -5,6 +5,8 @@ the kernel inlines them into the line that calls them.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from ..engine import Blocked, Ctx
 
 
@@ -149,3 +151,16 @@ def submit_write(c: Ctx, folio_addr: int) -> None:
             f"{expected or 'nobody'}: stale data overwrites the slot."
         )
     c.set_slot(folio.offset, disk=folio.data or "")
+
+
+def lock_folio(then: str, say: str) -> Callable[[Ctx], None]:
+    """A step that sleeps in folio_lock() on the local ``folio`` until it gets it.
+    ``say`` may use {folio} (its address). Used by swapoff (S3f, S3k2) and the fault (L11a)."""
+
+    def run(c: Ctx) -> None:
+        folio = c.get("folio")
+        c.folio_lock(folio)  # type: ignore[arg-type]
+        c.say(say.format(folio=f"{folio:#x}"))
+        c.goto(then)
+
+    return run

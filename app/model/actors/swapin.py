@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..engine import ActorDef, Ctx, actor_def, step_def
 from ..state import Pte
-from .common import folio_put
+from .common import folio_put, lock_folio
 from .readahead import read_if_new, swapin_readahead
 
 actor_def(ActorDef("swapin", "page fault: do_swap_page -> zswap_load", "L1", "fault", 4242, params=("process",)))
@@ -56,12 +56,7 @@ step_def("L3b")(
 )
 
 
-@step_def("L11a")
-def l11a(c: Ctx) -> None:
-    folio = c.get("folio")
-    c.folio_lock(folio)  # type: ignore[arg-type]
-    c.say(f"folio_lock_or_retry() locks folio {folio:#x}.")
-    c.goto("L11b")
+step_def("L11a")(lock_folio(then="L11b", say="folio_lock_or_retry() locks folio {folio}."))
 
 
 @step_def("L11b")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..engine import ActorDef, Blocked, Ctx, actor_def, step_def
 from ..state import Pte
-from .common import drop_swap_cache, folio_put
+from .common import drop_swap_cache, folio_put, lock_folio
 from .readahead import read_if_new, swapin_readahead
 
 actor_def(ActorDef("swapoff", "swapoff(2): sys_swapoff", "S1", "swapoff", 1234))
@@ -108,12 +108,7 @@ def s3e(c: Ctx) -> None:
     c.goto("S3f")
 
 
-@step_def("S3f")
-def s3f(c: Ctx) -> None:
-    folio = c.get("folio")
-    c.folio_lock(folio)  # type: ignore[arg-type]
-    c.say(f"folio_lock() on folio {folio:#x} succeeds.")
-    c.goto("S3g")
+step_def("S3f")(lock_folio(then="S3g", say="folio_lock() on folio {folio} succeeds."))
 
 
 def _wait_writeback(c: Ctx) -> None:
@@ -197,12 +192,7 @@ def s3k(c: Ctx) -> None:
     c.goto("S3l")
 
 
-@step_def("S3k2")
-def s3k2(c: Ctx) -> None:
-    folio = c.get("folio")
-    c.folio_lock(folio)  # type: ignore[arg-type]
-    c.say(f"The sweep locks folio {folio:#x}.")
-    c.goto("S3k3")
+step_def("S3k2")(lock_folio(then="S3k3", say="The sweep locks folio {folio}."))
 
 
 @step_def("S3k3")
