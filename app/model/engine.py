@@ -114,7 +114,7 @@ class StepResult:
 
 _KEYED = ("heap", "entries", "trees", "folios", "ptes")
 _VALUES = ("swap", "lru", "zswap_trees")
-_SHARED = _KEYED + _VALUES + ("violations", "free_lists", "next_addr")
+SHARED_PARTS = _KEYED + _VALUES + ("violations", "free_lists", "next_addr")
 
 
 class Part:
@@ -198,6 +198,10 @@ class Ctx:
         self.shared_touched = True
         self.__dict__[name] = value
         return value
+
+    def fetched(self, name: str) -> bool:
+        """Whether the step looked at this part of the world (read or wrote it)."""
+        return name in self.__dict__
 
     def other_cpus(self) -> tuple[Cpu, ...]:
         """Every CPU's state (swapoff's synchronize_rcu looks at who is in a critical section)."""
@@ -473,11 +477,11 @@ class Ctx:
         hashes = list(w.part_hashes or tuple(hash(v) for v in w.parts()))
         hashes[0] = hash(values[0])
         mine = self.__dict__
-        for name in _SHARED:
+        for name in SHARED_PARTS:
             if name not in mine:
                 continue
             part = mine[name]
-            i = _PART_INDEX[name]
+            i = PART_INDEX[name]
             if name in _KEYED:
                 if not part.dirty:
                     continue
@@ -502,7 +506,7 @@ class Ctx:
         return world
 
 
-_PART_INDEX = {name: i for i, name in enumerate(PARTS)}
+PART_INDEX = {name: i for i, name in enumerate(PARTS)}
 _SORT_KEYS: dict[str, Callable[[Any], Any]] = {
     "heap": lambda o: o.addr,
     "entries": lambda e: e.addr,

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from .engine import _PART_INDEX, _SHARED, Blocked, run_step
+from .engine import PART_INDEX, SHARED_PARTS, Blocked, run_step
 from .state import PARTS
 from .initial import initial_world
 from .replay import final_violations, replay
@@ -149,7 +149,7 @@ class Transitions:
         result, ctx = run_step(world, cpu_id)
         if ctx.read_cpus:
             return (None, False) if isinstance(result, Blocked) else (result.world, result.local)
-        read = tuple(_PART_INDEX[name] for name in _SHARED if name in ctx.__dict__)
+        read = tuple(PART_INDEX[name] for name in SHARED_PARTS if ctx.fetched(name))
         parts = world.parts()
         if isinstance(result, Blocked):
             outcome: tuple[Any, ...] = ()
