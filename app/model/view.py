@@ -31,6 +31,18 @@ from .viewtypes import (
 )
 
 RUN_LIMIT = 200
+
+# Calls the model runs in the caller's frame (no stack push): "step over" goes through them and
+# stops when the function it started in returns.
+PLAIN_CALLS: dict[str, tuple[str, ...]] = {
+    "shrink_memcg_cb": ("zswap_writeback_entry",),
+    "zswap_writeback_entry": ("end_swap_bio_write",),
+    "sys_swapoff": ("try_to_unuse", "zswap_swapoff"),
+    "try_to_unuse": ("unuse_pte_range",),
+    "swap_read_folio": ("zswap_load",),
+    "zap_pte_range": ("free_swap_and_cache",),
+    "free_swap_and_cache": ("__try_to_reclaim_swap",),
+}
 _HIDDEN_LOCALS = {"item", "r_off", "inv_offset"}  # walker/internal copies of what 'entry' shows  # steps "run until blocked" / "step over" may append at once
 
 # Locals worth showing, in order, with the name the kernel source uses.
@@ -132,7 +144,7 @@ def _run_alone(world: World, cpu_id: int, first: "StepResult | Blocked | None") 
     if cpu.state != "run" or cpu.pc is None:
         return "", ""
     depth0 = len(cpu.stack)
-    function0 = line_of(cpu.pc).function
+    frames = [line_of(cpu.pc).function]  # kernel calls the model makes without a stack frame
     n = 0
     over: int | None = None
     w = world
@@ -143,8 +155,16 @@ def _run_alone(world: World, cpu_id: int, first: "StepResult | Blocked | None") 
             break
         if n and over is None:
             depth = len(c.stack)
-            if depth < depth0 or (depth == depth0 and line_of(c.pc).function != function0):
-                over = n
+            function = line_of(c.pc).function
+            if depth < depth0:
+                over = n  # returned through a model call
+            elif depth == depth0 and function != frames[-1]:
+                if function in PLAIN_CALLS.get(frames[-1], ()):
+                    frames.append(function)  # a plain C call: step over it
+                elif len(frames) > 1 and function == frames[-2]:
+                    frames.pop()  # back from that call
+                else:
+                    over = n  # the current function returned
         if result is None:
             result = try_step(w, cpu_id)
         if isinstance(result, Blocked):

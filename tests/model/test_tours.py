@@ -97,3 +97,18 @@ def test_program_ticks_land_under_the_caller_that_ran_the_helper() -> None:
     cpu1 = build_view("lru-writeback-vs-swapoff", "old", uaf.schedule)["cpus"][0]["program"]
     assert [line["step"] for line in cpu1 if line["is_crash"]] == ["O6"]
     assert [line["line"] for line in cpu1 if line["is_crash"]] == [883]
+
+
+def test_step_over_runs_until_the_current_kernel_function_returns() -> None:
+    """From O6 (shrink_memcg_cb) it runs through zswap_writeback_entry, a plain C call, and stops
+    when shrink_memcg_cb returns to the walker (K4); from O11 it stops back in shrink_memcg_cb (O18)."""
+    from app.model.api import build_view
+
+    seed = "lru-writeback-vs-swapoff"
+    at_o6 = build_view(seed, "old", "1" * 8)["cpus"][0]
+    after = build_view(seed, "old", "1" * 8 + at_o6["step_over"])["cpus"][0]
+    assert at_o6["next"]["step"] == "O6" and after["next"]["step"] == "K4"
+    at_o11 = build_view(seed, "old", "1" * 12)["cpus"][0]
+    after = build_view(seed, "old", "1" * 12 + at_o11["step_over"])["cpus"][0]
+    assert at_o11["next"]["step"] == "O11" and after["next"]["step"] == "O18"
+    assert len(at_o11["step_over"]) < len(at_o11["run_until_blocked"])
