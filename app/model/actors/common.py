@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..engine import Blocked, Ctx
+from ..state import Pte
 
 
 def data_tag(owner: str, gen: int) -> str:
@@ -164,3 +165,20 @@ def lock_folio(then: str, say: str) -> Callable[[Ctx], None]:
         c.goto(then)
 
     return run
+
+
+def map_swapped_page(c: Ctx, process: str, offset: int, folio: int) -> int | None:
+    """Map ``folio`` where ``process``'s PTE still holds swp_entry(0, offset), then swap_free().
+
+    Under the PTE lock, pte_same() first: a PTE someone else already resolved is left alone
+    (returns None). Otherwise returns the slot's count after swap_free(). Used by the fault
+    (do_swap_page) and by swapoff (unuse_pte).
+    """
+    if c.ptes[process].offset != offset:
+        return None
+    c.ptes[process] = Pte(process, None, folio)
+    c.mark(f"pte:{process}")
+    c.set_folio(folio, refs=c.folios[folio].refs + 1)  # the mapping's reference
+    count = c.slot(offset).count - 1
+    c.set_slot(offset, count=count)
+    return count

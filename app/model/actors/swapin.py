@@ -5,8 +5,7 @@ L1, L2 and L11 are from memory in the spec ([M]): the UI marks them unverified.
 from __future__ import annotations
 
 from ..engine import ActorDef, Ctx, actor_def, step_def
-from ..state import Pte
-from .common import folio_put, lock_folio
+from .common import folio_put, lock_folio, map_swapped_page
 from .readahead import read_if_new, swapin_readahead
 
 actor_def(ActorDef("swapin", "page fault: do_swap_page -> zswap_load", "L1", "fault", 4242, params=("process",)))
@@ -62,17 +61,10 @@ step_def("L11a")(lock_folio(then="L11b", say="folio_lock_or_retry() locks folio 
 @step_def("L11b")
 def l11b(c: Ctx) -> None:
     name, off, folio = c.get("process"), c.get("fault_off"), c.get("folio")
-    pte = c.ptes[name]  # type: ignore[index]
-    if pte.offset != off:
+    if map_swapped_page(c, name, off, folio) is None:  # type: ignore[arg-type]
         c.say("pte_same() fails: someone else already resolved this PTE.")
-        c.goto("L11c")
-        return
-    c.ptes[name] = Pte(name, None, folio)  # type: ignore[arg-type]
-    c.mark(f"pte:{name}")
-    c.set_folio(folio, refs=c.folios[folio].refs + 1)  # type: ignore[arg-type,index]  (the mapping's reference)
-    slot = c.slot(off)  # type: ignore[arg-type]
-    c.set_slot(off, count=slot.count - 1)  # type: ignore[arg-type]
-    c.say(f"The PTE now maps folio {folio:#x}; swap_free() drops the slot's count. The folio stays in the swap cache.")  # type: ignore[arg-type]
+    else:
+        c.say(f"The PTE now maps folio {folio:#x}; swap_free() drops the slot's count. The folio stays in the swap cache.")  # type: ignore[arg-type]
     c.goto("L11c")
 
 

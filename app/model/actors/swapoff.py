@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..engine import ActorDef, Blocked, Ctx, actor_def, step_def
 from ..state import Pte
-from .common import drop_swap_cache, folio_put, lock_folio
+from .common import drop_swap_cache, folio_put, lock_folio, map_swapped_page
 from .readahead import read_if_new, swapin_readahead
 
 actor_def(ActorDef("swapoff", "swapoff(2): sys_swapoff", "S1", "swapoff", 1234))
@@ -128,16 +128,11 @@ def s3g(c: Ctx) -> None:
 @step_def("S3h")
 def s3h(c: Ctx) -> None:
     name, off, folio = c.get("uo_pte"), c.get("uo_off"), c.get("folio")
-    if c.ptes[name].offset != off:  # type: ignore[index]
+    count = map_swapped_page(c, name, off, folio)  # type: ignore[arg-type]
+    if count is None:
         c.say(f"unuse_pte(): pte_same() fails, process {name}'s PTE was already resolved (by a fault); nothing to do.")
-        c.goto("S3i")
-        return
-    c.ptes[name] = Pte(name, None, folio)  # type: ignore[arg-type]
-    c.mark(f"pte:{name}")
-    c.set_folio(folio, refs=c.folios[folio].refs + 1)  # type: ignore[arg-type,index]  (the mapping's reference)
-    slot = c.slot(off)  # type: ignore[arg-type]
-    c.set_slot(off, count=slot.count - 1)  # type: ignore[arg-type]
-    c.say(f"unuse_pte(): process {name}'s PTE now maps folio {folio:#x}; swap_free() drops the slot's count to {slot.count - 1}.")  # type: ignore[arg-type]
+    else:
+        c.say(f"unuse_pte(): process {name}'s PTE now maps folio {folio:#x}; swap_free() drops the slot's count to {count}.")  # type: ignore[arg-type]
     c.goto("S3i")
 
 
