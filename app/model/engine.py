@@ -27,7 +27,7 @@ from .state import (
     World,
 )
 
-BlockKind = Literal["spinning", "sleeping"]
+BlockKind = Literal["waiting", "sleeping"]
 
 
 class Blocked(Exception):
@@ -369,7 +369,7 @@ class Ctx:
         holder = self.lru.lock
         if holder is not None:
             who = "itself" if holder == self.cpu_id else f"CPU{holder}"
-            raise Blocked("spinning", f"spinning on the LRU lock (nlru->lock) held by {who}")
+            raise Blocked("waiting", f"waiting for the LRU lock (nlru->lock), held by {who}: its next step takes it")
         self.lru = evolve(self.lru, lock=self.cpu_id)
         self.mark("lru")
         self.mark("locks")
@@ -388,7 +388,7 @@ class Ctx:
         tree = self.trees[addr]
         if tree.lock is not None:
             who = "itself" if tree.lock == self.cpu_id else f"CPU{tree.lock}"
-            raise Blocked("spinning", f"spinning on tree->lock at {addr + 8:#x} held by {who}")
+            raise Blocked("waiting", f"waiting for tree->lock at {addr + 8:#x}, held by {who}: its next step takes it")
         self.trees[addr] = evolve(tree, lock=self.cpu_id)
         self.mark(f"tree:{addr:#x}")
         self.mark("locks")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal, TypedDict
 
-CpuStatus = Literal["runnable", "spinning", "sleeping", "done", "crashed"]
+CpuStatus = Literal["runnable", "waiting", "sleeping", "done", "crashed"]
 
 
 class SourceLine(TypedDict):

@@ -89,7 +89,7 @@ def test_spinning_cpu_is_blocked_too() -> None:
     with pytest.raises(ScheduleError) as info:
         replay(s, "new", "12")
     assert info.value.position == 1
-    assert "spinning" in info.value.reason and "LRU lock" in info.value.reason and "CPU1" in info.value.reason
+    assert "waiting for" in info.value.reason and "LRU lock" in info.value.reason and "CPU1" in info.value.reason
     assert info.value.valid_prefix == "1"
 
 

@@ -66,7 +66,7 @@ def test_replay_json_cpus(uaf_a_json: dict) -> None:
     assert set(cpus) == {1, 2}
     for c in cpus.values():
         assert {"id", "actor", "status", "next", "blocked_on"} <= set(c)
-        assert c["status"] in ("runnable", "spinning", "sleeping", "done", "crashed")
+        assert c["status"] in ("runnable", "waiting", "sleeping", "done", "crashed")
     assert cpus[1]["status"] == "crashed" and cpus[2]["status"] == "done"
     assert cpus[1]["actor"] == "writeback-old" and cpus[2]["actor"] == "swapoff"
 

@@ -61,7 +61,7 @@ def test_deadlock_is_detected(Drv) -> None:  # type: ignore[no-untyped-def]
     w = d.world
     gone = replace(w, cpus=(replace(w.cpu(1), state="done", pc=None), w.cpu(2)))  # ... and "finishes" holding it
     r = try_step(gone, 2)
-    assert isinstance(r, Blocked) and r.kind == "spinning" and "LRU lock" in r.text
+    assert isinstance(r, Blocked) and r.kind == "waiting" and "LRU lock" in r.text
     (v,) = final_violations(gone)
     assert v.kind == "deadlock" and v.cpu == 2
 

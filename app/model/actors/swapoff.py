@@ -222,7 +222,7 @@ def s3l(c: Ctx) -> None:
         # A retry now would find exactly what this pass found: the model lets
         # the loop wait until another CPU changes the swap map or the cache.
         raise Blocked(
-            "spinning",
+            "waiting",
             f"looping in try_to_unuse(): inuse_pages is {c.swap.inuse_pages} but no PTE or swap-cache folio to work on yet",
         )
     c.set("visited", ())
