@@ -1,0 +1,113 @@
+"""Accessibility: axe-core (bundled by axe-playwright-python) in real headless Chromium.
+
+Four kinds of page (the index, a state, a crash, an error page), each in the light and the dark
+colour scheme at 1280x720, must have no axe violation of impact "serious" or "critical". The failure
+message lists every such finding (rule, impact, help, the first elements with their HTML and what
+axe measured, e.g. the colours and contrast ratio) so it can be fixed from the message alone.
+
+Injecting axe needs the page's Content-Security-Policy bypassed: that is done in this test's own
+browser context only (`bypass_csp=True`), never in the app.
+"""
+from __future__ import annotations
+
+import pytest
+
+from app.web import modelapi, urls
+
+pytestmark = pytest.mark.browser
+
+SEED = "lru-writeback-vs-swapoff"
+CRASH_TOUR = "uaf-a"
+VIEWPORT = {"width": 1280, "height": 720}
+BLOCKING = ("critical", "serious")
+SHOW_NODES = 5  # elements listed per rule in the failure message
+SNIPPET = 300  # characters of each element's HTML
+
+
+def _tour(name: str) -> dict:
+    scenario = modelapi.scenario(SEED)
+    assert scenario is not None, f"the seed scenario {SEED} is missing"
+    tours = {t["name"]: t for t in scenario["tours"]}
+    assert name in tours, f"{SEED} has no tour {name!r} (it has {sorted(tours)})"
+    return tours[name]
+
+
+def _crash_url() -> str:
+    tour = _tour(CRASH_TOUR)
+    return urls.scenario(SEED, tour["code"], tour["schedule"])
+
+
+# (id, URL or a function giving it, is the answer expected to be an error page)
+PAGES = [
+    ("index", lambda: urls.index(), False),
+    ("state", lambda: f"/s/{SEED}?code=old&t=1111", False),
+    ("crash", _crash_url, False),
+    ("error", lambda: f"/s/{SEED}?code=old&t=9", True),
+]
+SCHEMES = ["light", "dark"]
+
+
+def _describe_node(node: dict) -> list[str]:
+    target = " ".join(map(str, node.get("target", [])))
+    html = " ".join(node.get("html", "").split())
+    if len(html) > SNIPPET:
+        html = html[:SNIPPET] + "…"
+    lines = [f"    - target: {target}", f"      html:   {html}"]
+    for check in node.get("any", []) + node.get("all", []) + node.get("none", []):
+        if check.get("message"):
+            lines.append(f"      check:  {check['message']}")
+    return lines
+
+
+def describe(violations: list[dict]) -> str:
+    """Each finding: rule id, impact, help (and its URL), and the first few elements."""
+    out = []
+    for v in violations:
+        nodes = v.get("nodes", [])
+        out.append(f"* {v['id']} [{v.get('impact')}] {v.get('help')} ({len(nodes)} element(s))"
+                   f"\n  {v.get('helpUrl', '')}")
+        for node in nodes[:SHOW_NODES]:
+            out.extend(_describe_node(node))
+        if len(nodes) > SHOW_NODES:
+            out.append(f"    … and {len(nodes) - SHOW_NODES} more")
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("url_of,is_error", [p[1:] for p in PAGES], ids=[p[0] for p in PAGES])
+def test_no_serious_axe_violations(browser, server_url, url_of, is_error, scheme):
+    from axe_playwright_python.sync_playwright import Axe
+
+    url = server_url + url_of()
+    context = browser.new_context(bypass_csp=True, color_scheme=scheme, viewport=VIEWPORT)
+    try:
+        page = context.new_page()
+        page_errors: list[str] = []
+        page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+        response = page.goto(url, wait_until="load")
+        assert response is not None
+        if is_error:
+            assert 400 <= response.status < 500, f"{url}: expected a 4xx page, got {response.status}"
+        else:
+            assert response.status == 200, f"{url}: status {response.status}"
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate(f"matchMedia('(prefers-color-scheme: {scheme})').matches")
+
+        results = Axe().run(page).response
+        assert not page_errors, f"{url} ({scheme}) threw:\n" + "\n".join(page_errors)
+    finally:
+        context.close()
+
+    order = {impact: i for i, impact in enumerate(BLOCKING)}
+    blocking = sorted((v for v in results["violations"] if v.get("impact") in BLOCKING),
+                      key=lambda v: (order[v["impact"]], v["id"]))
+    others = sorted(f"{v['id']} [{v.get('impact')}]" for v in results["violations"]
+                    if v.get("impact") not in BLOCKING)
+    if blocking:
+        engine = results.get("testEngine", {}).get("version", "?")
+        pytest.fail(
+            f"axe-core {engine}: {len(blocking)} serious/critical rule(s) violated on {url} "
+            f"({scheme} scheme, {VIEWPORT['width']}x{VIEWPORT['height']}):\n"
+            + describe(blocking)
+            + (f"\n(not blocking: {', '.join(others)})" if others else ""),
+            pytrace=False)
