@@ -124,6 +124,14 @@ def _cached_view(scenario_id: str, code: str, schedule: str) -> RunView:
     return build_run_view(run(scenario_id, code, schedule))
 
 
+def old_code_crash(scenario_id: str, code: str, schedule: str) -> dict[str, Any] | None:
+    """The old code's memory error on this schedule, beside what `code` did at that step
+    (None when the old code does not crash on it, or `code` crashes too)."""
+    from .counterpart import old_code_crash as compare
+
+    return compare(lambda s, c, t: _cached_view(s, c, t), scenario_id, code, schedule)  # type: ignore[arg-type,return-value]
+
+
 def build_view(scenario_id: str, code: str, schedule: str) -> RunView:
     """The whole view model of one state. Cached: the same URL is the same state."""
     import copy
@@ -139,6 +147,7 @@ __all__ = [
     "ScheduleError",
     "list_scenarios",
     "build_view",
+    "old_code_crash",
     "validate",
     "check",
     "codes",

@@ -40,6 +40,12 @@ _ALLOC_CHAINS = {
 }
 
 
+def free_chain(function: str) -> list[str]:
+    """The innermost frames of a free, innermost first ("kvfree", "zswap_swapoff", ...), as the
+    "Freed by" stack shows them; the stage's crash banner names the same frames."""
+    return list(_FREE_CHAINS.get(function, [function]))
+
+
 def _where(step_id: str | None) -> str:
     if step_id is None:
         return ""
