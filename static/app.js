@@ -1,7 +1,37 @@
-// Keyboard shortcuts and "Copy link". No framework; htmx does the swapping.
-// A shortcut clicks the real element that carries data-hotkey, so keys and mouse do the same thing.
+// Keyboard shortcuts, projector zoom, listings, history and "Copy link". No framework; htmx
+// does the swapping. A shortcut clicks the real element that carries data-hotkey, so keys and
+// mouse do the same thing.
 (function () {
   "use strict";
+
+  var store = {
+    get: function (k) { try { return window.localStorage.getItem(k); } catch (e) { return null; } },
+    set: function (k, v) { try { window.localStorage.setItem(k, v); } catch (e) { /* private mode */ } }
+  };
+
+  // ---- projector zoom: + / - (or the A+ / A- buttons), remembered in localStorage --------
+  var ZOOMS = ["0.9", "1", "1.15", "1.3", "1.5", "1.75", "2"];
+  function applyZoom(z) {
+    if (ZOOMS.indexOf(z) === -1) z = "1";
+    document.documentElement.setAttribute("data-zoom", z);
+    return z;
+  }
+  var zoom = applyZoom(store.get("zswap.zoom") || "1");
+  function stepZoom(dir) {
+    var i = ZOOMS.indexOf(zoom) + dir;
+    zoom = applyZoom(ZOOMS[Math.max(0, Math.min(ZOOMS.length - 1, i))]);
+    store.set("zswap.zoom", zoom);
+  }
+
+  // ---- the whole listing of every CPU (l), remembered across steps ------------------------
+  function applyListing() {
+    var state = document.getElementById("state");
+    var on = store.get("zswap.listing") === "1";
+    if (state) state.classList.toggle("expanded", on);
+    document.querySelectorAll("[data-listing-toggle]").forEach(function (b) {
+      b.setAttribute("aria-expanded", on ? "true" : "false");
+    });
+  }
 
   function hotkeyTarget(key) {
     var els = document.querySelectorAll("[data-hotkey]");
@@ -21,6 +51,7 @@
   var safety = null;
   var queue = [];
   var MAX_QUEUE = 100;
+  var waits = 0;
 
   function settle() {
     inflight = false;
@@ -28,7 +59,10 @@
     setTimeout(drain, 0);
   }
 
-  var waits = 0;
+  function busy() {
+    inflight = true;
+    safety = setTimeout(settle, 15000);  // never wedge the keyboard if no event arrives
+  }
 
   function press(key) {
     var el = hotkeyTarget(key);
@@ -43,8 +77,7 @@
         return;
       }
       waits = 0;
-      inflight = true;
-      safety = setTimeout(settle, 15000);  // never wedge the keyboard if no event arrives
+      busy();
     }
     el.click();
   }
@@ -57,6 +90,10 @@
     if (ev.defaultPrevented || ev.ctrlKey || ev.metaKey || ev.altKey) return;
     var t = ev.target;
     if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+    if (ev.key === "Escape") {
+      document.querySelectorAll("details.menu[open]").forEach(function (d) { d.open = false; });
+      return;
+    }
     if (!hotkeyTarget(ev.key)) return;
     ev.preventDefault();
     if (inflight || queue.length) {
@@ -67,22 +104,85 @@
     press(ev.key);
   });
 
-  // Keep keyboard focus where it was across a swap: the focused control is replaced by its
-  // twin with the same id, so focus (and its visible outline) moves to the twin.
+  // ---- history: Back one step is the browser's Back when the previous entry is the parent --
+  // Every pushed entry remembers the URL it was pushed from. When that is the parent state
+  // (what "⟲ Back" links to), going back in history instead of pushing a new entry keeps the
+  // browser's Back and Forward buttons meaning undo and redo.
+  var lastUrl = location.pathname + location.search;
+  document.addEventListener("htmx:after:history:push", function (ev) {
+    var prev = lastUrl;
+    lastUrl = location.pathname + location.search;
+    try { history.replaceState({ htmx: true, zswapPrev: prev }, ""); } catch (e) { /* ignore */ }
+  });
+  window.addEventListener("popstate", function () { lastUrl = location.pathname + location.search; });
+  document.addEventListener("click", function (ev) {
+    var undo = ev.target.closest && ev.target.closest("#undo[href]");
+    if (!undo || ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey) return;
+    var st = history.state;
+    if (st && st.zswapPrev && st.zswapPrev === undo.getAttribute("href")) {
+      ev.preventDefault();
+      ev.stopPropagation();  // htmx must not also fetch and push it
+      history.back();        // htmx restores the parent state and fires the request events
+    }
+  }, true);
+
+  // ---- after every swap ---------------------------------------------------------------
+  // Keep keyboard focus where it was: the focused control is replaced by its twin with the same id.
   var focusedId = null;
-  document.addEventListener("htmx:before:request", function () {
+  var fromOutsideStage = false;
+  document.addEventListener("htmx:before:request", function (ev) {
     var a = document.activeElement;
     focusedId = a && a !== document.body && a.id ? a.id : null;
+    var src = ev.target;
+    var stage = document.getElementById("stage");
+    // "Find the race" and the event log sit below the stage: after their swap, show the stage.
+    fromOutsideStage = !!(src && stage && src.closest && !stage.contains(src) && src.closest("#state, #pane-verdict, .verdict"));
+    if (!inflight) busy();
   });
-  document.addEventListener("htmx:after:settle", function () {
+
+  function announce() {
+    var s = document.querySelector("#sentence .say");
+    var live = document.getElementById("announce");
+    if (s && live) live.textContent = s.textContent.replace(/\s+/g, " ").trim();
+  }
+
+  // Keep what matters in view inside the scrolling boxes (never the page itself): each CPU's
+  // next or crashing line in an expanded listing, the lane diagram's current row, the newest event.
+  function reveal() {
+    document.querySelectorAll(".expanded .program").forEach(function (list) {
+      var line = list.querySelector("li.crash") || list.querySelector("li.next");
+      if (line) list.scrollTop = line.offsetTop - list.offsetTop - list.clientHeight / 3;
+    });
+    var row = document.getElementById("lane-current");
+    var box = row && row.closest("ol, .lanes-scroll");
+    if (row && box && box.scrollHeight > box.clientHeight) {
+      box.scrollTop = row.offsetTop - box.offsetTop - box.clientHeight + row.offsetHeight + 8;
+    }
+    var events = document.getElementById("events");
+    if (events) events.scrollTop = events.scrollHeight;
+  }
+
+  function afterSwap() {
+    applyListing();
+    reveal();
+    announce();
     if (focusedId) {
       var el = document.getElementById(focusedId);
       if (el && document.activeElement !== el) el.focus({ preventScroll: true });
     }
-  });
+    if (fromOutsideStage) {
+      fromOutsideStage = false;
+      var stage = document.getElementById("stage");
+      if (stage) stage.scrollIntoView({ block: "start" });
+    }
+  }
+  document.addEventListener("htmx:after:settle", afterSwap);
   // htmx 4 fires this after the swap (and after an error): the new buttons are in place.
   document.addEventListener("htmx:finally:request", settle);
+  document.addEventListener("DOMContentLoaded", function () { applyListing(); reveal(); });
+  window.addEventListener("load", reveal);
 
+  // ---- buttons handled here: zoom, listing toggle, copy link -------------------------------
   function copyFallback(text) {
     var status = document.getElementById("copy-status");
     var input = document.createElement("input");
@@ -99,7 +199,16 @@
   }
 
   document.addEventListener("click", function (ev) {
-    var btn = ev.target.closest && ev.target.closest("[data-copy-link]");
+    var t = ev.target.closest ? ev.target : ev.target.parentElement;
+    var z = t.closest("[data-zoom]");
+    if (z) { stepZoom(parseInt(z.getAttribute("data-zoom"), 10)); return; }
+    if (t.closest("[data-listing-toggle]")) {
+      store.set("zswap.listing", store.get("zswap.listing") === "1" ? "0" : "1");
+      applyListing();
+      reveal();
+      return;
+    }
+    var btn = t.closest("[data-copy-link]");
     if (!btn) return;
     var url = window.location.href;
     var status = document.getElementById("copy-status");
@@ -111,19 +220,4 @@
       copyFallback(url);
     }
   });
-
-  // Keep what matters in view inside the scrolling boxes (never scrolls the page itself):
-  // each CPU's next (or crashing) line, and the newest event.
-  function reveal() {
-    document.querySelectorAll(".program").forEach(function (list) {
-      var line = list.querySelector("li.crash") || list.querySelector("li.next");
-      if (line) list.scrollTop = line.offsetTop - list.offsetTop - list.clientHeight / 3;
-    });
-    var events = document.querySelector("ol.events");
-    if (events) events.scrollTop = events.scrollHeight;
-  }
-  document.addEventListener("DOMContentLoaded", reveal);
-  window.addEventListener("load", reveal);
-  document.addEventListener("htmx:after:settle", reveal);
-  document.addEventListener("htmx:after:swap", reveal);
 })();

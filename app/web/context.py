@@ -54,6 +54,30 @@ class TourState:
 
 
 @dataclass
+class TourLink:
+    """One entry of the scenario page's tour menu."""
+
+    name: str
+    title: str
+    code: str
+    steps: int
+    url: str
+    current: bool
+
+
+@dataclass
+class ListingRow:
+    """One row of a CPU's program listing: a function heading or a source line. `near` rows
+    form the window of a few lines around the CPU's next (or crashing) line shown on the stage;
+    the rest appear when the listing is expanded."""
+
+    line: dict[str, Any] | None  # a ProgramLine, or None for a function heading
+    function: str
+    file: str
+    near: bool
+
+
+@dataclass
 class PageContext:
     scenario: dict[str, Any]
     view: dict[str, Any]
@@ -65,6 +89,12 @@ class PageContext:
     changed: frozenset[str]
     heap_by_addr: dict[str, dict[str, Any]]
     event_urls: list[str]
+    changes: dict[str, list[str]] = field(default_factory=dict)
+    listings: dict[int, list[ListingRow]] = field(default_factory=dict)
+    tours: list[TourLink] = field(default_factory=list)
+    start_tour_url: str | None = None  # where → goes when no tour is followed
+    start_tour_title: str | None = None
+    fix: dict[str, Any] | None = None  # the old code's crash on this schedule, when this code survived it
 
     def url(self, t: str | None = None, code: str | None = None) -> str:
         """This page's URL with another schedule or code (the tour is kept)."""
@@ -85,6 +115,13 @@ class PageContext:
 
     def is_changed(self, key: str) -> bool:
         return key in self.changed
+
+    def pane_changed(self, pane: str) -> bool:
+        """The last step wrote something this pane shows."""
+        return pane in self.changes
+
+    def row_changed(self, pane: str, row: str) -> bool:
+        return row in self.changes.get(pane, ())
 
 
 def _controls(view: dict[str, Any], base: PageContext) -> dict[int, CpuControls]:
@@ -146,6 +183,62 @@ def _tour(scenario: dict[str, Any], name: str, code: str, t: str) -> TourState:
     )
 
 
+# Lines of a CPU's listing shown around its next line on the stage (before, after).
+WINDOW = (2, 3)
+WINDOW_3CPU = (1, 2)  # three CPU columns share the width: fewer, wrapped lines
+
+
+def listing(cpu: dict[str, Any], window: tuple[int, int]) -> list[ListingRow]:
+    """The CPU's program as rows, with the window around its next (or crash, or last executed)
+    line marked `near`; a function heading is near when one of its lines is."""
+    program = cpu["program"]
+    here = next((i for i, l in enumerate(program) if l["is_crash"]), None)
+    if here is None:
+        here = next((i for i, l in enumerate(program) if l["is_next"]), None)
+    if here is None:
+        executed = [i for i, l in enumerate(program) if l["executed"]]
+        here = executed[-1] if executed else 0
+    lo, hi = here - window[0], here + window[1]
+    rows: list[ListingRow] = []
+    heading: ListingRow | None = None
+    for i, line in enumerate(program):
+        near = lo <= i <= hi
+        if heading is None or line["function"] != heading.function:
+            heading = ListingRow(None, line["function"], line["file"], near)
+            rows.append(heading)
+        elif near:
+            heading.near = True
+        rows.append(ListingRow(line, line["function"], line["file"], near))
+    return rows
+
+
+def tour_links(scenario: dict[str, Any], code: str, current: str | None) -> list[TourLink]:
+    """The scenario's tours, those written for the current code first."""
+    tours = sorted(scenario["tours"], key=lambda x: x["code"] != code)
+    return [TourLink(x["name"], x["title"], x["code"], len(x["schedule"]),
+                     urls.scenario(scenario["id"], x["code"], "", x["name"]), x["name"] == current)
+            for x in tours]
+
+
+def matching_tour(scenario: dict[str, Any], code: str, t: str) -> tuple[str, str] | None:
+    """(url, title) of the tour of `code` that shares the longest prefix with `t`, entered at
+    the end of that shared prefix: the same moment of the race on this code's tour."""
+    best: tuple[int, dict[str, Any]] | None = None
+    for x in scenario["tours"]:
+        if x["code"] != code:
+            continue
+        sched = x["schedule"]
+        common = 0
+        while common < min(len(t), len(sched)) and t[common] == sched[common]:
+            common += 1
+        if best is None or common > best[0]:
+            best = (common, x)
+    if best is None:
+        return None
+    common, x = best
+    return urls.scenario(scenario["id"], code, x["schedule"][:common], x["name"]), x["title"]
+
+
 def page_context(scenario: dict[str, Any], view: dict[str, Any], tour: str | None) -> PageContext:
     code, t = view["code"], view["schedule"]
     ctx = PageContext(
@@ -155,9 +248,22 @@ def page_context(scenario: dict[str, Any], view: dict[str, Any], tour: str | Non
         changed=frozenset(view.get("changed") or ()),
         heap_by_addr={o["addr"]: o for o in view["world"]["heap"]},
         event_urls=[],
+        changes=view.get("changes") or {},
+        tours=tour_links(scenario, code, tour),
     )
     ctx.controls = _controls(view, ctx)
     ctx.event_urls = [ctx.step_url(i) for i in range(len(t))]
+    window = WINDOW_3CPU if len(view["cpus"]) >= 3 else WINDOW
+    ctx.listings = {c["id"]: listing(c, window) for c in view["cpus"]}
+    if ctx.tour is None or ctx.tour.wrong_code:
+        # → starts (or, off a tour of another code, joins) a tour written for this code.
+        found = matching_tour(scenario, code, t) if t else None
+        if found is None:
+            first = next((x for x in ctx.tours if x.code == code), None)
+            found = (first.url, first.title) if first else None
+        if found:
+            ctx.start_tour_url, ctx.start_tour_title = found
+    ctx.fix = modelapi.old_code_crash(scenario["id"], code, t)
     return ctx
 
 

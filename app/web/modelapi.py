@@ -19,6 +19,7 @@ ScheduleError = api.ScheduleError
 build_view: Callable[[str, str, str], dict[str, Any]] = api.build_view
 validate: Callable[[str, str, str], "api.ScheduleError | None"] = api.validate
 check: Callable[..., dict[str, Any]] = api.check
+old_code_crash: Callable[[str, str, str], "dict[str, Any] | None"] = api.old_code_crash
 
 # The model refuses schedules longer than this; the web passes at most one step more so that a
 # huge query string costs no more than a too-long one.
