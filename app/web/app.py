@@ -9,13 +9,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.web import api, errors, modelapi, pages, render
+from app.web import assets, compression, head
 
 log = logging.getLogger("app.web")
 
@@ -112,11 +112,15 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(SecurityHeaders)
-    app.mount("/static", StaticFiles(directory=render.STATIC), name="static")
+    app.add_middleware(compression.GZip)
+    app.add_middleware(head.HeadAsGet)  # outermost: a HEAD gets the headers of the compressed GET
+    app.mount("/static", assets.VersionedStaticFiles(directory=render.STATIC), name="static")
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> FileResponse:
-        return FileResponse(render.STATIC / "favicon.svg", media_type="image/svg+xml")
+        # A fixed URL browsers ask for on their own: no version to trust, so a day, not a year.
+        return FileResponse(render.STATIC / "favicon.svg", media_type="image/svg+xml",
+                            headers={"Cache-Control": "public, max-age=86400"})
 
     app.include_router(pages.router)
     app.include_router(api.router)

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from app.web import context, errors, modelapi, render, urls
+from app.web import compression, context, errors, modelapi, render, urls
 
 router = APIRouter()
 
@@ -68,7 +68,7 @@ async def scenario_page(
         # The first full page of a light scenario runs the explorer (0.1-1 s): off the event loop.
         await run_in_threadpool(modelapi.verdict_pane_inputs, scenario_id)
     t = t[: modelapi.MAX_STEPS + 1]
-    if "gzip" in request.headers.get("accept-encoding", ""):
+    if compression.accepts_gzip(request.headers.get("accept-encoding")):
         # Browsers accept gzip: the page (about 65 kB) is compressed once per state, not per request.
         body = state_gzip(fragment, scenario_id, code, t, tour)
         return Response(body, media_type="text/html; charset=utf-8", headers=GZIP_HEADERS)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
+from app.web import assets
+
 STATIC_PREFIX = "/static"
 
 
@@ -33,7 +35,10 @@ def api_check(scenario_id: str, code: str = "old", t: str = "") -> str:
 
 
 def static(path: str) -> str:
-    return f"{STATIC_PREFIX}/{path}"
+    """A static file with `?v=` its content hash, so browsers may cache it for good (assets.py);
+    a file that does not exist gets no `v` (and the page's test of its links fails)."""
+    v = assets.version(path)
+    return f"{STATIC_PREFIX}/{path}" + (f"?v={v}" if v else "")
 
 
 def favicon() -> str:

@@ -14,7 +14,7 @@ SEED = "lru-writeback-vs-swapoff"
 
 def clear_caches() -> None:
     pages.clear_caches()
-    api.state_json.cache_clear()
+    api.clear_caches()
 
 
 def model_json(scenario: str, code: str, t: str) -> dict:

@@ -1,0 +1,313 @@
+"""The scenario page in a real browser: bytes of a cold first load, and click-to-swap latency.
+
+Starts the real server (uvicorn, one worker, `app.web.app:create_app --factory`, ZSWAP_WEB_CACHE
+left at its default, the startup verdict thread on as in production) on a free loopback port and
+drives Debian's chromium (/usr/bin/chromium) with Playwright:
+
+(a) First load. A fresh browser context (empty cache) at 1280x720 opens a tour URL of the seed
+    (tour `uaf-a`, its first 27 steps) right after the server started. Every response's bytes
+    over the wire (CDP Network.loadingFinished encodedDataLength: headers plus the body as
+    sent, i.e. compressed) are printed with the total. Budget: <= 35 kB.
+(b) Click to swapped state. From the start page of several scenarios and codes, clicks a random
+    enabled step button whose state nobody has requested yet in this server's life (so every
+    cache misses, the model's too), and measures in the page from the click event (capture
+    listener) to the `htmx:after:settle` that follows it. Budget: p95 <= 25 ms.
+
+Only `#state`, `a[id^="step-"][hx-get]` and htmx's events are relied on, so the page's layout
+can change under it. Figures, never a test: noisy on a shared 2-core machine.
+
+    .venv/bin/python bench/bench_stage.py [--samples 150] [--seed 1] [--repo PATH]
+
+`--repo` serves another checkout of this project (e.g. an older commit) with this venv, for
+before/after comparisons.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+REPO = Path(__file__).resolve().parents[1]
+SEED = "lru-writeback-vs-swapoff"
+TOUR = "uaf-a"
+TOUR_STEPS = 27
+VIEWPORT = {"width": 1280, "height": 720}
+CHROMIUM = "/usr/bin/chromium"
+# The same flags as tests/web/conftest.py (not imported: importing it would change our env).
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+STEP_LINKS = 'a[id^="step-"][hx-get][href]'
+
+# Installs, before each click, a capture listener that timestamps the click and a promise that
+# resolves at the first htmx:after:settle after it whose target is (in) #state, or null after 10 s.
+# It resolves to the total and, from the fetch's resource timing, where the time went: click to
+# request start (htmx), request to first byte (server and loopback), last byte (download).
+ARM_JS = """() => {
+  window.__benchClick = null;
+  performance.clearResourceTimings();
+  document.addEventListener("click", () => { window.__benchClick = performance.now(); },
+                            {capture: true, once: true});
+  window.__benchSettle = new Promise((resolve) => {
+    const done = (e) => {
+      const t = e.target;
+      const inState = t && t.nodeType === 1 && (t.id === "state" || t.closest("#state") || t.querySelector("#state"));
+      if (window.__benchClick === null || !inState) return;
+      document.removeEventListener("htmx:after:settle", done);
+      const now = performance.now(), click = window.__benchClick;
+      const f = performance.getEntriesByType("resource").filter((r) => r.initiatorType === "fetch" && r.startTime >= click).pop();
+      resolve({total: now - click, start: f ? f.requestStart - click : null,
+               server: f ? f.responseStart - f.requestStart : null, end: f ? f.responseEnd - click : null});
+    };
+    document.addEventListener("htmx:after:settle", done);
+    setTimeout(() => { document.removeEventListener("htmx:after:settle", done); resolve(null); }, 10000);
+  });
+}"""
+LINKS_JS = """(sel) => [...document.querySelectorAll(sel)]
+  .filter((a) => a.getAttribute("aria-disabled") !== "true" && a.getClientRects().length > 0)
+  .map((a) => ({id: a.id, href: a.href}))"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(port: int, path: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def start_server(repo: Path) -> tuple[subprocess.Popen, int]:
+    """uvicorn as tests/web/conftest.py starts it, waiting until it answers (at most 30 s)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "ZSWAP_WEB_CACHE"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.web.app:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"], cwd=repo, env=env)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if get(port, "/favicon.ico")[0] == 200:
+                return proc, port
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise SystemExit("the server did not start")
+        time.sleep(0.05)
+
+
+def wait_until_idle(pid: int, timeout: float = 90.0) -> float:
+    """Wait until the server uses under 5% of a core over half a second (the startup verdict
+    thread has finished), reading /proc; returns the seconds waited."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu() -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        before = cpu()
+        time.sleep(0.5)
+        if cpu() - before < 0.025:
+            break
+    return time.monotonic() - start
+
+
+def tour_path(port: int) -> str:
+    """The seed's tour URL at step TOUR_STEPS, its schedule taken from /api/scenarios."""
+    scenarios = json.loads(get(port, "/api/scenarios")[1])
+    seed = next(s for s in scenarios if s["id"] == SEED)
+    tour = next(t for t in seed["tours"] if t["name"] == TOUR)
+    return f"/s/{SEED}?code={tour['code']}&tour={TOUR}&t={tour['schedule'][:TOUR_STEPS]}"
+
+
+def first_load(browser, base: str, path: str) -> None:
+    """(a): every response of a cold load, from CDP, and the total over the wire."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    rows: dict[str, dict] = {}
+    cdp.on("Network.requestWillBeSent", lambda e: rows.setdefault(e["requestId"], {
+        "url": e["request"]["url"], "type": e.get("type", "?"), "done": False, "decoded": 0}))
+    cdp.on("Network.responseReceived", lambda e: rows.get(e["requestId"], {}).update(
+        status=e["response"]["status"], type=e.get("type", "?"), cached=e["response"].get("fromDiskCache", False),
+        encoding={k.lower(): v for k, v in e["response"]["headers"].items()}.get("content-encoding", "-")))
+    cdp.on("Network.dataReceived", lambda e: rows.get(e["requestId"], {}).__setitem__(
+        "decoded", rows.get(e["requestId"], {}).get("decoded", 0) + e["dataLength"]))
+    cdp.on("Network.loadingFinished", lambda e: rows.get(e["requestId"], {}).update(
+        wire=e["encodedDataLength"], done=True))
+    cdp.on("Network.loadingFailed", lambda e: rows.get(e["requestId"], {}).update(
+        wire=0, done=True, status=e.get("errorText", "failed")))
+    cdp.send("Network.enable")
+    t0 = time.perf_counter()
+    page.goto(base + path, wait_until="load")
+    page.wait_for_load_state("networkidle")
+    elapsed = time.perf_counter() - t0
+    deadline = time.monotonic() + 5
+    while not all(r["done"] for r in rows.values()) and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    context.close()
+
+    print(f"(a) first load, cold browser cache, fresh server, viewport {VIEWPORT['width']}x{VIEWPORT['height']}")
+    print(f"    {base}{path}")
+    print(f"    {'type':<11} {'status':>6} {'encoding':<8} {'wire B':>8} {'body B':>8}  url")
+    total = decoded = 0
+    for r in rows.values():
+        wire = r.get("wire", 0)
+        total += wire
+        decoded += r["decoded"]
+        u = urlsplit(r["url"])
+        print(f"    {r['type']:<11} {r.get('status', '?')!s:>6} {r.get('encoding', '-'):<8} {wire:>8.0f} "
+              f"{r['decoded']:>8}  {u.path + ('?' + u.query if u.query else '')}")
+    print(f"    total over the wire: {total / 1000:.1f} kB ({total:.0f} B, headers included) in {len(rows)} "
+          f"responses; {decoded / 1000:.1f} kB decoded; load + network idle in {elapsed:.2f} s (budget <= 35 kB)")
+    if not any(urlsplit(r["url"]).path.endswith(("favicon.ico", "favicon.svg")) for r in rows.values()):
+        print("    (headless chromium did not fetch the favicon)")
+
+
+def state_key(href: str) -> tuple[str, str, str]:
+    """What identifies a state: scenario path, code and schedule (the tour does not change it)."""
+    u = urlsplit(href)
+    q = parse_qs(u.query)
+    return u.path, q.get("code", ["old"])[0], q.get("t", [""])[0]
+
+
+def start_pages(port: int) -> list[str]:
+    """old and new of every scenario, in the order /api/scenarios lists them."""
+    out = []
+    for s in json.loads(get(port, "/api/scenarios")[1]):
+        for code in ("old", "new"):
+            if code in s["codes"]:
+                out.append(f"/s/{s['id']}?code={code}")
+    return out
+
+
+def clicks(browser, base: str, port: int, samples: int, seed: int, walk: int) -> None:
+    """(b): random walks of at most `walk` clicks from each start page in turn, each click to a new state."""
+    rng = random.Random(seed)
+    seen: set[tuple[str, str, str]] = set()
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    starts = start_pages(port)
+    results: list[tuple[str, float, int, dict]] = []  # (start page, ms, fragment bytes on the wire, phases)
+    timeouts, statuses = 0, {}
+    rounds = 0
+    while len(results) < samples and rounds < 20:
+        rounds += 1
+        progressed = False
+        for start in starts:
+            if len(results) >= samples:
+                break
+            page.goto(base + start, wait_until="networkidle")  # lazy loads done before the first click
+            seen.add(state_key(base + start))
+            for _ in range(walk):
+                links = [x for x in page.evaluate(LINKS_JS, STEP_LINKS) if state_key(x["href"]) not in seen]
+                if not links:
+                    break
+                pick = rng.choice(links)
+                seen.add(state_key(pick["href"]))
+                page.evaluate(ARM_JS)
+                target = urljoin(base, pick["href"])
+                with page.expect_response(lambda r: r.url == target, timeout=15000) as info:
+                    page.click(f'[id="{pick["id"]}"]')
+                timing = page.evaluate("() => window.__benchSettle")
+                resp = info.value
+                statuses[resp.status] = statuses.get(resp.status, 0) + 1
+                if timing is None:
+                    timeouts += 1
+                    break
+                sizes = resp.request.sizes()
+                if resp.status == 200:
+                    results.append((start, timing["total"], sizes["responseHeadersSize"] + sizes["responseBodySize"],
+                                    timing))
+                    progressed = True
+                if len(results) >= samples:
+                    break
+        if not progressed:
+            break
+    context.close()
+
+    ms = sorted(r[1] for r in results)
+    n = len(ms)
+    print(f"(b) click to swapped state, never-requested states, loopback: {n} samples from "
+          f"{len(starts)} start pages (walks of <= {walk} clicks, seed {seed})")
+    if not n:
+        print("    no samples: the page offered no step link")
+        return
+    wire = sorted(r[2] for r in results)
+    print(f"    p50 {ms[n // 2]:.1f} ms, p95 {ms[min(n - 1, int(n * 0.95))]:.1f} ms, max {ms[-1]:.1f} ms, "
+          f"mean {statistics.fmean(ms):.1f} ms (budget p95 <= 25 ms)")
+    phases = {k: sorted(r[3][k] for r in results if r[3].get(k) is not None) for k in ("start", "server", "end")}
+    if all(phases.values()):
+        p50 = {k: v[len(v) // 2] for k, v in phases.items()}
+        print(f"    p50 phases: click to request start {p50['start']:.1f} ms, request to first byte (server) "
+              f"{p50['server']:.1f} ms, click to last byte {p50['end']:.1f} ms, last byte to settle "
+              f"{ms[n // 2] - p50['end']:.1f} ms (difference of medians)")
+    print(f"    fragment over the wire: p50 {wire[n // 2] / 1000:.1f} kB, max {wire[-1] / 1000:.1f} kB; "
+          f"statuses {statuses}; timeouts {timeouts}; page errors {len(errors)}")
+    for start in starts:
+        mine = sorted(r[1] for r in results if r[0] == start)
+        if mine:
+            print(f"    {start:<48} n={len(mine):>3} p50 {mine[len(mine) // 2]:6.1f} ms  max {mine[-1]:6.1f} ms")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--samples", type=int, default=150, help="click samples for (b), at least 100 advised")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--walk", type=int, default=8, help="clicks per visit of a start page")
+    ap.add_argument("--repo", type=Path, default=REPO, help="the checkout to serve (default: this one)")
+    args = ap.parse_args()
+    try:  # `make bench` runs every script with the runtime dependencies only: skip, don't fail
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("skipped: Python playwright is missing (`make test` installs it)")
+        return
+    if not os.path.exists(CHROMIUM):
+        print(f"skipped: {CHROMIUM} is missing (`make test` installs it)")
+        return
+
+    proc, port = start_server(args.repo.resolve())
+    base = f"http://127.0.0.1:{port}"
+    try:
+        path = tour_path(port)
+        with tempfile.TemporaryDirectory() as home, sync_playwright() as pw:
+            env = dict(os.environ, XDG_CONFIG_HOME=f"{home}/config", XDG_CACHE_HOME=f"{home}/cache")
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=env)
+            try:
+                first_load(browser, base, path)
+                waited = wait_until_idle(proc.pid)
+                print(f"    (then waited {waited:.1f} s for the server's startup verdicts to finish)")
+                clicks(browser, base, port, args.samples, args.seed, args.walk)
+            finally:
+                browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+if __name__ == "__main__":
+    main()
