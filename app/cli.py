@@ -2,7 +2,7 @@
 
     python -m app [--host H] [--port P]            serve (same as `make run`)
     python -m app scenarios [--json]
-    python -m app replay SCENARIO --code old|new|VARIANT --schedule 1112... [--format text|json|kasan]
+    python -m app replay SCENARIO --code old|new|VARIANT --schedule 1112... [--format text|json|kasan|diagram]
     python -m app check SCENARIO --code CODE [--json] [--max-states N]
     python -m app check --all [--json]
 
@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("scenario")
     r.add_argument("--code", default="old")
     r.add_argument("--schedule", "-t", default="")
-    r.add_argument("--format", choices=("text", "json", "kasan"), default="text")
+    r.add_argument("--format", choices=("text", "json", "kasan", "diagram"), default="text")
     c = sub.add_parser("check", help="explore every interleaving of a scenario")
     c.add_argument("scenario", nargs="?")
     c.add_argument("--code", default=None)
@@ -87,6 +87,10 @@ def _replay(args: argparse.Namespace) -> int:
     view = build_view(args.scenario, args.code, args.schedule)
     if args.format == "json":
         print(json.dumps(view, indent=2))
+    elif args.format == "diagram":  # the race as a commit message draws it (<= 72 columns)
+        from .model.diagram import commit_diagram
+
+        sys.stdout.write(commit_diagram(view))
     elif args.format == "kasan":
         reports = [v["report"] for v in view["violations"] if v["kind"] in ("use-after-free", "double-free")]
         print("\n\n".join(reports) if reports else "no KASAN report: no memory error in this run")

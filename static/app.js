@@ -109,6 +109,11 @@
   // (what "⟲ Back" links to), going back in history instead of pushing a new entry keeps the
   // browser's Back and Forward buttons meaning undo and redo.
   var lastUrl = location.pathname + location.search;
+  // The entry the page was loaded into must be restorable too: htmx restores only entries whose
+  // state says htmx (a cold load has none), so mark it as one of ours.
+  if (!history.state) {
+    try { history.replaceState({ htmx: true }, ""); } catch (e) { /* ignore */ }
+  }
   document.addEventListener("htmx:after:history:push", function (ev) {
     var prev = lastUrl;
     lastUrl = location.pathname + location.search;
@@ -200,8 +205,8 @@
 
   document.addEventListener("click", function (ev) {
     var t = ev.target.closest ? ev.target : ev.target.parentElement;
-    var z = t.closest("[data-zoom]");
-    if (z) { stepZoom(parseInt(z.getAttribute("data-zoom"), 10)); return; }
+    var z = t.closest("[data-zoom-step]");
+    if (z) { stepZoom(parseInt(z.getAttribute("data-zoom-step"), 10)); return; }
     if (t.closest("[data-listing-toggle]")) {
       store.set("zswap.listing", store.get("zswap.listing") === "1" ? "0" : "1");
       applyListing();

@@ -4,12 +4,15 @@ The JSON API and every HTML pane render this very dict.
 """
 from __future__ import annotations
 
+from .changes import pane_changes
 from .engine import ACTORS, Blocked, StepResult, try_step
+from .lanes import lane_rows
 from .replay import Run, all_violations
-from .reports import report
+from .reports import free_chain, report
 from .scenario import Scenario
 from .source import PROGRAMS, KernelLine, line_of
 from .state import Cpu, Violation, World
+from .stepfacts import step_facts
 from .viewtypes import (
     CpuView,
     EntryView,
@@ -63,6 +66,8 @@ _SHOWN_LOCALS: tuple[tuple[str, str, str], ...] = (
     ("wb", "writeback_result", "text"),
     ("ret", "ret", "text"),
 )
+# Model local -> kernel name, for the locals that hold pointers (Event.pointers).
+_POINTER_LOCALS = {model: shown for model, shown, kind in _SHOWN_LOCALS if kind == "ptr"}
 
 
 def source_line(step_id: str) -> SourceLine:
@@ -95,13 +100,20 @@ def probe(world: World) -> Probe:
 def cpu_status(world: World, cpu: Cpu, first: "StepResult | Blocked | None" = None) -> tuple[str, str, str | None]:
     """(status, status_text, blocked_on). `first`: try_step(world, cpu.id) if already known."""
     if cpu.state == "crashed":
-        return "crashed", f"crashed at {line_of(cpu.pc).function} (KASAN report)" if cpu.pc else "crashed", None
+        return "crashed", f"crashed in {line_of(cpu.pc).function}" if cpu.pc else "crashed", None
     if cpu.state == "done" or cpu.pc is None:
         return "done", f"done: {cpu.result}", None
     result = first if first is not None else try_step(world, cpu.id)
     if isinstance(result, Blocked):
         return result.kind, result.text, result.text
     return "runnable", "runnable", None
+
+
+# (actor, local) pairs that the code only ever compares once the object may be gone, never
+# dereferences: the fixed writeback's `entry` after the LRU lock is dropped is only checked by
+# `zswap_rb_search(...) != entry` under tree->lock (f:1436), which is the point of the fix.
+# A freed object behind such a pointer is not a use-after-free waiting to happen.
+COMPARE_ONLY = {("writeback-new", "entry")}
 
 
 def _locals(world: World, cpu: Cpu) -> list[Local]:
@@ -124,7 +136,8 @@ def _locals(world: World, cpu: Cpu) -> list[Local]:
             text = f"swp(0, {value})"
         else:
             text = str(value)
-        out.append({"name": shown, "value": text, "ref": ref, "dangling": dangling})
+        out.append({"name": shown, "value": text, "ref": ref, "dangling": dangling,
+                    "compare_only": dangling and (cpu.actor, model_name) in COMPARE_ONLY})
     return out
 
 
@@ -251,6 +264,10 @@ def _violation_view(world: World, v: Violation) -> ViolationView:
         "step_id": v.step_id,
         "object": _hex(v.object),
         "object_name": obj.name if obj else None,
+        "object_type": obj.type if obj else None,
+        "free_cpu": obj.free.cpu if obj and obj.free else None,
+        "free_function": obj.free.function if obj and obj.free else None,
+        "free_chain": free_chain(obj.free.function) if obj and obj.free else [],
         "step": v.at,
         "alloc_step": obj.alloc.step if obj and obj.alloc else None,
         "free_step": obj.free.step if obj and obj.free else None,
@@ -337,6 +354,7 @@ def _world_view(world: World, probed: Probe) -> WorldView:
     locks: list[LockView] = [
         {
             "name": "LRU lock (nlru->lock)",
+            "key": "lock:lru",
             "kind": "spinlock",
             "object": None,
             "holder": world.lru.lock,
@@ -347,6 +365,7 @@ def _world_view(world: World, probed: Probe) -> WorldView:
         locks.append(
             {
                 "name": f"tree->lock (trees[{t.index}])",
+                "key": f"lock:tree:{t.addr:#x}",
                 "kind": "spinlock",
                 "object": f"{t.array:#x}",
                 "holder": t.lock,
@@ -359,7 +378,8 @@ def _world_view(world: World, probed: Probe) -> WorldView:
             obj = world.heap_object(f.addr)
             locks.append(
                 {
-                    "name": f"folio lock {f.addr:#x} ({obj.name if obj else ''})",
+                    "name": f"folio lock ({obj.name if obj and obj.name else f'{f.addr:#x}'})",
+                    "key": f"lock:folio:{f.addr:#x}",
                     "kind": "sleeping",
                     "object": f"{f.addr:#x}",
                     "holder": f.locked_by,
@@ -404,7 +424,7 @@ def _world_view(world: World, probed: Probe) -> WorldView:
             value, ref = f"present -> folio {p.folio:#x}", f"{p.folio:#x}"
         else:
             value, ref = "none", None
-        ptes.append({"name": f"process {p.process}", "value": value, "ref": ref})
+        ptes.append({"name": f"process {p.process}", "key": f"pte:{p.process}", "value": value, "ref": ref})
     return {
         "swap": swap,
         "zswap_trees": _hex(world.zswap_trees),
@@ -465,12 +485,13 @@ def build_run_view(run: Run) -> RunView:
                 "text": line["text"],
                 "narration": " ".join(result.narration),
                 "changed": list(result.changed),
+                **step_facts(run.worlds[index], run.worlds[index + 1], cpu_id, result, _POINTER_LOCALS),
             }
         )
     scenario: Scenario = run.scenario
     probed = probe(world)
     enabled = [cpu_id for cpu_id, r in probed.items() if not isinstance(r, Blocked)]  # engine.enabled, once
-    return {
+    view: RunView = {  # type: ignore[typeddict-item]  # "lanes" is derived from it below
         "scenario": scenario.id,
         "title": scenario.title,
         "code": run.code,
@@ -482,4 +503,7 @@ def build_run_view(run: Run) -> RunView:
         "events": events,
         "world": _world_view(world, probed),
         "changed": list(run.steps[-1][2].changed) if run.steps else [],
+        "changes": pane_changes(list(run.steps[-1][2].changed), run.worlds[-2], run.worlds[-1]) if run.steps else {},
     }
+    view["lanes"] = lane_rows(view)
+    return view

@@ -36,6 +36,7 @@ class Local(TypedDict):
     value: str  # "0xffff888004a1c000", "swp(0, 3)", "NULL", "-ENOMEM"
     ref: str | None  # heap address the value points at (links to the heap pane), else None
     dangling: bool  # points at a freed heap object
+    compare_only: bool  # dangling, but this code only compares the pointer, never dereferences it
 
 
 class CpuView(TypedDict):
@@ -53,7 +54,28 @@ class CpuView(TypedDict):
     run_until_blocked: str  # digits to append to t for "run until blocked"
 
 
-class Event(TypedDict):
+class HeapRef(TypedDict):
+    addr: str  # heap address of the object
+    name: str  # its short label: "trees", "E", "F_sw"
+    type: str  # its C type: "struct zswap_tree[1]", "struct zswap_entry", "struct folio"
+
+
+class LocalPointer(HeapRef):
+    local: str  # the kernel's name of the local now pointing into the object: "tree", "entry"
+
+
+class StepFacts(TypedDict):
+    """What one step did to shared state (app/model/stepfacts.py), diffed from the worlds."""
+
+    locks_taken: list[str]  # "nlru->lock", "tree->lock", "folio lock F_sw"
+    locks_released: list[str]  # same names
+    freed: list[HeapRef]  # heap objects this step freed
+    allocated: list[HeapRef]  # heap objects this step allocated
+    pointers: list[LocalPointer]  # locals this step set to point into a heap object
+    shared: bool  # touched shared state (False: only its own CPU's pc and locals)
+
+
+class Event(StepFacts):
     index: int  # 0-based position in the schedule
     cpu: int
     step: str
@@ -76,6 +98,10 @@ class Violation(TypedDict):
     step_id: str | None  # the model step (spec id) where it happened
     object: str | None  # heap address of the object involved
     object_name: str | None  # its short label ("trees", "E")
+    object_type: str | None  # its C type ("struct zswap_tree[1]")
+    free_cpu: int | None  # the CPU that freed it (None: not freed, or freed before the run)
+    free_function: str | None  # the kernel function that freed it ("zswap_swapoff")
+    free_chain: list[str]  # the free's innermost frames, innermost first ("kvfree", "zswap_swapoff", ...)
     detail: str  # one line: access kind and size, or what leaked
     step: int | None  # index in the schedule where it happened
     alloc_step: int | None  # schedule index that allocated the object (None: initial state)
@@ -152,7 +178,8 @@ class FolioView(TypedDict):
 
 
 class LockView(TypedDict):
-    name: str  # "LRU lock (nlru->lock)", "tree->lock", "folio lock 0x…"
+    name: str  # "LRU lock (nlru->lock)", "tree->lock (trees[0])", "folio lock (F_sw)"
+    key: str  # "lock:lru", "lock:tree:<addr>", "lock:folio:<addr>" (the row ids of RunView.changes)
     kind: Literal["spinlock", "sleeping"]
     object: str | None  # heap address of the object the lock lives in
     holder: int | None
@@ -176,6 +203,7 @@ class HeapObjectView(TypedDict):
 
 class PteView(TypedDict):
     name: str  # "process A"
+    key: str  # "pte:A" (the row id in RunView.changes)
     value: str  # "swp(0, 3)" or "present -> folio 0x…" or "none"
     ref: str | None  # folio address when present
 
@@ -192,6 +220,35 @@ class WorldView(TypedDict):
     ptes: list[PteView]
 
 
+LaneMark = Literal["lock", "unlock", "free", "alloc", "crash", "current"]
+
+
+class LaneRow(TypedDict):
+    """One row of the lane diagram: one step, or a collapsed block of one CPU's steps."""
+
+    cpu: int
+    first: int  # 0-based schedule index of its first step
+    last: int  # ... and of its last step (== first for a single step)
+    count: int  # steps in the row
+    function: str  # kernel function
+    line_label: str  # b:/f: label of the (last) step, "" when unknown
+    text: str  # the quoted kernel line; for a block "try_to_unuse() ×5 steps"
+    step_id: str  # the spec step id of the (last) step
+    marks: list[LaneMark]
+    lock_names: list[str]  # every lock taken or released (taken first)
+    locks_taken: list[str]
+    locks_released: list[str]
+    freed_names: list[str]  # labels of the heap objects freed ("trees", "E")
+    allocated_names: list[str]
+    crash: str  # "use-after-free", "NULL dereference", "double free" on the crash row, else ""
+    narration: str  # of the (last) step
+
+
+class LaneView(TypedDict):
+    cpus: list[int]
+    rows: list[LaneRow]
+
+
 class RunView(TypedDict):
     scenario: str
     title: str
@@ -205,3 +262,5 @@ class RunView(TypedDict):
     world: WorldView
     changed: list[str]  # keys changed by the last step: "heap:<addr>", "tree:<addr>",
     #                     "entry:<addr>", "folio:<addr>", "lru", "swap", "locks", "pte:<name>"
+    changes: dict[str, list[str]]  # the same, as pane -> changed row ids (app/model/changes.py)
+    lanes: LaneView  # the schedule as a lane diagram (app/model/lanes.py)

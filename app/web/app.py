@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.web import api, errors, modelapi, pages, render
+from app.web import api, errors, exports, modelapi, pages, render
 from app.web import assets, compression, head
 
 log = logging.getLogger("app.web")
@@ -124,6 +124,7 @@ def create_app() -> FastAPI:
 
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(exports.router)
     app.add_exception_handler(errors.WebError, _web_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -185,7 +185,7 @@ def _tour(scenario: dict[str, Any], name: str, code: str, t: str) -> TourState:
 
 # Lines of a CPU's listing shown around its next line on the stage (before, after).
 WINDOW = (2, 3)
-WINDOW_3CPU = (1, 2)  # three CPU columns share the width: fewer, wrapped lines
+WINDOW_3CPU = (1, 1)  # three CPU columns share the width: fewer, wrapped lines
 
 
 def listing(cpu: dict[str, Any], window: tuple[int, int]) -> list[ListingRow]:

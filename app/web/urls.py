@@ -34,6 +34,16 @@ def api_check(scenario_id: str, code: str = "old", t: str = "") -> str:
     return f"/api/s/{quote(scenario_id, safe='')}/check" + _q(code=code, t=t)
 
 
+def lanes_svg(scenario_id: str, code: str = "old", t: str = "") -> str:
+    """The lane diagram of the state after schedule `t`, a standalone SVG (for slides)."""
+    return f"/s/{quote(scenario_id, safe='')}/lanes.svg" + _q(code=code, t=t)
+
+
+def diagram_txt(scenario_id: str, code: str = "old", t: str = "") -> str:
+    """The same run as a plain-text race diagram in the style of kernel commit messages."""
+    return f"/s/{quote(scenario_id, safe='')}/diagram.txt" + _q(code=code, t=t)
+
+
 def static(path: str) -> str:
     """A static file with `?v=` its content hash, so browsers may cache it for good (assets.py);
     a file that does not exist gets no `v` (and the page's test of its links fails)."""

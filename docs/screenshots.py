@@ -1,0 +1,82 @@
+"""Regenerate the README's screenshots of the stage: `.venv/bin/python docs/screenshots.py`.
+
+Starts the real server on a free loopback port, opens the seed scenario's use-after-free tour in
+Debian's chromium at projector size, and writes PNGs next to this file.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+
+from app.web import modelapi, urls  # noqa: E402
+
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+SEED = "lru-writeback-vs-swapoff"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def shots() -> list[tuple[str, str, int, int, str]]:
+    """(file name, URL path, width, height, colour scheme)."""
+    tour = next(t for t in modelapi.scenario(SEED)["tours"] if t["name"] == "uaf-a")
+    t = tour["schedule"]
+    uaf = urls.scenario(SEED, "old", t, "uaf-a")
+    return [
+        ("stage-1280x720.png", uaf, 1280, 720, "light"),
+        ("stage-1920x1080-dark.png", uaf, 1920, 1080, "dark"),
+        ("stage-fixed-1280x720.png", urls.scenario(SEED, "new", t), 1280, 720, "light"),
+        ("stage-mid-tour-1280x720.png", urls.scenario(SEED, "old", t[:27], "uaf-a"), 1280, 720, "light"),
+    ]
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.web.app:create_app", "--factory",
+                               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+                              cwd=REPO, env=dict(os.environ, ZSWAP_WEB_PRECOMPUTE="0"))
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(base + "/favicon.ico", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        home = tempfile.mkdtemp()
+        env = dict(os.environ, XDG_CONFIG_HOME=home, XDG_CACHE_HOME=home)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS, env=env)
+            for name, path, w, h, scheme in shots():
+                ctx = browser.new_context(viewport={"width": w, "height": h}, color_scheme=scheme)
+                page = ctx.new_page()
+                page.goto(base + path)
+                page.wait_for_load_state("load")
+                page.wait_for_timeout(300)
+                page.screenshot(path=str(HERE / name))
+                ctx.close()
+                print("wrote", HERE / name)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""The stage: at 1280x720 and 1920x1080, without scrolling, the first screen shows the step's
+sentence, each CPU's next (or crash) line, the tree, LRU, swap cache and locks panes, the lane
+diagram's current row and the crash banner. Checked by element bounding boxes in real Chromium.
+
+Schedules come from the scenarios' own tours (never hard-coded).
+"""
+from __future__ import annotations
+
+import pytest
+
+from app.web import modelapi, urls
+
+pytestmark = pytest.mark.browser
+
+SEED = "lru-writeback-vs-swapoff"
+VIEWPORTS = [(1280, 720), (1920, 1080)]
+
+
+def _tour(scenario: str, name: str) -> dict:
+    s = modelapi.scenario(scenario)
+    assert s is not None
+    return next(t for t in s["tours"] if t["name"] == name)
+
+
+def _three_cpu_state() -> tuple[str, str, str]:
+    """A mid-run state of a 3-CPU scenario: half of the first tour it has, or 6 steps of CPU1."""
+    for s in modelapi.scenarios():
+        if len(s["cpus"]) >= 3 and s["id"].startswith(("two-shrinkers-vs", "writeback-vs-swapin-vs")):
+            if s["tours"]:
+                t = s["tours"][0]
+                return s["id"], t["code"], t["schedule"][: len(t["schedule"]) // 2]
+            return s["id"], "old", "111111"
+    pytest.fail("no 3-CPU scenario")
+
+
+def _states() -> list[tuple[str, str, str, str, str | None]]:
+    uaf = _tour(SEED, "uaf-a")["schedule"]
+    sid3, code3, t3 = _three_cpu_state()
+    return [
+        ("seed-start", SEED, "old", "", None),
+        ("mid-tour-27", SEED, "old", uaf[:27], "uaf-a"),
+        ("at-uaf", SEED, "old", uaf, "uaf-a"),
+        ("fixed-same-schedule", SEED, "new", uaf, None),
+        ("three-cpus", sid3, code3, t3, None),
+    ]
+
+
+STATES = _states()
+
+
+def _inside(box: dict | None, w: int, h: int) -> bool:
+    return box is not None and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= w + 0.5 \
+        and box["y"] + box["height"] <= h + 0.5
+
+
+@pytest.fixture()
+def stage_page(browser):
+    contexts = []
+
+    def make(w: int, h: int, scheme: str = "light"):
+        ctx = browser.new_context(viewport={"width": w, "height": h}, color_scheme=scheme)
+        contexts.append(ctx)
+        pg = ctx.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.errors = errors
+        return pg
+
+    yield make
+    for c in contexts:
+        c.close()
+
+
+@pytest.mark.parametrize("w,h", VIEWPORTS, ids=[f"{w}x{h}" for w, h in VIEWPORTS])
+@pytest.mark.parametrize("name,scenario,code,t,tour", STATES, ids=[s[0] for s in STATES])
+def test_everything_that_matters_is_on_the_first_screen(stage_page, server_url, w, h, name, scenario, code, t, tour):
+    page = stage_page(w, h)
+    page.goto(server_url + urls.scenario(scenario, code, t, tour))
+    page.wait_for_load_state("load")
+    view = modelapi.build_view(scenario, code, t)
+    assert page.evaluate("window.scrollY") == 0
+    must = ["#sentence", "#pane-tree", "#pane-lru", "#pane-swapcache", "#pane-locks", "#pane-lanes"]
+    for cpu in view["cpus"]:
+        if cpu["status"] == "crashed":
+            must.append(f"#cpu{cpu['id']}-crash")
+        elif cpu["status"] != "done":
+            must.append(f"#cpu{cpu['id']}-next")
+        else:
+            must.append(f"#cpu{cpu['id']}-status")
+    if t:
+        must.append("#lane-current")
+    if any(v["kind"] == "use-after-free" for v in view["violations"]):
+        must.append("#crash-banner")
+    if name == "fixed-same-schedule":
+        must.append("#fixed-banner")
+    outside = [sel for sel in must if not _inside(page.locator(sel).bounding_box(), w, h)]
+    assert not outside, f"{name} at {w}x{h}: not inside the first screen: {outside}"
+    # The lane diagram's current row is visible inside its own scroll box, not clipped away.
+    if t:
+        clipped = page.evaluate("""() => {
+            const row = document.getElementById('lane-current');
+            let box = row.parentElement;
+            while (box && getComputedStyle(box).overflowY === 'visible') box = box.parentElement;
+            const r = row.getBoundingClientRect(), b = box.getBoundingClientRect();
+            return r.top < b.top - 1 || r.bottom > b.bottom + 1;
+        }""")
+        assert not clipped, "the current lane row is scrolled out of its box"
+    assert not page.errors
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_meaningful_text_under_14px_on_the_stage_at_1280x720(stage_page, server_url, scheme):
+    uaf = _tour(SEED, "uaf-a")["schedule"]
+    page = stage_page(1280, 720, scheme)
+    page.goto(server_url + urls.scenario(SEED, "old", uaf, "uaf-a"))
+    small = page.evaluate("""() => {
+        const out = [];
+        const walker = document.createTreeWalker(document.getElementById('stage'), NodeFilter.SHOW_TEXT);
+        while (walker.nextNode()) {
+            const n = walker.currentNode, el = n.parentElement;
+            if (!n.textContent.trim() || !el.getClientRects().length) continue;
+            if (el.closest('.sr, [aria-hidden=true]')) continue;
+            const size = parseFloat(getComputedStyle(el).fontSize);
+            if (size < 13.95) out.push(size.toFixed(1) + 'px: ' + n.textContent.trim().slice(0, 40));
+        }
+        return out;
+    }""")
+    assert not small, small[:10]
+
+
+def test_projector_zoom_keys_grow_the_text_and_are_remembered(stage_page, server_url):
+    page = stage_page(1280, 720)
+    page.goto(server_url + urls.scenario(SEED, "old"))
+    base = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    page.keyboard.press("+")
+    page.keyboard.press("+")
+    bigger = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    assert bigger > base * 1.2
+    page.reload()
+    assert page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)") == pytest.approx(bigger)
+    page.keyboard.press("-")
+    page.keyboard.press("-")
+    assert page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)") == pytest.approx(base)
+
+
+def test_whole_listing_is_one_key_away(stage_page, server_url):
+    page = stage_page(1280, 720)
+    page.goto(server_url + urls.scenario(SEED, "old", "1"))
+    far = page.locator("#program-1 li.far").first
+    assert not far.is_visible()
+    page.keyboard.press("l")
+    assert far.is_visible()
+    page.keyboard.press("1")  # survives a step
+    page.wait_for_function("() => document.querySelector('#state').dataset.steps === '2'")
+    assert page.locator("#program-1 li.far").first.is_visible()
+    page.click("#listing-1")
+    assert not page.locator("#program-1 li.far").first.is_visible()
