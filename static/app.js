@@ -151,24 +151,20 @@
     if (s && live) live.textContent = s.textContent.replace(/\s+/g, " ").trim();
   }
 
-  // Keep what matters in view inside the scrolling boxes (never the page itself): each CPU's
-  // next or crashing line in an expanded listing, the lane diagram's current row, the newest event.
+  // Keep each CPU's next or crashing line in view inside an expanded listing (never scrolls the
+  // page itself).
   function reveal() {
     document.querySelectorAll(".expanded .program").forEach(function (list) {
       var line = list.querySelector("li.crash") || list.querySelector("li.next");
       if (line) list.scrollTop = line.offsetTop - list.offsetTop - list.clientHeight / 3;
     });
-    var row = document.getElementById("lane-current");
-    var box = row && row.closest("ol, .lanes-scroll");
-    if (row && box && box.scrollHeight > box.clientHeight) {
-      box.scrollTop = row.offsetTop - box.offsetTop - box.clientHeight + row.offsetHeight + 8;
-    }
-    var events = document.getElementById("events");
-    if (events) events.scrollTop = events.scrollHeight;
+    // The lane diagram and the event log need nothing here: their scroll boxes are
+    // column-reverse flex boxes, which rest at their end (the newest row) by themselves.
   }
 
   function afterSwap() {
     applyListing();
+    reopenDrawers();
     reveal();
     announce();
     if (focusedId) {
@@ -184,8 +180,33 @@
   document.addEventListener("htmx:after:settle", afterSwap);
   // htmx 4 fires this after the swap (and after an error): the new buttons are in place.
   document.addEventListener("htmx:finally:request", settle);
-  document.addEventListener("DOMContentLoaded", function () { applyListing(); reveal(); });
+  document.addEventListener("DOMContentLoaded", function () { applyListing(); reveal(); reopenDrawers(); });
   window.addEventListener("load", reveal);
+
+  // ---- drawers that load on opening (the event log), and stay open across steps ------------
+  function loadDrawer(d) {
+    var body = d.querySelector(".events-body");
+    var src = d.getAttribute("data-src");
+    if (!body || !src || d.getAttribute("data-loaded") === src) return;
+    d.setAttribute("data-loaded", src);
+    fetch(src, { headers: { "HX-Request": "true" } }).then(function (r) { return r.text(); }).then(function (html) {
+      if (d.getAttribute("data-loaded") === src) body.innerHTML = html;
+    }, function () { body.textContent = "The event log could not be loaded."; });
+  }
+  document.addEventListener("toggle", function (ev) {
+    var d = ev.target;
+    if (!d.matches || !d.matches("details[data-src]")) return;
+    try { sessionStorage.setItem("zswap.open." + d.id, d.open ? "1" : "0"); } catch (e) { /* ignore */ }
+    if (d.open) loadDrawer(d);
+  }, true);
+  function reopenDrawers() {
+    document.querySelectorAll("details[data-src]").forEach(function (d) {
+      var on = false;
+      try { on = sessionStorage.getItem("zswap.open." + d.id) === "1"; } catch (e) { /* ignore */ }
+      if (on && !d.open) d.open = true;
+      else if (d.open) loadDrawer(d);
+    });
+  }
 
   // ---- buttons handled here: zoom, listing toggle, copy link -------------------------------
   function copyFallback(text) {

@@ -27,6 +27,7 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
 ]
+STATIC_HEADERS = [(b"x-content-type-options", b"nosniff")]
 
 
 class SecurityHeaders:
@@ -40,9 +41,13 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        # A stylesheet or script is not a document: CSP, framing and referrer rules mean nothing
+        # on it, and leaving them off saves about 300 bytes on each of a first load's responses.
+        extra = STATIC_HEADERS if scope["path"].startswith("/static/") else SECURITY_HEADERS
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+                message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

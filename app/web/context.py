@@ -88,7 +88,6 @@ class PageContext:
     code_links: list[CodeLink]
     changed: frozenset[str]
     heap_by_addr: dict[str, dict[str, Any]]
-    event_urls: list[str]
     changes: dict[str, list[str]] = field(default_factory=dict)
     listings: dict[int, list[ListingRow]] = field(default_factory=dict)
     tours: list[TourLink] = field(default_factory=list)
@@ -247,12 +246,10 @@ def page_context(scenario: dict[str, Any], view: dict[str, Any], tour: str | Non
         controls={}, code_links=code_links(scenario, code, t, tour),
         changed=frozenset(view.get("changed") or ()),
         heap_by_addr={o["addr"]: o for o in view["world"]["heap"]},
-        event_urls=[],
         changes=view.get("changes") or {},
         tours=tour_links(scenario, code, tour),
     )
     ctx.controls = _controls(view, ctx)
-    ctx.event_urls = [ctx.step_url(i) for i in range(len(t))]
     window = WINDOW_3CPU if len(view["cpus"]) >= 3 else WINDOW
     ctx.listings = {c["id"]: listing(c, window) for c in view["cpus"]}
     if ctx.tour is None or ctx.tour.wrong_code:

@@ -79,6 +79,7 @@ async def scenario_page(
 def clear_caches() -> None:
     state_gzip.cache_clear()
     state_html.cache_clear()
+    events_html.cache_clear()
 
 
 VARY_ENCODING = render.VARY + ", Accept-Encoding"
@@ -128,3 +129,24 @@ async def verdict_page(
     v = context.code_verdict(scenario, info, result, t)
     return render.page(request, "verdict.html", "_verdict_code.html", scenario=scenario, v=v,
                        standalone=not render.wants_fragment(request))
+
+
+@router.get("/s/{scenario_id}/events", response_class=HTMLResponse, responses=ERROR_RESPONSES,
+            summary="The event log of a state, as an HTML fragment")
+async def events_fragment(
+    request: Request,
+    scenario_id: str,
+    code: Annotated[str, Query(description="old, new, or a variant of the scenario")] = "old",
+    t: Annotated[str, Query(description="the schedule: one CPU digit per step, at most 500")] = "",
+) -> HTMLResponse:
+    """Every step of schedule `t` with its narration: the scenario page's event-log drawer loads
+    it when opened, so a step's swap does not carry (and lay out) the whole log."""
+    body = events_html(scenario_id, code, t[: modelapi.MAX_STEPS + 1])
+    return HTMLResponse(body, headers={"Vary": render.VARY})
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def events_html(scenario_id: str, code: str, t: str) -> str:
+    _, view = run_page_view(scenario_id, code, t, None, api=False)
+    step_urls = [urls.scenario(scenario_id, code, t[: i + 1]) for i in range(len(view["events"]))]
+    return render.render("_event_rows.html", view=view, step_urls=step_urls)

@@ -64,3 +64,8 @@ def verdict(scenario_id: str, code: str = "old", t: str = "") -> str:
     """The explorer's verdict for one code as HTML (a page, or a fragment for htmx); with `t`,
     only the continuations of the state after schedule `t` ("from here")."""
     return f"/s/{quote(scenario_id, safe='')}/verdict" + _q(code=code, t=t)
+
+
+def events(scenario_id: str, code: str = "old", t: str = "") -> str:
+    """The event log of one state, as the HTML fragment the page's drawer loads."""
+    return f"/s/{quote(scenario_id, safe='')}/events" + _q(code=code, t=t)

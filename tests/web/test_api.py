@@ -65,8 +65,10 @@ def test_page_renders_what_the_model_says(client, seed_tours):
     for cpu in view["cpus"]:
         assert f'id="cpu{cpu["id"]}"' in html
         assert escape(cpu["status_text"]) in html
+    log = client.get(urls.events(SEED, "old", t)).text  # the page's event-log drawer loads this
     for e in view["events"]:
-        assert escape(e["narration"]) in html
+        assert escape(e["narration"]) in log
+    assert f'data-src="{escape(urls.events(SEED, "old", t))}"' in html
     for v in view["violations"]:
         assert escape(v["report"].splitlines()[0]) in html
     assert 'class="line crash' in html or 'crash executed' in html or "line next crash" in html
@@ -97,9 +99,22 @@ def test_blocked_cpu_button_is_disabled_with_the_reason(client, seed_tours):
 
 def test_event_log_links_cut_the_schedule(client, seed_tours):
     t = seed_tours["uaf"]["schedule"]
-    html = client.get(urls.scenario(SEED, "old", t)).text
+    r = client.get(urls.events(SEED, "old", t))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     for i in range(len(t)):
-        assert escape(urls.scenario(SEED, "old", t[: i + 1])) in html
+        assert f'id="event-{i}"' in r.text
+        assert escape(urls.scenario(SEED, "old", t[: i + 1])) in r.text
+
+
+@pytest.mark.parametrize("path,status", [
+    (f"/s/no-such/events", 404),
+    (f"/s/{SEED}/events?code=nope", 400),
+    (f"/s/{SEED}/events?code=old&t=9", 422),
+])
+def test_event_log_bad_input_is_a_4xx_not_a_traceback(client, path, status):
+    r = client.get(path)
+    assert r.status_code == status
+    assert "Traceback" not in r.text
 
 
 def test_locals_link_to_heap_rows(client, seed_tours):
@@ -275,7 +290,7 @@ def test_wrong_method_is_405(client):
 # -- headers, static files, schema --------------------------------------------------------------
 
 @pytest.mark.parametrize("url", ["/", f"/s/{SEED}?t=1", f"/s/{SEED}?t=x", "/s/nope", "/api/scenarios",
-                                 "/static/app.css", "/favicon.ico"])
+                                 f"/s/{SEED}/events?t=1", "/favicon.ico"])
 def test_security_headers_everywhere(client, url):
     h = client.get(url).headers
     csp = h["content-security-policy"]
@@ -286,6 +301,14 @@ def test_security_headers_everywhere(client, url):
     assert h["x-content-type-options"] == "nosniff"
     assert h["x-frame-options"] == "DENY"
     assert h["referrer-policy"]
+
+
+def test_static_files_are_not_documents_but_are_never_sniffed(client):
+    """CSS and scripts carry nosniff; the document-only headers (CSP, framing, referrer) are left
+    off them to keep a first load small."""
+    h = client.get("/static/app.css").headers
+    assert h["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in h
 
 
 def test_no_inline_script_or_style_in_pages(client, seed_tours):

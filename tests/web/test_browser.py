@@ -138,6 +138,7 @@ def test_copy_link_puts_the_url_on_the_clipboard(browser, server_url, seed_tours
 def test_event_log_entry_goes_to_that_step(page, server_url, seed_tours):
     t = seed_tours["uaf"]["schedule"]
     page.goto(server_url + urls.scenario(SEED, "old", t))
+    page.click("#pane-events > summary")  # the log is a drawer that loads when opened
     page.click("#event-1 a.stepno")
     wait_schedule(page, t[:2])
 

@@ -79,8 +79,9 @@ def test_newest_event_row_is_fully_visible_in_the_log(page, server_url):
     t = _tour("uaf-a")["schedule"]
     page.goto(server_url + urls.scenario(SEED, "old", t))
     last = f"#event-{len(t) - 1}"
+    page.click("#pane-events > summary")  # a drawer, loaded when opened
+    page.wait_for_selector(last)
     page.locator("#pane-events").scroll_into_view_if_needed()
-    page.wait_for_timeout(100)
     fully = page.evaluate("""sel => {
         const row = document.querySelector(sel), box = document.getElementById('events');
         const r = row.getBoundingClientRect(), b = box.getBoundingClientRect();
@@ -89,6 +90,10 @@ def test_newest_event_row_is_fully_visible_in_the_log(page, server_url):
     assert fully, "the newest event row is cut off by the log's scroll box"
     # One scroll box, not two nested ones.
     assert page.evaluate("getComputedStyle(document.getElementById('pane-events')).overflowY") == "visible"
+    # The drawer stays open, and shows the new newest row, across a step.
+    page.keyboard.press("Backspace")
+    page.wait_for_selector(f"#event-{len(t) - 2}.last")
+    assert page.locator(last).count() == 0
 
 
 def test_kvfree_marks_the_tree_pane_and_the_tree_lock_row_as_changed(page, server_url):
