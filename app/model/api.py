@@ -127,9 +127,23 @@ def _cached_view(scenario_id: str, code: str, schedule: str) -> RunView:
 def old_code_crash(scenario_id: str, code: str, schedule: str) -> dict[str, Any] | None:
     """The old code's memory error on this schedule, beside what `code` did at that step
     (None when the old code does not crash on it, or `code` crashes too)."""
-    from .counterpart import old_code_crash as compare
+    from .counterpart import MEMORY_ERRORS, old_code_crash as compare
 
+    if code == "old" or not schedule:
+        return None
+    try:
+        crashed = any(v.kind in MEMORY_ERRORS for v in run(scenario_id, "old", schedule).world.violations)
+    except ScheduleError:
+        return None
+    if not crashed:  # the common case, decided by a replay alone (no view is built)
+        return None
     return compare(lambda s, c, t: _cached_view(s, c, t), scenario_id, code, schedule)  # type: ignore[arg-type,return-value]
+
+
+def shared_view(scenario_id: str, code: str, schedule: str) -> RunView:
+    """The cached view itself, not a copy: for callers that only read it (the web pages render
+    it and never write to it). A deep copy costs about as much as building the view."""
+    return _cached_view(scenario_id, code, schedule)
 
 
 def build_view(scenario_id: str, code: str, schedule: str) -> RunView:
@@ -148,6 +162,7 @@ __all__ = [
     "list_scenarios",
     "build_view",
     "old_code_crash",
+    "shared_view",
     "validate",
     "check",
     "codes",

@@ -17,6 +17,8 @@ UnknownScenario = api.UnknownScenario
 UnknownCode = api.UnknownCode
 ScheduleError = api.ScheduleError
 build_view: Callable[[str, str, str], dict[str, Any]] = api.build_view
+# The pages and the JSON API only read the view: they take the model's cached one, uncopied.
+shared_view: Callable[[str, str, str], dict[str, Any]] = api.shared_view
 validate: Callable[[str, str, str], "api.ScheduleError | None"] = api.validate
 check: Callable[..., dict[str, Any]] = api.check
 old_code_crash: Callable[[str, str, str], "dict[str, Any] | None"] = api.old_code_crash
@@ -54,10 +56,10 @@ def replay(scenario_id: str, code: str, schedule: str) -> dict[str, Any]:
     that `valid_prefix` is always a schedule that replays.
     """
     try:
-        return build_view(scenario_id, code, schedule[: MAX_STEPS + 1])
+        return shared_view(scenario_id, code, schedule[: MAX_STEPS + 1])
     except ScheduleError as e:
         if len(schedule) > MAX_STEPS and e.position >= MAX_STEPS:
-            build_view(scenario_id, code, schedule[:MAX_STEPS])  # raises the earlier error, if any
+            shared_view(scenario_id, code, schedule[:MAX_STEPS])  # raises the earlier error, if any
         raise
 
 

@@ -1,6 +1,7 @@
 """Jinja2 rendering: one environment, full pages or htmx fragments from the same partials."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,9 @@ env = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(["html"], default_for_string=True, default=True),
     undefined=StrictUndefined,
+    # Templates do not change while serving: no stat() of every included file on every render
+    # (ZSWAP_DEV=1 turns reloading back on while editing them).
+    auto_reload=os.environ.get("ZSWAP_DEV") == "1",
     trim_blocks=True,
     lstrip_blocks=True,
 )

@@ -272,7 +272,7 @@ def test_unexpected_exception_is_a_plain_500_without_traceback(client, monkeypat
     def boom(*_args):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(modelapi, "build_view", boom)
+    monkeypatch.setattr(modelapi, "shared_view", boom)
     clear_caches()
     for url in (urls.scenario(SEED, "old", "1"), urls.api_scenario(SEED, "old", "1")):
         r = client.get(url)
@@ -354,3 +354,18 @@ def test_a_page_is_sent_gzipped_to_clients_that_accept_it_and_plain_otherwise(cl
     assert zipped.text == plain.text  # the client decompresses to the very same page
     for r in (zipped, plain):
         assert "Accept-Encoding" in r.headers["vary"] and "HX-Request" in r.headers["vary"]
+
+
+def test_rendering_never_writes_to_the_models_shared_view(client, seed_tours):
+    """The pages take the model's cached view uncopied (api.shared_view): every route that renders
+    a state must leave it exactly as the model built it."""
+    from app.model import api as model_api
+    from app.model.view import build_run_view
+
+    t = seed_tours["uaf"]["schedule"]
+    for code in ("old", "new"):
+        for url in (urls.scenario(SEED, code, t, "uaf-a"), urls.api_scenario(SEED, code, t),
+                    urls.events(SEED, code, t), urls.lanes_svg(SEED, code, t), urls.diagram_txt(SEED, code, t)):
+            assert client.get(url).status_code == 200, url
+        fresh = build_run_view(model_api.run(SEED, code, t))
+        assert model_api.shared_view(SEED, code, t) == fresh
