@@ -220,7 +220,7 @@ class WorldView(TypedDict):
     ptes: list[PteView]
 
 
-LaneMark = Literal["lock", "unlock", "free", "alloc", "crash", "current"]
+LaneMark = Literal["lock", "unlock", "free", "alloc", "pointer", "crash", "current"]
 
 
 class LaneRow(TypedDict):
@@ -240,6 +240,7 @@ class LaneRow(TypedDict):
     locks_released: list[str]
     freed_names: list[str]  # labels of the heap objects freed ("trees", "E")
     allocated_names: list[str]
+    pointer_names: list[str]  # pointers to heap objects this step cached ("tree → trees")
     crash: str  # "use-after-free", "NULL dereference", "double free" on the crash row, else ""
     narration: str  # of the (last) step
 

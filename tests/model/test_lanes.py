@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.model.api import ScheduleError, build_view, list_scenarios
-from app.model.lanes import MIN_BLOCK, lane_rows
+from app.model.lanes import MIN_BLOCK, lane_rows, writes_race_state
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = "lru-writeback-vs-swapoff"
@@ -139,11 +139,12 @@ def test_folding_never_hides_a_lock_free_crash_or_the_current_step(name, view):
     crashes = {v["step"] for v in view["violations"] if v["kind"] in ("use-after-free", "null-deref")}
     for r in view["lanes"]["rows"]:
         block = events[r["first"]: r["last"] + 1]
-        assert len({(e["cpu"], e["function"]) for e in block}) == 1
+        assert len({e["cpu"] for e in block}) == 1
         if r["count"] > 1:
             assert r["count"] >= MIN_BLOCK and r["marks"] == [] and f"×{r['count']} steps" in r["text"]
             for e in block:
                 assert not (e["locks_taken"] or e["locks_released"] or e["freed"] or e["allocated"]), (name, e)
+                assert not e["pointers"] and not writes_race_state(e), (name, e)
                 assert e["index"] not in crashes and e["index"] != len(events) - 1
     for i in crashes:
         assert "crash" in row_of(view, i)["marks"] and row_of(view, i)["count"] == 1
@@ -172,6 +173,25 @@ def test_collapse_rule_on_a_synthetic_run():
     assert [(r["first"], r["last"]) for r in rows] == [(0, 0), (1, 1), (2, 4), (5, 5), (6, 8), (9, 9)]
     assert rows[2]["text"] == "g() ×3 steps" and rows[2]["narration"] == "step 4"
     assert rows[3]["marks"] == ["lock"] and rows[-1]["marks"] == ["current"]
+
+
+def test_a_block_runs_across_functions_and_a_race_state_write_splits_it():
+    ev = [_event(0, 2, "f"), _event(1, 2, "g"), _event(2, 2, "h"), _event(3, 2, "k"),  # one block
+          _event(4, 2, "k", changed=["lru", "cpu:2"]),  # list_lru_isolate-like: its own row
+          _event(5, 2, "k", pointers=[{"local": "tree", "addr": "0x1", "name": "trees", "type": "t"}]),
+          _event(6, 2, "k")]
+    rows = lane_rows(_synthetic(ev))["rows"]
+    assert [(r["first"], r["last"]) for r in rows] == [(0, 3), (4, 4), (5, 5), (6, 6)]
+    assert rows[0]["text"] == "f() → g() → h() → … ×4 steps"
+    assert rows[1]["marks"] == [] and rows[2]["marks"] == ["pointer"]
+    assert rows[2]["pointer_names"] == ["tree → trees"]
+
+
+def test_the_tree_pointer_cached_under_the_lru_lock_has_its_own_row(uaf_a):
+    row = row_of(uaf_a, step_index(uaf_a, 1, "O3"))
+    assert row["count"] == 1 and "pointer" in row["marks"] and row["pointer_names"] == ["tree → trees"]
+    isolate = row_of(uaf_a, step_index(uaf_a, 1, "O4"))
+    assert isolate["count"] == 1 and "list_lru_isolate" in isolate["text"]
 
 
 def test_no_step_no_rows():
