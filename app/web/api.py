@@ -4,14 +4,15 @@ from __future__ import annotations
 import gzip
 import json
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.web import compression, errors, modelapi, pages, schema
+from app.web.params import Code, Prefix, Schedule
 
 router = APIRouter(prefix="/api")
 
@@ -35,8 +36,8 @@ async def api_scenarios() -> JSONResponse:
 async def api_scenario(
     request: Request,
     scenario_id: str,
-    code: Annotated[str, Query(description="old, new, or a variant of the scenario")] = "old",
-    t: Annotated[str, Query(description="the schedule: one CPU digit per step, at most 500")] = "",
+    code: Code = "old",
+    t: Schedule = "",
 ) -> JSONResponse:
     """The state, enabled CPUs with their next step, blocked reasons, events and reports."""
     t = t[: modelapi.MAX_STEPS + 1]
@@ -71,8 +72,8 @@ def state_json(scenario_id: str, code: str, t: str) -> bytes:
             summary="The explorer's verdict")
 async def api_check(
     scenario_id: str,
-    code: Annotated[str, Query(description="old, new, or a variant of the scenario")] = "old",
-    t: Annotated[str, Query(description="explore only from the state after this schedule (optional)")] = "",
+    code: Code = "old",
+    t: Prefix = "",
 ) -> JSONResponse:
     """Explore every schedule of the scenario under `code` (app.model.api.check) and list the
     violation groups, each with how many complete runs reach it and its shortest schedule.

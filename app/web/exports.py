@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from starlette.responses import PlainTextResponse, Response
 
 from app.model.diagram import commit_diagram
 from app.web import modelapi, pages, render, urls
+from app.web.params import Code, Schedule
 
 router = APIRouter()
 
-Code = Annotated[str, Query(description="old, new, or a variant of the scenario")]
-Schedule = Annotated[str, Query(description="the schedule: one CPU digit per step, at most 500")]
 
 # SVG geometry, in px: a step-number column, then one lane per CPU.
 NUM_W, LANE_W, HEAD_H, ROW_H, PAD, FOOT_H = 64, 560, 64, 48, 8, 40

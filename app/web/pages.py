@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from app.web import compression, context, errors, modelapi, render, urls
+from app.web.params import Code, Prefix, Schedule
 
 router = APIRouter()
 
@@ -58,8 +59,8 @@ def run_page_view(scenario_id: str, code: str, t: str, tour: str | None, api: bo
 async def scenario_page(
     request: Request,
     scenario_id: str,
-    code: Annotated[str, Query(description="old, new, or a variant of the scenario")] = "old",
-    t: Annotated[str, Query(description="the schedule: one CPU digit per step, at most 500")] = "",
+    code: Code = "old",
+    t: Schedule = "",
     tour: Annotated[str | None, Query(description="follow this tour of the scenario")] = None,
 ) -> HTMLResponse:
     """Replay schedule `t` on `code`; htmx swaps get only the <main id="state"> fragment."""
@@ -110,8 +111,8 @@ def state_html(fragment: bool, scenario_id: str, code: str, t: str, tour: str | 
 async def verdict_page(
     request: Request,
     scenario_id: str,
-    code: Annotated[str, Query(description="old, new, or a variant of the scenario")] = "old",
-    t: Annotated[str, Query(description="explore only from the state after this schedule (optional)")] = "",
+    code: Code = "old",
+    t: Prefix = "",
 ) -> HTMLResponse:
     """Run the explorer on one code (seconds for a 3-CPU scenario, cached afterwards); htmx gets
     the verdict block alone, to swap into the scenario page's verdict pane. With `t`, only the
@@ -136,8 +137,8 @@ async def verdict_page(
 async def events_fragment(
     request: Request,
     scenario_id: str,
-    code: Annotated[str, Query(description="old, new, or a variant of the scenario")] = "old",
-    t: Annotated[str, Query(description="the schedule: one CPU digit per step, at most 500")] = "",
+    code: Code = "old",
+    t: Schedule = "",
 ) -> HTMLResponse:
     """Every step of schedule `t` with its narration: the scenario page's event-log drawer loads
     it when opened, so a step's swap does not carry (and lay out) the whole log."""

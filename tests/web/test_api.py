@@ -107,7 +107,7 @@ def test_event_log_links_cut_the_schedule(client, seed_tours):
 
 
 @pytest.mark.parametrize("path,status", [
-    (f"/s/no-such/events", 404),
+    ("/s/no-such/events", 404),
     (f"/s/{SEED}/events?code=nope", 400),
     (f"/s/{SEED}/events?code=old&t=9", 422),
 ])

@@ -65,7 +65,7 @@ def x3(c: Ctx) -> None:
         return
     c.set_folio(folio.addr, locked_by=c.cpu_id, refs=folio.refs + 1)
     c.set("folio", folio.addr)
-    c.say(f"__try_to_reclaim_swap(): folio_trylock() succeeds; folio_free_swap() deletes it from the swap cache.")
+    c.say("__try_to_reclaim_swap(): folio_trylock() succeeds; folio_free_swap() deletes it from the swap cache.")
     drop_swap_cache(c, folio.addr, "X4")
 
 

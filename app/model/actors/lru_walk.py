@@ -46,7 +46,7 @@ def k3_isolate(c: Ctx) -> None:
 def k4_switch(c: Ctx) -> None:
     ret = c.get("ret")
     if ret == "LRU_REMOVED_RETRY":
-        c.say(f"shrink_memcg_cb returned LRU_REMOVED_RETRY: the walker counts one item removed and restarts.")
+        c.say("shrink_memcg_cb returned LRU_REMOVED_RETRY: the walker counts one item removed and restarts.")
     else:
         c.say(f"shrink_memcg_cb returned {ret}: the walker restarts from the head.")
     c.goto("K2")

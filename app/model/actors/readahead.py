@@ -151,7 +151,7 @@ def r9_put_device(c: Ctx) -> None:
         c.set("si_ref", False)
         c.say(f"put_swap_device(): {c.me} drops the device pin; from now on only the folio (if any) holds swapoff off.")
     else:
-        c.say(f"__read_swap_cache_async() returns without a device pin.")
+        c.say("__read_swap_cache_async() returns without a device pin.")
     c.ret()
 
 

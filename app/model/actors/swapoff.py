@@ -35,7 +35,7 @@ def _progress_possible(c: Ctx) -> bool:
 @step_def("S1")
 def s1(c: Ctx) -> None:
     c.set_swap(writeok=False)
-    c.say(f"swapoff clears SWP_WRITEOK: no new pages will be swapped out to this device.")
+    c.say("swapoff clears SWP_WRITEOK: no new pages will be swapped out to this device.")
     c.goto("S2")
 
 
@@ -163,7 +163,7 @@ def s3j(c: Ctx) -> None:
     c.folio_unlock(folio)  # type: ignore[arg-type]
     folio_put(c, folio)  # type: ignore[arg-type]
     c.set("folio", None)
-    c.say(f"folio_unlock(); folio_put(); on to the next PTE.")
+    c.say("folio_unlock(); folio_put(); on to the next PTE.")
     c.goto("S3c")
 
 

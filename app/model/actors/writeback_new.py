@@ -65,7 +65,7 @@ def n4(c: Ctx) -> None:
 def n5(c: Ctx) -> None:
     c.set("r_off", c.get("swpentry"))
     c.set("r_skip", True)
-    c.say(f"zswap_writeback_entry() first asks __read_swap_cache_async(skip_if_exists = true) for the slot's folio.")
+    c.say("zswap_writeback_entry() first asks __read_swap_cache_async(skip_if_exists = true) for the slot's folio.")
     c.call("R1", "N6")
 
 
