@@ -25,9 +25,9 @@
 
   // ---- the whole listing of every CPU (l), remembered across steps ------------------------
   function applyListing() {
-    var state = document.getElementById("state");
+    // On <html>, which no swap replaces or morphs: the listings never flash shut between steps.
     var on = store.get("zswap.listing") === "1";
-    if (state) state.classList.toggle("expanded", on);
+    document.documentElement.classList.toggle("expanded", on);
     document.querySelectorAll("[data-listing-toggle]").forEach(function (b) {
       b.setAttribute("aria-expanded", on ? "true" : "false");
     });
