@@ -43,6 +43,11 @@ PAGES = [
     ("state", lambda: f"/s/{SEED}?code=old&t=1111", False),
     ("crash", _crash_url, False),
     ("error", lambda: f"/s/{SEED}?code=old&t=9", True),
+    # Beyond the four the issue names: the stage's other colours (the fixed code's green banner,
+    # a waiting CPU, the "changed" bands, a tour's sentence) and a 3-CPU stage.
+    ("fixed-banner", lambda: urls.scenario(SEED, "new", _tour(CRASH_TOUR)["schedule"]), False),
+    ("mid-tour", lambda: urls.scenario(SEED, "old", _tour(CRASH_TOUR)["schedule"][:27], CRASH_TOUR), False),
+    ("three-cpus", lambda: urls.scenario("two-shrinkers-vs-swapoff", "old", "1111111111113333"), False),
 ]
 SCHEMES = ["light", "dark"]
 
