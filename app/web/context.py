@@ -4,6 +4,7 @@ No kernel logic here: links, labels and lookups over what the model returned.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -86,7 +87,6 @@ class PageContext:
     tour: TourState | None
     controls: dict[int, CpuControls]
     code_links: list[CodeLink]
-    changed: frozenset[str]
     heap_by_addr: dict[str, dict[str, Any]]
     changes: dict[str, list[str]] = field(default_factory=dict)
     listings: dict[int, list[ListingRow]] = field(default_factory=dict)
@@ -111,9 +111,6 @@ class PageContext:
     @property
     def reset_url(self) -> str:
         return self.url("")
-
-    def is_changed(self, key: str) -> bool:
-        return key in self.changed
 
     def pane_changed(self, pane: str) -> bool:
         """The last step wrote something this pane shows."""
@@ -156,13 +153,16 @@ def code_links(scenario: dict[str, Any], code: str, t: str, tour: str | None) ->
     return links
 
 
+def common_prefix(a: str, b: str) -> int:
+    """How many leading steps two schedules share."""
+    return len(os.path.commonprefix([a, b]))
+
+
 def _tour(scenario: dict[str, Any], name: str, code: str, t: str) -> TourState:
     tour = next(x for x in scenario["tours"] if x["name"] == name)
     sched: str = tour["schedule"]
     steps: list[str] = tour["steps"]
-    common = 0
-    while common < min(len(t), len(sched)) and t[common] == sched[common]:
-        common += 1
+    common = common_prefix(t, sched)
     on_tour = common == len(t) and tour["code"] == code
     pos = len(t) if on_tour else common
 
@@ -226,10 +226,7 @@ def matching_tour(scenario: dict[str, Any], code: str, t: str) -> tuple[str, str
     for x in scenario["tours"]:
         if x["code"] != code:
             continue
-        sched = x["schedule"]
-        common = 0
-        while common < min(len(t), len(sched)) and t[common] == sched[common]:
-            common += 1
+        common = common_prefix(t, x["schedule"])
         if best is None or common > best[0]:
             best = (common, x)
     if best is None:
@@ -244,7 +241,6 @@ def page_context(scenario: dict[str, Any], view: dict[str, Any], tour: str | Non
         scenario=scenario, view=view, code=code, t=t,
         tour=_tour(scenario, tour, code, t) if tour else None,
         controls={}, code_links=code_links(scenario, code, t, tour),
-        changed=frozenset(view.get("changed") or ()),
         heap_by_addr={o["addr"]: o for o in view["world"]["heap"]},
         changes=view.get("changes") or {},
         tours=tour_links(scenario, code, tour),
