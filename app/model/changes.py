@@ -10,6 +10,7 @@ so the web marks exactly what changed and nothing else.
 from __future__ import annotations
 
 from .state import World
+from .stepfacts import lock_changes
 
 Changes = dict[str, list[str]]  # pane -> the ids of its rows that changed ("" = the pane as a whole)
 
@@ -18,22 +19,6 @@ def _add(out: Changes, pane: str, row: str) -> None:
     rows = out.setdefault(pane, [])
     if row not in rows:
         rows.append(row)
-
-
-def _lock_rows(before: World, after: World, out: Changes) -> None:
-    """Lock rows whose holder changed, or whose memory was freed under them."""
-    if before.lru.lock != after.lru.lock:
-        _add(out, "locks", "lock:lru")
-    old_trees = {t.addr: t for t in before.trees}
-    for t in after.trees:
-        was = old_trees.get(t.addr)
-        if was is None or was.lock != t.lock:
-            _add(out, "locks", f"lock:tree:{t.addr:#x}")
-    old_folios = {f.addr: f for f in before.folios}
-    for f in after.folios:
-        was = old_folios.get(f.addr)
-        if (was.locked_by if was else None) != f.locked_by:
-            _add(out, "locks", f"lock:folio:{f.addr:#x}")
 
 
 def pane_changes(changed: list[str], before: World, after: World) -> Changes:
@@ -73,5 +58,6 @@ def pane_changes(changed: list[str], before: World, after: World) -> Changes:
                 _add(out, "swapcache", f"folio:{addr}")
     if before.zswap_trees != after.zswap_trees:
         _add(out, "tree", "zswap_trees")
-    _lock_rows(before, after, out)
+    for key, _name, _was, _now in lock_changes(before, after):
+        _add(out, "locks", key)
     return out

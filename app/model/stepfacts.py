@@ -33,25 +33,27 @@ def folio_lock_name(world: World, addr: int) -> str:
     return f"folio lock {obj.name if obj and obj.name else f'{addr:#x}'}"
 
 
-def _holders(before: World, after: World) -> list[tuple[str, int | None, int | None]]:
-    """(lock name, holder before, holder after) of every lock whose holder changed."""
-    out: list[tuple[str, int | None, int | None]] = []
+def lock_changes(before: World, after: World) -> list[tuple[str, str, int | None, int | None]]:
+    """(row key, lock name, holder before, holder after) of every lock whose holder changed.
+    The key is the lock's row id in the view ("lock:lru", "lock:tree:<addr>", "lock:folio:<addr>")."""
+    out: list[tuple[str, str, int | None, int | None]] = []
     if before.lru is not after.lru and before.lru.lock != after.lru.lock:
-        out.append((LRU_LOCK, before.lru.lock, after.lru.lock))
+        out.append(("lock:lru", LRU_LOCK, before.lru.lock, after.lru.lock))
     if before.trees is not after.trees:
         old = {t.addr: t.lock for t in before.trees}
         for t in after.trees:
             if old.get(t.addr) != t.lock:
-                out.append((TREE_LOCK, old.get(t.addr), t.lock))
+                out.append((f"lock:tree:{t.addr:#x}", TREE_LOCK, old.get(t.addr), t.lock))
     if before.folios is not after.folios:
         old = {f.addr: f.locked_by for f in before.folios}
         for f in after.folios:
             if old.get(f.addr) != f.locked_by:
-                out.append((folio_lock_name(after, f.addr), old.get(f.addr), f.locked_by))
+                out.append((f"lock:folio:{f.addr:#x}", folio_lock_name(after, f.addr), old.get(f.addr), f.locked_by))
     return out
 
 
-def _containing(world: World, value: int) -> HeapObject | None:
+def containing(world: World, value: int) -> HeapObject | None:
+    """The heap object whose memory holds address ``value`` (a pointer into an array, say)."""
     for obj in world.heap:
         if obj.addr <= value < obj.addr + obj.size:
             return obj
@@ -67,7 +69,7 @@ def _pointers(before: World, after: World, cpu_id: int, shown: Mapping[str, str]
     out: list[LocalPointer] = []
     for name, value in sorted(set(new_cpu.locals) - set(old_cpu.locals)):  # set or changed by this step
         if name in shown and isinstance(value, int) and not isinstance(value, bool):
-            obj = _containing(after, value)
+            obj = containing(after, value)
             if obj is not None:
                 out.append({"local": shown[name], **_ref(after, obj.addr)})  # type: ignore[typeddict-item]
     return out
@@ -78,7 +80,7 @@ def step_facts(before: World, after: World, cpu_id: int, result: StepResult,
     """The shared-state facts of one step of ``cpu_id`` (see viewtypes.StepFacts)."""
     taken: list[str] = []
     released: list[str] = []
-    for name, was, now in _holders(before, after):
+    for _key, name, was, now in lock_changes(before, after):
         if was is not None:
             released.append(name)
         if now is not None:

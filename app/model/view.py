@@ -12,7 +12,7 @@ from .reports import free_chain, report
 from .scenario import Scenario
 from .source import PROGRAMS, KernelLine, line_of
 from .state import Cpu, Violation, World
-from .stepfacts import step_facts
+from .stepfacts import containing, step_facts
 from .viewtypes import (
     CpuView,
     EntryView,
@@ -126,7 +126,7 @@ def _locals(world: World, cpu: Cpu) -> list[Local]:
         ref = None
         dangling = False
         if kind == "ptr" and isinstance(value, int):
-            obj = _containing(world, value)
+            obj = containing(world, value)
             text = f"{value:#x}"
             if obj is not None:
                 ref = f"{obj.addr:#x}"
@@ -139,13 +139,6 @@ def _locals(world: World, cpu: Cpu) -> list[Local]:
         out.append({"name": shown, "value": text, "ref": ref, "dangling": dangling,
                     "compare_only": dangling and (cpu.actor, model_name) in COMPARE_ONLY})
     return out
-
-
-def _containing(world: World, addr: int):  # type: ignore[no-untyped-def]
-    for obj in world.heap:
-        if obj.addr <= addr < obj.addr + obj.size:
-            return obj
-    return None
 
 
 def _run_alone(world: World, cpu_id: int, first: "StepResult | Blocked | None") -> tuple[str, str]:
