@@ -70,7 +70,7 @@ def _where(line: dict[str, Any]) -> str:
 def _print_text(view: dict[str, Any]) -> None:
     print(f"{view['title']}  [{view['scenario']}, code={view['code']}, t={view['schedule'] or '(empty)'}]")
     for ev in view["events"]:
-        print(f"  {ev['index']:3} CPU{ev['cpu']} {ev['step']:5} {ev['text']}")
+        print(f"  {ev['index'] + 1:3} CPU{ev['cpu']} {ev['step']:5} {ev['text']}")  # 1-based, as the UI numbers steps
         print(f"        {ev['narration']}")
     print()
     for cpu in view["cpus"]:
@@ -109,8 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command is None:
+            from .model.scenario import load_all
             from .web.server import serve
 
+            load_all()  # a bad scenario file stops the server before it starts, named (exit 2)
             serve(args.host, args.port)
             return 0
         if args.command == "scenarios":
@@ -123,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"error: {err.message}\n")
         return 2
     except ScenarioFileError as err:
-        sys.stderr.write(f"error: bad scenario file:\n{err}\n")
+        sys.stderr.write(f"error: bad scenario file: {err}\n")
         return 2
     except BrokenPipeError:
         return 0

@@ -25,16 +25,32 @@ CODES: dict[str, tuple[str, str]] = {
     "new": ("fixed code (5878303c5353)", "mm/zswap.c at f5cb5a46e4d7, with the v2 patch applied."),
 }
 
+# Upper bounds on what a file can make the model and the server hold (the shipped files use at
+# most 3 CPUs, 1 slot, 5 tours, 193-character notes and 22 k characters of narration). The
+# explorer's state space grows with CPUs and slots; /api/scenarios carries every tour's sentence
+# once per step, hence the bound on narration (note length times its steps, summed).
+MAX_FILE_BYTES = 128 * 1024
+MAX_CPUS = 4  # the web's lane colours run to 4
+MAX_SLOTS = 64
+MAX_ENTRIES = 64
+MAX_PROCESSES = 64  # one a slot at most
+MAX_TOURS = 32
+MAX_TOUR_STEPS = 500  # as many as a replayed schedule may have
+MAX_NOTE = 600
+MAX_TITLE = 200
+MAX_SUMMARY = 4000
+MAX_NARRATION = 300_000
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 class CpuSpec(_Strict):
-    id: int = Field(ge=1, le=9)
+    id: int = Field(ge=1, le=MAX_CPUS)
     actor: ActorKind
-    process: str | None = None  # exit / swapin: whose PTE; store: whose page
-    slot: int | None = None  # store: the slot reused
+    process: str | None = Field(default=None, min_length=1, max_length=20)  # exit / swapin: whose PTE; store: whose page
+    slot: int | None = Field(default=None, ge=0, le=1 << 20)  # store: the slot reused
 
 
 class SlotSpec(_Strict):
@@ -44,13 +60,13 @@ class SlotSpec(_Strict):
 
 class EntrySpec(_Strict):
     name: str = Field(min_length=1, max_length=20)
-    slot: int
+    slot: int = Field(ge=0, le=1 << 20)
 
 
 class WorldSpec(_Strict):
-    slots: list[SlotSpec] = Field(min_length=1)
-    entries: list[EntrySpec]
-    lru: list[str]  # entry names, head first
+    slots: list[SlotSpec] = Field(min_length=1, max_length=MAX_SLOTS)
+    entries: list[EntrySpec] = Field(max_length=MAX_ENTRIES)
+    lru: list[str] = Field(max_length=MAX_ENTRIES)  # entry names, head first
     exclusive_loads: bool = False
     slab_reuse: bool = True
 
@@ -58,15 +74,15 @@ class WorldSpec(_Strict):
 class SegmentSpec(_Strict):
     """A run of steps in a tour and the sentence a presenter says over each of them."""
 
-    cpus: str = Field(pattern=r"^[1-9]+$", max_length=500)
-    note: str = Field(min_length=1)
+    cpus: str = Field(pattern=r"^[1-9]+$", max_length=MAX_TOUR_STEPS)
+    note: str = Field(min_length=1, max_length=MAX_NOTE)
 
 
 class TourSpec(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")
-    title: str
-    code: str
-    segments: list[SegmentSpec] = Field(min_length=1)
+    title: str = Field(max_length=MAX_TITLE)
+    code: str = Field(max_length=40)
+    segments: list[SegmentSpec] = Field(min_length=1, max_length=MAX_TOUR_STEPS)
 
     @property
     def schedule(self) -> str:
@@ -80,23 +96,26 @@ class TourSpec(_Strict):
 
 class Scenario(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,60}$")
-    title: str
-    summary: str
-    cpus: list[CpuSpec] = Field(min_length=1, max_length=9)
+    title: str = Field(max_length=MAX_TITLE)
+    summary: str = Field(max_length=MAX_SUMMARY)
+    cpus: list[CpuSpec] = Field(min_length=1, max_length=MAX_CPUS)
     world: WorldSpec
-    tours: list[TourSpec] = []
+    tours: list[TourSpec] = Field(default=[], max_length=MAX_TOURS)
 
     @model_validator(mode="after")
     def _references(self) -> "Scenario":
         ids = [c.id for c in self.cpus]
         if ids != list(range(1, len(ids) + 1)):
             raise ValueError(f"cpus: ids must be 1, 2, ... in order; got {ids}")
-        offsets = [s.offset for s in self.world.slots]
-        if len(set(offsets)) != len(offsets):
+        # Sets, not lists: every check below is linear in the file's size.
+        offsets = {s.offset for s in self.world.slots}
+        if len(offsets) != len(self.world.slots):
             raise ValueError("world.slots: two slots share an offset")
         owners = {s.owner for s in self.world.slots}
-        names = [e.name for e in self.world.entries]
-        if len(set(names)) != len(names):
+        if len(owners) > MAX_PROCESSES:
+            raise ValueError(f"world.slots: {len(owners)} processes own slots; at most {MAX_PROCESSES} are allowed")
+        names = {e.name for e in self.world.entries}
+        if len(names) != len(self.world.entries):
             raise ValueError("world.entries: two entries share a name")
         for i, entry in enumerate(self.world.entries):
             if entry.slot not in offsets:
@@ -121,13 +140,17 @@ class Scenario(_Strict):
             bad = [ch for ch in tour.schedule if int(ch) > n]
             if bad:
                 raise ValueError(f"tours[{i}].segments: CPU{bad[0]} does not exist (CPUs are 1-{n})")
-            if len(tour.schedule) > 500:
-                raise ValueError(f"tours[{i}].segments: the tour has more than 500 steps")
+            if len(tour.schedule) > MAX_TOUR_STEPS:
+                raise ValueError(f"tours[{i}].segments: the tour has more than {MAX_TOUR_STEPS} steps")
+        narration = sum(len(seg.note) * len(seg.cpus) for tour in self.tours for seg in tour.segments)
+        if narration > MAX_NARRATION:
+            raise ValueError(f"tours: {narration} characters of narration (each note times its steps); "
+                             f"at most {MAX_NARRATION} are allowed")
         return self
 
 
 class ScenarioFileError(Exception):
-    """A scenario file that cannot be used; the message names file, field and reason."""
+    """A scenario file that cannot be used; the message, one line, names file, field and reason."""
 
 
 def all_codes() -> list[str]:
@@ -142,25 +165,65 @@ def code_info(code: str) -> tuple[str, str]:
     return CODES.get(code) or VARIANTS[code]
 
 
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def parse_scenario(text: str, origin: str) -> Scenario:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise ScenarioFileError(f"{origin}: not valid TOML: {err}") from None
+        raise ScenarioFileError(f"{origin}: not valid TOML: {_one_line(err)}") from None
+    except RecursionError:
+        raise ScenarioFileError(f"{origin}: not valid TOML: nested too deeply") from None
+    except ValueError as err:  # e.g. an integer of more than 4300 digits
+        raise ScenarioFileError(f"{origin}: not valid TOML: {_one_line(err)}") from None
     try:
         return Scenario.model_validate(raw)
     except ValidationError as err:
         problems = []
         for e in err.errors():
             path = ".".join(str(p) for p in e["loc"]) or "(top level)"
-            problems.append(f"{origin}: {path}: {e['msg']}")
-        raise ScenarioFileError("\n".join(problems)) from None
+            problems.append(f"{path}: {_one_line(e['msg'])}")
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise ScenarioFileError(f"{origin}: {shown}") from None
+
+
+def read_text(path: Path) -> str:
+    """The file's text, refused (named) when it is not a regular file, too large or not UTF-8."""
+    try:
+        if not path.is_file():
+            raise ScenarioFileError(f"{path}: not a regular file")
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as err:
+        raise ScenarioFileError(f"{path}: cannot be read: {_one_line(err.strerror or err)}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioFileError(f"{path}: larger than {MAX_FILE_BYTES // 1024} KiB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ScenarioFileError(f"{path}: not UTF-8 text (byte {err.start})") from None
+
+
+def check_tours(scenario: Scenario, origin: str) -> None:
+    """Every tour must replay on its code: a tour that stops early would mislead a room."""
+    from .replay import ScheduleError, replay
+
+    for i, tour in enumerate(scenario.tours):
+        try:
+            replay(scenario, tour.code, tour.schedule)
+        except ScheduleError as err:
+            raise ScenarioFileError(f"{origin}: tours[{i}] ({tour.name}): step {err.position + 1} cannot be "
+                                    f"replayed on {tour.code}: {_one_line(err.reason)}") from None
 
 
 def load_file(path: Path) -> Scenario:
-    scenario = parse_scenario(path.read_text(), str(path))
+    scenario = parse_scenario(read_text(path), str(path))
     if scenario.id != path.stem:
         raise ScenarioFileError(f"{path}: id: expected {path.stem!r} (the file name); got {scenario.id!r}")
+    check_tours(scenario, str(path))
     return scenario
 
 

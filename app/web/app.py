@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -105,7 +106,8 @@ def create_app() -> FastAPI:
     try:
         modelapi.scenarios()  # load and check every scenario file now: a bad one stops the server, named
     except modelapi.ScenarioFileError as err:
-        raise SystemExit(f"cannot serve: bad scenario file:\n{err}") from None
+        sys.stderr.write(f"cannot serve: bad scenario file: {err}\n")
+        raise SystemExit(2) from None
     app = FastAPI(
         title="zswap race visualizer",
         description="Step the CPUs of the race fixed by upstream 5878303c5353 "
