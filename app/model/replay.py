@@ -61,15 +61,28 @@ def replay(scenario: Scenario, code: str, schedule: str) -> Run:
     """
     if len(schedule) > MAX_STEPS:
         replay(scenario, code, schedule[:MAX_STEPS])
-        raise ScheduleError(
-            MAX_STEPS,
-            f"the schedule has {len(schedule)} steps; at most {MAX_STEPS} are allowed",
-            schedule[:MAX_STEPS],
-        )
-    world = initial_world(scenario, code)
-    worlds = [world]
-    steps: list[tuple[int, str, StepResult]] = []
-    for i in range(len(schedule)):
+        raise too_long(schedule)
+    return extend(start(scenario, code), schedule)
+
+
+def start(scenario: Scenario, code: str) -> Run:
+    """The empty run: the scenario's initial world, no step taken."""
+    return Run(scenario, code, "", (initial_world(scenario, code),), ())
+
+
+def too_long(schedule: str) -> ScheduleError:
+    return ScheduleError(MAX_STEPS, f"the schedule has {len(schedule)} steps; at most {MAX_STEPS} are allowed",
+                         schedule[:MAX_STEPS])
+
+
+def extend(run: Run, tail: str) -> Run:
+    """``run`` continued by the steps of ``tail`` (positions in errors count from the start of
+    the whole schedule). Worlds are values, so the continuation shares the run's worlds."""
+    scenario, schedule = run.scenario, run.schedule + tail
+    world = run.world
+    worlds = list(run.worlds)
+    steps = list(run.steps)
+    for i in range(len(run.schedule), len(schedule)):
         # Each position is checked when it is reached, so the first error is the one reported.
         cpu_id = cpu_at(schedule, i, len(scenario.cpus))
         cpu = world.cpu(cpu_id)
@@ -83,7 +96,7 @@ def replay(scenario: Scenario, code: str, schedule: str) -> Run:
         steps.append((cpu_id, cpu.pc, result))
         world = result.world
         worlds.append(world)
-    return Run(scenario, code, schedule, tuple(worlds), tuple(steps))
+    return Run(scenario, run.code, schedule, tuple(worlds), tuple(steps))
 
 
 def final_violations(world: World) -> list[Violation]:
