@@ -9,13 +9,13 @@ answered by the very code that moves it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from .liveness import DEAD_AFTER
 from .state import (
     PARTS,
-    evolve,
     Cpu,
     Entry,
     Folio,
@@ -25,9 +25,15 @@ from .state import (
     Tree,
     Violation,
     World,
+    evolve,
 )
 
 BlockKind = Literal["waiting", "sleeping"]
+
+# The kernel functions a tree->lock access happens in, innermost first (reports.py prints
+# them; "[inline]" ones are folded into the next out-of-line one by the compiler).
+LOCK_FRAMES = ("queued_spin_lock", "do_raw_spin_lock", "__raw_spin_lock", "_raw_spin_lock")
+UNLOCK_FRAMES = ("queued_spin_unlock", "do_raw_spin_unlock", "__raw_spin_unlock", "_raw_spin_unlock")
 
 
 class Blocked(Exception):
@@ -46,7 +52,7 @@ class _Stop(Exception):
 @dataclass(frozen=True)
 class StepDef:
     id: str
-    run: Callable[["Ctx"], None]
+    run: Callable[[Ctx], None]
     src: str = ""  # key of the quoted kernel line; defaults to the id
 
     @property
@@ -59,12 +65,16 @@ class ActorDef:
     id: str
     title: str
     entry: str  # first step id
-    task: str  # task name for reports ("swapoff", "kworker/u4:1")
+    task: str  # task name for reports ("swapoff", "kworker/{cpu}:1": {cpu} is the CPU it runs on)
     pid: int
     params: tuple[str, ...] = ()  # scenario parameters it takes
     callback: str = ""  # first step of the LRU isolate callback (writeback actors)
     # "Break the fix" variants: run step B wherever the code would go to step A.
     overrides: tuple[tuple[str, str], ...] = ()
+
+    def task_on(self, cpu_id: int) -> str:
+        """The task name on CPU ``cpu_id`` (a bound kworker carries its CPU in its name)."""
+        return self.task.replace("{cpu}", str(cpu_id))
 
     def route(self, pc: str) -> str:
         for old, new in self.overrides:
@@ -77,10 +87,10 @@ STEPS: dict[str, StepDef] = {}
 ACTORS: dict[str, ActorDef] = {}
 
 
-def step_def(step_id: str, src: str = "") -> Callable[[Callable[["Ctx"], None]], Callable[["Ctx"], None]]:
+def step_def(step_id: str, src: str = "") -> Callable[[Callable[[Ctx], None]], Callable[[Ctx], None]]:
     """Register a step function under its spec id."""
 
-    def register(fn: Callable[["Ctx"], None]) -> Callable[["Ctx"], None]:
+    def register(fn: Callable[[Ctx], None]) -> Callable[[Ctx], None]:
         if step_id in STEPS:
             raise ValueError(f"step {step_id} defined twice")
         STEPS[step_id] = StepDef(step_id, fn, src)
@@ -224,7 +234,8 @@ class Ctx:
         return f"CPU{self.cpu_id}"
 
     def origin(self, function: str) -> Origin:
-        return Origin(self.cpu_id, self.index, function, self.actor.task)
+        where = (self.step_id, *reversed(self.stack))
+        return Origin(self.cpu_id, self.index, function, self.actor.task_on(self.cpu_id), where)
 
     # -- control flow ---------------------------------------------------------
     def get(self, name: str, default: object = None) -> object:
@@ -262,20 +273,29 @@ class Ctx:
             self.changed.append(key)
 
     # -- memory ---------------------------------------------------------------
-    def touch(self, addr: int | None, what: str, write: bool, size: int) -> None:
-        """One memory access. On freed memory: a KASAN report and this CPU stops."""
+    def touch(
+        self, addr: int | None, what: str, write: bool, size: int, frames: tuple[str, ...] = (), base: int | None = None
+    ) -> None:
+        """One memory access of ``size`` bytes at ``addr``. On freed memory: a KASAN report and this CPU stops.
+
+        ``frames``: the kernel functions the access happens in below the model's line, innermost
+        first (see reports.py). ``base``: the object's address when ``addr`` is a field inside it.
+        """
         if addr is None:
             return
         if addr < 4096:
             self.violations.append(
-                Violation("null-deref", self.cpu_id, self.step_id, None, f"access to {what} at {addr:#x}", self.index)
+                Violation(
+                    "null-deref", self.cpu_id, self.step_id, None,
+                    f"{'Write' if write else 'Read'} of size {size} at {addr:#x}: {what}", self.index, frames,
+                )
             )
             self.say(
                 f"{self.me} accesses {what} through a NULL-based pointer ({addr:#x}): "
-                "BUG: kernel NULL pointer dereference, and it stops."
+                "BUG: kernel NULL pointer dereference, an oops, and it stops."
             )
             self.crash()
-        obj = self.heap.get(addr) or self._containing(addr)
+        obj = self.heap.get(addr if base is None else base) or self._containing(addr)
         if obj is None or not obj.freed:
             return
         access = "Write" if write else "Read"
@@ -287,11 +307,13 @@ class Ctx:
                 object=obj.addr,
                 detail=f"{access} of size {size} at {addr:#x}: {what}",
                 at=self.index,
+                frames=frames,
             )
         )
         self.say(
-            f"{self.me} touches {what} at {addr:#x}, but that memory was freed: "
-            f"KASAN reports a use-after-free and {self.me} stops."
+            f"{self.me} touches {what} at {addr:#x}, but that memory was freed: KASAN reports a use-after-free. "
+            "(By default KASAN only reports and the kernel carries on; the model stops "
+            f"{self.me} here, as kasan.fault=panic or panic_on_warn would.)"
         )
         self.crash()
 
@@ -379,12 +401,18 @@ class Ctx:
         self.mark("lru")
         self.mark("locks")
 
+    def tree_root(self, addr: int, write: bool, frames: tuple[str, ...]) -> Tree:
+        """An access to tree->rbroot (walk, insert, erase): checked like every other access."""
+        self.touch(addr, "tree->rbroot (struct zswap_tree)", write=write, size=8, frames=frames, base=addr)
+        return self.trees[addr]
+
     def tree_at(self, addr: int) -> Tree:
         return self.trees[addr]  # callers touch() first: addr is a live or freed tree here
 
     def tree_lock(self, addr: int) -> None:
-        # KASAN checks the access before the lock word is even looked at.
-        self.touch(addr + 8, "tree->lock (spinlock in struct zswap_tree)", write=True, size=4)
+        # KASAN checks the access before the lock word is even looked at: the atomic
+        # cmpxchg on the 4-byte qspinlock word, inside _raw_spin_lock.
+        self.touch(addr + 8, "tree->lock (spinlock in struct zswap_tree)", write=True, size=4, frames=LOCK_FRAMES, base=addr)
         tree = self.trees[addr]
         if tree.lock is not None:
             who = "itself" if tree.lock == self.cpu_id else f"CPU{tree.lock}"
@@ -394,7 +422,8 @@ class Ctx:
         self.mark("locks")
 
     def tree_unlock(self, addr: int) -> None:
-        self.touch(addr + 8, "tree->lock (spinlock in struct zswap_tree)", write=True, size=4)
+        # queued_spin_unlock(): a release store of 0 to the lock's 1-byte 'locked' field.
+        self.touch(addr + 8, "tree->lock (spinlock in struct zswap_tree)", write=True, size=1, frames=UNLOCK_FRAMES, base=addr)
         self.trees[addr] = evolve(self.trees[addr], lock=None)
         self.mark(f"tree:{addr:#x}")
         self.mark("locks")

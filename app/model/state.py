@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-
 _NAMES: dict[type, tuple[str, ...]] = {}
 
 
@@ -72,6 +71,9 @@ class Origin:
     step: int | None  # index in the schedule
     function: str
     task: str
+    # The step ids of the CPU's line and its return stack, innermost first: the model's part of
+    # the "Allocated by" / "Freed by" stacks (reports.py).
+    where: tuple[str, ...] = ()
 
 
 @record
@@ -183,6 +185,9 @@ class Violation:
     object: int | None  # heap address involved
     detail: str  # short machine-stable description (access kind, field)
     at: int | None = field(default=None, compare=False)  # schedule index
+    # The kernel functions between the model's line and the access, innermost first
+    # (e.g. ("_raw_spin_lock",) for spin_lock(&tree->lock)): the report's call trace.
+    frames: tuple[str, ...] = field(default=(), compare=False)
 
 
 @record

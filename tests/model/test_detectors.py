@@ -93,5 +93,7 @@ def test_touching_freed_memory_stops_the_cpu(Drv) -> None:  # type: ignore[no-un
     freed = replace(w, heap=tuple(replace(o, freed=True) if o.addr == e else o for o in w.heap))
     r = try_step(freed, 1)
     (v,) = r.world.violations
-    assert v.kind == "use-after-free" and v.object == e and v.detail.startswith("Write of size 4")
+    # entry->refcount++ loads the field first: a 4-byte read at offset 32, inside zswap_entry_get
+    assert v.kind == "use-after-free" and v.object == e and v.detail.startswith(f"Read of size 4 at {e + 32:#x}")
+    assert v.frames == ("zswap_entry_get",)
     assert r.world.cpu(1).state == "crashed" and r.world.cpu(1).pc == "N11"

@@ -63,7 +63,8 @@ def test_view_reports_line_893(run) -> None:  # type: ignore[no-untyped-def]
     view = build_view(SCENARIO, "old", run.schedule)
     (v,) = view["violations"]
     assert (v["function"], v["line"]) == ("shrink_memcg_cb", 893)
-    assert "BUG: KASAN: slab-use-after-free in shrink_memcg_cb" in v["report"]
+    assert "BUG: KASAN: slab-use-after-free in _raw_spin_lock+0x" in v["report"]
+    assert " shrink_memcg_cb+0x" in v["report"] and "mm/zswap.c:893" in v["report"]
     assert "zswap_swapoff" in v["report"]
 
 

@@ -5,10 +5,24 @@ the kernel inlines them into the line that calls them.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..engine import Blocked, Ctx
 from ..state import Pte
+
+# struct zswap_entry at the patch's base (x86-64): field -> (offset, size). 80 bytes, the
+# zswap_entry cache's object size: rbnode 0, swpentry 24, refcount 32, length 36, pool 40,
+# handle 48, objcg 56, lru 64.
+ENTRY_FIELDS = {
+    "rbnode": (0, 24), "swpentry": (24, 8), "refcount": (32, 4), "length": (36, 4),
+    "pool": (40, 8), "handle": (48, 8), "objcg": (56, 8), "lru": (64, 16),
+}
+
+
+def touch_entry(c: Ctx, addr: int, name: str, write: bool = False, frames: tuple[str, ...] = ()) -> None:
+    """An access to one field of a struct zswap_entry, at its offset and with its size."""
+    offset, size = ENTRY_FIELDS[name]
+    c.touch(addr + offset, f"entry->{name} (struct zswap_entry)", write=write, size=size, frames=frames, base=addr)
 
 
 def data_tag(owner: str, gen: int) -> str:
@@ -46,7 +60,8 @@ def lru_add_tail(c: Ctx, addr: int) -> None:
 
 def entry_put(c: Ctx, addr: int, function: str) -> None:
     """zswap_entry_put: refcount-- under tree->lock; at zero, zswap_free_entry."""
-    c.touch(addr, "entry->refcount (struct zswap_entry)", write=True, size=4)
+    # int refcount = --entry->refcount; the decrement's load is the first access.
+    touch_entry(c, addr, "refcount", frames=("zswap_entry_put",))
     entry = c.entry(addr)
     refcount = entry.refcount - 1
     if refcount == 0:
@@ -62,15 +77,16 @@ def entry_put(c: Ctx, addr: int, function: str) -> None:
 
 
 def entry_get(c: Ctx, addr: int) -> None:
-    c.touch(addr, "entry->refcount (struct zswap_entry)", write=True, size=4)
+    # entry->refcount++; at the base (no WARN yet): the increment's load is the first access.
+    touch_entry(c, addr, "refcount", frames=("zswap_entry_get",))
     entry = c.entry(addr)
     c.set_entry(addr, refcount=entry.refcount + 1)
 
 
 def rb_search(c: Ctx, tree_addr: int, offset: int) -> int | None:
     """zswap_rb_search: reads tree->rbroot (and the nodes, i.e. the entries)."""
-    c.touch(tree_addr, "tree->rbroot (struct zswap_tree)", write=False, size=8)
-    for off, addr in c.tree_at(tree_addr).rb:
+    # struct rb_node *node = root->rb_node;
+    for off, addr in c.tree_root(tree_addr, write=False, frames=("zswap_rb_search",)).rb:
         if off == offset:
             return addr
     return None
@@ -81,6 +97,8 @@ def invalidate_entry(c: Ctx, tree_addr: int, addr: int) -> bool:
     tree = c.tree_at(tree_addr)
     if not any(a == addr for _, a in tree.rb):
         return False
+    # zswap_rb_erase -> rb_erase(): erasing the only node writes root->rb_node.
+    tree = c.tree_root(tree_addr, write=True, frames=("rb_erase", "zswap_rb_erase"))
     c.set_tree(tree_addr, type(tree)(tree.addr, tree.array, tree.index, tree.lock, tuple(p for p in tree.rb if p[1] != addr)))
     c.set_entry(addr, in_tree=False)
     entry_put(c, addr, "zswap_invalidate_entry")

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from ..engine import ActorDef, Ctx, actor_def, step_def
 from ..state import Entry, Folio, Pte
-from .common import data_tag, entry_name, invalidate_entry, lru_add_tail, need_tree, rb_search
+from .common import (
+    data_tag,
+    entry_name,
+    invalidate_entry,
+    lru_add_tail,
+    need_tree,
+    rb_search,
+)
 
 actor_def(ActorDef("store", "reclaim: swap-out into a reused slot (zswap_store)", "T1", "kswapd0", 77, params=("process", "slot")))
 
@@ -82,8 +89,9 @@ def t4(c: Ctx) -> None:
 def t5(c: Ctx) -> None:
     tree, addr, off = c.get("tree"), c.get("new_entry"), c.get("slot")
     c.tree_lock(tree)  # type: ignore[arg-type]
+    # zswap_rb_insert() walks down from root->rb_node (checked like every tree access), then zswap_lru_add().
+    t = c.tree_root(tree, write=False, frames=("zswap_rb_insert",))  # type: ignore[arg-type]
     lru_add_tail(c, addr)  # type: ignore[arg-type]
-    t = c.tree_at(tree)  # type: ignore[arg-type]
     c.set_tree(tree, type(t)(t.addr, t.array, t.index, t.lock, tuple(sorted(t.rb + ((off, addr),)))))  # type: ignore[arg-type,operator]
     c.set_entry(addr, in_tree=True)  # type: ignore[arg-type]
     c.tree_unlock(tree)  # type: ignore[arg-type]

@@ -6,7 +6,16 @@ steps and swap in one changed step each (see variants.py).
 from __future__ import annotations
 
 from ..engine import ActorDef, Ctx, actor_def, step_def
-from .common import entry_get, entry_name, entry_put, invalidate_entry, need_tree, rb_search
+from .common import (
+    entry_get,
+    entry_name,
+    entry_put,
+    invalidate_entry,
+    need_tree,
+    rb_search,
+    touch_entry,
+)
+from .writeback_old import WB_PID, WB_TASK
 from .writeback_shared import (
     back_out,
     back_out_unlock,
@@ -17,7 +26,6 @@ from .writeback_shared import (
     start_write,
     write_done,
 )
-from .writeback_old import WB_PID, WB_TASK
 
 actor_def(ActorDef("writeback-new", "LRU writeback: shrink_memcg_cb (fixed code)", "K1", WB_TASK, WB_PID, callback="N1"))
 
@@ -45,7 +53,7 @@ def n2(c: Ctx) -> None:
 @step_def("N3")
 def n3(c: Ctx) -> None:
     addr = c.get("entry")
-    c.touch(addr, "entry->swpentry", write=False, size=8)  # type: ignore[arg-type]
+    touch_entry(c, addr, "swpentry")  # type: ignore[arg-type]
     c.set("swpentry", c.entry(addr).offset)  # type: ignore[arg-type]
     c.say(f"swpentry = entry->swpentry (slot {c.entry(addr).offset}) is copied to the stack.")  # type: ignore[arg-type]
     c.goto("N4")
@@ -138,7 +146,7 @@ def n12(c: Ctx) -> None:
 def n13(c: Ctx) -> None:
     addr, folio = c.get("entry"), c.get("folio")
     c.might_sleep("__zswap_load()")
-    c.touch(addr, "entry->handle (struct zswap_entry)", write=False, size=8)  # type: ignore[arg-type]
+    touch_entry(c, addr, "handle")  # type: ignore[arg-type]
     c.set_folio(folio, data=c.entry(addr).data)  # type: ignore[arg-type]
     c.say(f"__zswap_load() decompresses {entry_name(c, addr)} into the locked folio.")  # type: ignore[arg-type]
     c.goto("N14")
@@ -146,7 +154,7 @@ def n13(c: Ctx) -> None:
 
 @step_def("N14")
 def n14(c: Ctx) -> None:
-    c.touch(c.get("entry"), "entry->objcg (struct zswap_entry)", write=False, size=8)  # type: ignore[arg-type]
+    touch_entry(c, c.get("entry"), "objcg")  # type: ignore[arg-type]
     c.say("count_vm_event(ZSWPWB) and the objcg event.")
     c.goto("N15")
 

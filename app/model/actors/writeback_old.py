@@ -5,7 +5,16 @@ Spec section 4.1, steps O1-O23.
 from __future__ import annotations
 
 from ..engine import ActorDef, Ctx, actor_def, step_def
-from .common import entry_get, entry_name, entry_put, invalidate_entry, lru_add_tail, need_tree, rb_search
+from .common import (
+    entry_get,
+    entry_name,
+    entry_put,
+    invalidate_entry,
+    lru_add_tail,
+    need_tree,
+    rb_search,
+    touch_entry,
+)
 from .writeback_shared import (
     back_out,
     back_out_unlock,
@@ -17,7 +26,7 @@ from .writeback_shared import (
     write_done,
 )
 
-WB_TASK = "kworker/u4:1"
+WB_TASK = "kworker/{cpu}:1"  # shrink_wq is a bound workqueue (create_workqueue): a per-CPU worker
 WB_PID = 57
 
 actor_def(ActorDef("writeback-old", "LRU writeback: shrink_memcg_cb (old code)", "K1", WB_TASK, WB_PID, callback="O1"))
@@ -35,7 +44,7 @@ def o1(c: Ctx) -> None:
 @step_def("O2")
 def o2(c: Ctx) -> None:
     addr = c.get("entry")
-    c.touch(addr, "entry->swpentry", write=False, size=8)  # type: ignore[arg-type]
+    touch_entry(c, addr, "swpentry")  # type: ignore[arg-type]
     c.set("swpoffset", c.entry(addr).offset)  # type: ignore[arg-type]
     c.say(f"swpoffset = {c.entry(addr).offset}, copied to the stack while the LRU lock keeps the entry alive.")  # type: ignore[arg-type]
     c.goto("O3")
@@ -121,7 +130,7 @@ def o10(c: Ctx) -> None:
 @step_def("O11")
 def o11(c: Ctx) -> None:
     addr = c.get("entry")
-    c.touch(addr, "entry->swpentry", write=False, size=8)  # type: ignore[arg-type]
+    touch_entry(c, addr, "swpentry")  # type: ignore[arg-type]
     c.set("r_off", c.entry(addr).offset)  # type: ignore[arg-type]
     c.say(f"swpentry = entry->swpentry (safe: {c.me} holds a reference).")
     c.goto("O12")
@@ -156,7 +165,7 @@ def o15a(c: Ctx) -> None:
 @step_def("O15b")
 def o15b(c: Ctx) -> None:
     addr = c.get("entry")
-    c.touch(addr, "entry->swpentry", write=False, size=8)  # type: ignore[arg-type]
+    touch_entry(c, addr, "swpentry")  # type: ignore[arg-type]
     found = rb_search(c, c.get("tree"), c.entry(addr).offset)  # type: ignore[arg-type]
     if found != addr:
         c.say("The tree no longer holds this entry for the slot: it was invalidated and maybe reused. Back out with -ENOMEM.")
@@ -175,7 +184,7 @@ def o16(c: Ctx) -> None:
     addr, folio = c.get("entry"), c.get("folio")
     c.tree_unlock(c.get("tree"))  # type: ignore[arg-type]
     c.might_sleep("__zswap_load()")
-    c.touch(addr, "entry->handle (struct zswap_entry)", write=False, size=8)  # type: ignore[arg-type]
+    touch_entry(c, addr, "handle")  # type: ignore[arg-type]
     c.set_folio(folio, data=c.entry(addr).data)  # type: ignore[arg-type]
     c.say(f"{c.me} releases tree->lock and decompresses {entry_name(c, addr)} into the locked folio.")  # type: ignore[arg-type]
     c.goto("O17a")
@@ -197,7 +206,7 @@ def o18(c: Ctx) -> None:
 @step_def("O19")
 def o19(c: Ctx) -> None:
     addr = c.get("entry")
-    c.touch(addr, "entry->pool (struct zswap_entry)", write=False, size=8)  # type: ignore[arg-type]
+    touch_entry(c, addr, "pool")  # type: ignore[arg-type]
     lru_add_tail(c, addr)  # type: ignore[arg-type]
     c.set("ret", "LRU_RETRY")
     c.say(
@@ -210,7 +219,7 @@ def o19(c: Ctx) -> None:
 @step_def("O20")
 def o20(c: Ctx) -> None:
     addr = c.get("entry")
-    c.touch(addr, "entry->objcg (struct zswap_entry)", write=False, size=8)  # type: ignore[arg-type]
+    touch_entry(c, addr, "objcg")  # type: ignore[arg-type]
     erased = invalidate_entry(c, c.get("tree"), addr)  # type: ignore[arg-type]
     if erased:
         c.say(f"Writeback succeeded: zswap_invalidate_entry() erases {entry_name(c, addr)} and drops the tree's reference.")  # type: ignore[arg-type]

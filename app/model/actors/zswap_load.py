@@ -6,7 +6,17 @@ to read: folio->swap gives the offset).
 from __future__ import annotations
 
 from ..engine import Ctx, step_def
-from .common import entry_get, entry_name, entry_put, invalidate_entry, lru_add_tail, lru_del, need_tree, rb_search
+from .common import (
+    entry_get,
+    entry_name,
+    entry_put,
+    invalidate_entry,
+    lru_add_tail,
+    lru_del,
+    need_tree,
+    rb_search,
+    touch_entry,
+)
 
 
 def _offset(c: Ctx) -> int:
@@ -51,7 +61,7 @@ def l7_decompress(c: Ctx) -> None:
     tree, addr, folio = c.get("load_tree"), c.get("load_entry"), c.get("folio")
     c.tree_unlock(tree)  # type: ignore[arg-type]
     c.might_sleep("__zswap_load()")
-    c.touch(addr, "entry->handle (struct zswap_entry)", write=False, size=8)  # type: ignore[arg-type]
+    touch_entry(c, addr, "handle")  # type: ignore[arg-type]
     c.set_folio(folio, data=c.entry(addr).data)  # type: ignore[arg-type]
     c.say(f"{c.me} drops tree->lock and decompresses {entry_name(c, addr)} into folio {folio:#x}.")  # type: ignore[arg-type]
     c.goto("L8")
