@@ -2,6 +2,8 @@
 PYTHON ?= python3
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# uvicorn worker processes (see the README's "Workers"); also ZSWAP_WEB_WORKERS.
+WORKERS ?= $(or $(ZSWAP_WEB_WORKERS),1)
 VENV := .venv
 VPY := $(VENV)/bin/python
 
@@ -24,7 +26,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	DEBIAN_FRONTEND=noninteractive apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
 run: $(VENV)/.installed
-	$(VPY) -m app --host $(HOST) --port $(PORT)
+	$(VPY) -m app --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 test: $(VENV)/.installed-test /usr/bin/chromium
 	$(VPY) -m pytest -q tests/

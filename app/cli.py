@@ -1,6 +1,6 @@
 """Command line: serve, list scenarios, replay a schedule, check a scenario.
 
-    python -m app [--host H] [--port P]            serve (same as `make run`)
+    python -m app [--host H] [--port P] [--workers N]   serve (same as `make run`)
     python -m app scenarios [--json]
     python -m app replay SCENARIO --code old|new|VARIANT --schedule 1112... [--format text|json|kasan|diagram]
     python -m app check SCENARIO --code CODE [--json] [--max-states N]
@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m app", description="zswap LRU-writeback vs. swapoff race visualizer")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=None, help="uvicorn worker processes (default: "
+                   "$ZSWAP_WEB_WORKERS or 1)")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     s = sub.add_parser("scenarios", help="list the scenarios, their codes and tours")
     s.add_argument("--json", action="store_true")
@@ -113,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .web.server import serve
 
             load_all()  # a bad scenario file stops the server before it starts, named (exit 2)
-            serve(args.host, args.port)
+            serve(args.host, args.port, args.workers)
             return 0
         if args.command == "scenarios":
             return _print_scenarios(args.json)

@@ -119,6 +119,34 @@ def check(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any]:
     return check_cached(scenario_id, code, prefix)
 
 
+@lru_cache(maxsize=64)
+def search_cost(scenario_id: str, code: str) -> float:
+    """An estimate of how many states the explorer will visit: the product over CPUs of (steps the
+    CPU takes when it runs alone from the start, plus one). It under-estimates by 2-4x on the
+    shipped scenarios (2-CPU ones about 2,000, 3-CPU ones 45,000-79,000) but orders them right, and
+    it grows with slots and processes as well as with CPUs. Infinity when a CPU runs alone for
+    more than 2,000 steps."""
+    import math
+
+    from .engine import Blocked, try_step
+    from .initial import initial_world
+
+    s = scenario(scenario_id)
+    check_code(code)
+    lengths = []
+    for cpu in s.cpus:
+        world, steps = initial_world(s, code), 0
+        while world.cpu(cpu.id).state == "run" and world.cpu(cpu.id).pc is not None:
+            result = try_step(world, cpu.id)
+            if isinstance(result, Blocked):
+                break
+            world, steps = result.world, steps + 1
+            if steps > 2000:
+                return math.inf
+        lengths.append(steps)
+    return float(math.prod(n + 1 for n in lengths))
+
+
 @lru_cache(maxsize=4096)
 def _cached_view(scenario_id: str, code: str, schedule: str) -> RunView:
     return build_run_view(run(scenario_id, code, schedule))
@@ -165,6 +193,7 @@ __all__ = [
     "shared_view",
     "validate",
     "check",
+    "search_cost",
     "codes",
     "CODES",
     "VARIANTS",

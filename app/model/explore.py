@@ -30,7 +30,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 from .engine import PART_INDEX, SHARED_PARTS, Blocked, run_step
 from .state import PARTS
@@ -203,12 +203,17 @@ def explore(
     reduction: bool = False,
     prefix: str = "",
     memo: bool = True,
+    max_seconds: float | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Exploration:
     """Explore every interleaving from the initial world, or from the state after ``prefix``.
 
-    ``memo=False`` runs every step for real (slow; tests compare the two).
+    ``memo=False`` runs every step for real (slow; tests compare the two). ``max_seconds`` is a
+    time budget and ``should_stop`` is asked now and then whether anyone still wants the answer;
+    either stops the search like the state budget does (``complete`` False, the reason said).
     """
     started = time.perf_counter()
+    deadline = None if max_seconds is None else started + max_seconds
     root = replay(scenario, code, prefix).world if prefix else initial_world(scenario, code)
     index: dict[World, int] = {root: 0}
     worlds: list[World] = [root]
@@ -233,6 +238,15 @@ def explore(
 
     while queue:
         s = queue.popleft()
+        if s & 1023 == 0 and s:  # every 1,024 states: about 20-40 ms of search
+            if deadline is not None and time.perf_counter() > deadline:
+                stopped = f"stopped at the time budget of {max_seconds:g} s"
+                succ.append([])
+                break
+            if should_stop is not None and should_stop():
+                stopped = "cancelled: nobody was waiting for the answer"
+                succ.append([])
+                break
         world = worlds[s]
         children: list[int] = []
         moves: list[tuple[int, World]] = []

@@ -7,7 +7,6 @@ from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -21,10 +20,14 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Unknown code, or a malformed parameter", **ERR},
     404: {"description": "Unknown scenario", **ERR},
     422: {"description": "The schedule cannot be replayed: position, reason and the longest valid prefix", **ERR},
+    503: {"description": "The server is busy (every explorer slot taken, or its request limit reached); "
+                         "the Retry-After header says when to try again", **ERR},
 }
 
 
-@router.get("/scenarios", response_model=list[schema.ScenarioInfo], summary="All scenarios")
+@router.get("/scenarios", response_model=list[schema.ScenarioInfo],
+            responses={k: v for k, v in RESPONSES.items() if k in (400, 503)},
+            summary="All scenarios")
 async def api_scenarios() -> JSONResponse:
     """Every scenario with its codes, CPUs and tours."""
     return JSONResponse(list(modelapi.scenarios()))
@@ -68,9 +71,9 @@ def state_json(scenario_id: str, code: str, t: str) -> bytes:
 
 
 @router.get("/s/{scenario_id}/check", response_model=schema.CheckResult,
-            responses={k: v for k, v in RESPONSES.items() if k != 422},
-            summary="The explorer's verdict")
+            responses=RESPONSES, summary="The explorer's verdict")
 async def api_check(
+    request: Request,
     scenario_id: str,
     code: Code = "old",
     t: Prefix = "",
@@ -81,9 +84,4 @@ async def api_check(
     start with `t`. Counts can exceed 2**53: `complete_runs_text` and each `count_text` carry
     them exactly. The first request for a 3-CPU scenario takes seconds; results are cached."""
     t = t[: modelapi.MAX_STEPS + 1]
-    try:
-        result = modelapi.cached_verdict(scenario_id, code, t) or await run_in_threadpool(
-            modelapi.verdict, scenario_id, code, t)
-    except modelapi.ModelInputError as e:
-        raise errors.from_model(e, scenario_id, code, t, None, api=True) from None
-    return JSONResponse(result)
+    return JSONResponse(await pages.verdict_or_error(request, scenario_id, code, t, api=True))

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import logging
+import asyncio
 import os
 import sys
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,7 +16,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.web import api, errors, exports, modelapi, pages, render
-from app.web import assets, compression, head
+from app.web import assets, compression, head, limits, searches
 
 log = logging.getLogger("app.web")
 
@@ -84,22 +84,26 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
                         "<p>Something went wrong on our side.</p>", status_code=500)
 
 
-def _precompute() -> None:
+async def _precompute() -> None:
     try:
-        modelapi.precompute_light()
+        await modelapi.precompute_light()
     except Exception:  # a model bug must not take the server down; the pages will show it
         log.exception("precomputing the explorer's verdicts failed")
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """At startup, a daemon thread computes the old/new verdicts of the 2-CPU scenarios (a few
-    seconds of CPU in all) so that the index can show them; ZSWAP_WEB_PRECOMPUTE=0 turns it off.
-    The 3-CPU scenarios are left to an explicit request: 3-5 s each would hold the GIL and slow
-    every step request for minutes."""
+    """At startup, the search process computes the old/new verdicts of the scenarios whose
+    estimated search cost is small (a few seconds of CPU in all) so that the index can show them;
+    ZSWAP_WEB_PRECOMPUTE=0 turns it off. The costly ones (the 3-CPU scenarios) are left to an
+    explicit request."""
+    task = None
     if os.environ.get("ZSWAP_WEB_PRECOMPUTE", "1") != "0":
-        threading.Thread(target=_precompute, name="precompute-verdicts", daemon=True).start()
+        task = asyncio.create_task(_precompute())
     yield
+    if task is not None:
+        task.cancel()
+    searches.pool.cancel_all()
 
 
 def create_app() -> FastAPI:
@@ -120,7 +124,10 @@ def create_app() -> FastAPI:
     )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(compression.GZip)
-    app.add_middleware(head.HeadAsGet)  # outermost: a HEAD gets the headers of the compressed GET
+    app.add_middleware(head.HeadAsGet)  # a HEAD gets the headers of the compressed GET
+    app.add_middleware(limits.RelativeRedirects)
+    app.add_middleware(limits.Shed)
+    app.add_middleware(limits.AllowedHosts)  # outermost: a foreign Host costs nothing more
     app.mount("/static", assets.VersionedStaticFiles(directory=render.STATIC), name="static")
 
     @app.get("/favicon.ico", include_in_schema=False)

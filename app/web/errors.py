@@ -13,9 +13,16 @@ class WebError(Exception):
     """A 4xx answer: `body` follows schema.ErrorBody; `links` are (label, url) pairs for the page."""
 
     def __init__(self, status: int, body: dict[str, Any], links: list[tuple[str, str]] | None = None,
-                 schedule: str | None = None):
+                 schedule: str | None = None, headers: dict[str, str] | None = None):
         super().__init__(body["message"])
         self.status, self.body, self.links, self.schedule = status, body, links or [], schedule
+        self.headers = headers or {}
+
+
+def busy(retry_after: int) -> WebError:
+    """503: every explorer slot is taken (or the server is at its limit); come back later."""
+    return WebError(503, {"error": "busy", "message": f"The server is busy; try again in {retry_after} s."},
+                    headers={"Retry-After": str(retry_after)})
 
 
 def is_api(request: Request) -> bool:
@@ -51,8 +58,10 @@ def from_model(e: Exception, scenario_id: str, code: str, t: str, tour: str | No
 
 def respond(request: Request, err: WebError) -> Response:
     if is_api(request):
-        return JSONResponse(err.body, status_code=err.status)
-    return error_page(request, err.status, err.body, err.links, err.schedule)
+        return JSONResponse(err.body, status_code=err.status, headers=err.headers)
+    page = error_page(request, err.status, err.body, err.links, err.schedule)
+    page.headers.update(err.headers)
+    return page
 
 
 def error_page(request: Request, status: int, body: dict[str, Any], links: list[tuple[str, str]] | None = None,

@@ -5,11 +5,16 @@ scenario list and the explorer's verdicts, and says which verdicts are cheap eno
 """
 from __future__ import annotations
 
+import json
 import threading
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Any, Callable
 
+from starlette.requests import Request
+
 from app.model import api
+from app.web import searches
 
 ModelInputError = api.ModelInputError
 ScenarioFileError = api.ScenarioFileError
@@ -29,9 +34,10 @@ MAX_STEPS = 500
 
 # Codes whose verdicts the scenario page shows side by side; the variants are shown on request.
 MAIN_CODES = ("old", "new")
-# A scenario with this many CPUs or more has a state space ~100x larger: its verdict takes
-# 3-5 s of CPU the first time, so it is never computed on a page load, only on an explicit request.
-HEAVY_CPUS = 3
+# A scenario whose estimated search cost (app.model.api.search_cost: about 2,000 for the 2-CPU
+# scenarios, 45,000-79,000 for the 3-CPU ones, whose verdicts take 3-5 s) is above this is never
+# searched on a page load or at startup, only on an explicit request.
+HEAVY_STATES = 20_000
 
 
 @lru_cache(maxsize=1)
@@ -63,10 +69,13 @@ def replay(scenario_id: str, code: str, schedule: str) -> dict[str, Any]:
         raise
 
 
+@lru_cache(maxsize=None)
 def is_heavy(scenario_id: str) -> bool:
-    """True when the explorer needs seconds, not a fraction of one, for this scenario."""
-    s = scenario(scenario_id)
-    return s is not None and len(s["cpus"]) >= HEAVY_CPUS
+    """True when the explorer needs seconds, not a fraction of one, for this scenario (by its
+    estimated cost, not its CPU count alone)."""
+    if scenario(scenario_id) is None:
+        return False
+    return max(api.search_cost(scenario_id, c) for c in MAIN_CODES) > HEAVY_STATES
 
 
 # -- the explorer's verdicts ------------------------------------------------------------------
@@ -113,7 +122,58 @@ def verdict(scenario_id: str, code: str, t: str = "") -> dict[str, Any]:
 
 def cached_verdict(scenario_id: str, code: str, t: str = "") -> dict[str, Any] | None:
     """The verdict if it was already computed in this process, else None (never computes)."""
-    return None if t else _verdicts.get((scenario_id, code))
+    if not t:
+        return _verdicts.get((scenario_id, code))
+    found = _here.get((scenario_id, code, t))
+    if found is not None:
+        _here.move_to_end((scenario_id, code, t))
+        return found[0]
+    return None
+
+
+# "From this state" verdicts: bounded in entries and in bytes (their JSON size).
+_here: OrderedDict[tuple[str, str, str], tuple[dict[str, Any], int]] = OrderedDict()
+HERE_ENTRIES, HERE_BYTES = 256, 4 << 20
+_here_bytes = 0
+
+
+def _remember(key: tuple[str, str, str], result: dict[str, Any]) -> None:
+    """Cache a verdict unless it was cut by time (that depends on the machine's load, not the model)."""
+    global _here_bytes
+    if not result["complete"] and "state budget" not in (result.get("stopped_reason") or ""):
+        return
+    if not key[2]:
+        _verdicts[key[:2]] = result
+        return
+    size = len(json.dumps(result))
+    if key in _here or size > HERE_BYTES:
+        return
+    _here[key] = (result, size)
+    _here_bytes += size
+    while len(_here) > HERE_ENTRIES or _here_bytes > HERE_BYTES:
+        _, (_, dropped) = _here.popitem(last=False)
+        _here_bytes -= dropped
+
+
+def check_input(scenario_id: str, code: str, t: str) -> None:
+    """Raise the ModelInputError a search would raise (unknown scenario or code, a bad prefix)."""
+    api.scenario(scenario_id)
+    api.check_code(code)
+    if t:
+        api.run(scenario_id, code, t)
+
+
+async def search(scenario_id: str, code: str, t: str = "", request: Request | None = None) -> dict[str, Any]:
+    """The explorer's verdict, from the cache or from the search processes (app.web.searches):
+    raises ModelInputError for bad input, searches.Busy when the pool is full, searches.ClientGone
+    when the request's client left first."""
+    done = cached_verdict(scenario_id, code, t)
+    if done is not None:
+        return done
+    check_input(scenario_id, code, t)
+    result = _with_texts(await searches.pool.run((scenario_id, code, t), request))
+    _remember((scenario_id, code, t), result)
+    return result
 
 
 def page_verdicts_ready(scenario_id: str) -> bool:
@@ -121,16 +181,15 @@ def page_verdicts_ready(scenario_id: str) -> bool:
     return is_heavy(scenario_id) or all((scenario_id, c) in _verdicts for c in MAIN_CODES)
 
 
-def precompute_light() -> None:
-    """Compute old and new verdicts of every light scenario (a few seconds in all)."""
+async def precompute_light() -> None:
+    """Compute old and new verdicts of every light scenario (a few seconds of CPU in all, in the
+    search process)."""
     for s in scenarios():
-        if not is_heavy(s["id"]):
-            for c in MAIN_CODES:
-                verdict(s["id"], c)
+        await verdict_pane_inputs(s["id"])
 
 
-def verdict_pane_inputs(scenario_id: str) -> None:
+async def verdict_pane_inputs(scenario_id: str) -> None:
     """Compute what the scenario page's verdict pane shows by itself (old and new, if light)."""
     if not is_heavy(scenario_id):
         for c in MAIN_CODES:
-            verdict(scenario_id, c)
+            await search(scenario_id, c)

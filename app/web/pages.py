@@ -7,11 +7,10 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from app.web import compression, context, errors, modelapi, render, urls
+from app.web import compression, context, errors, modelapi, render, searches, urls
 from app.web.params import Code, Prefix, Schedule
 
 router = APIRouter()
@@ -26,10 +25,16 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "Unknown scenario (the page lists the real ones)", **HTML},
     422: {"description": "The schedule cannot be replayed: the page names the position and the reason "
                          "and links to the longest valid prefix", **HTML},
+    503: {"description": "The server is busy (every explorer slot taken, or its request limit reached); "
+                         "the Retry-After header says when to try again", **HTML},
 }
 
 
-@router.get("/", response_class=HTMLResponse, summary="The scenarios")
+# Every route can answer 400 (a Host outside the allow-list, app.web.limits) and 503 (overload).
+ANY_ROUTE = {k: v for k, v in ERROR_RESPONSES.items() if k in (400, 503)}
+
+
+@router.get("/", response_class=HTMLResponse, responses=ANY_ROUTE, summary="The scenarios")
 async def index(request: Request) -> HTMLResponse:
     """List every scenario with its summary, codes and tours."""
     return render.page(request, "index.html", "index.html", scenarios=modelapi.scenarios(),
@@ -66,8 +71,8 @@ async def scenario_page(
     """Replay schedule `t` on `code`; htmx swaps get only the <main id="state"> fragment."""
     fragment = render.wants_fragment(request)
     if not fragment and not modelapi.page_verdicts_ready(scenario_id) and modelapi.scenario(scenario_id):
-        # The first full page of a light scenario runs the explorer (0.1-1 s): off the event loop.
-        await run_in_threadpool(modelapi.verdict_pane_inputs, scenario_id)
+        # The first full page of a light scenario runs the explorer (0.1-1 s), in a search process.
+        await modelapi.verdict_pane_inputs(scenario_id)
     t = t[: modelapi.MAX_STEPS + 1]
     if compression.accepts_gzip(request.headers.get("accept-encoding")):
         # Browsers accept gzip: the page (about 65 kB) is compressed once per state, not per request.
@@ -105,8 +110,7 @@ def state_html(fragment: bool, scenario_id: str, code: str, t: str, tour: str | 
                          verdicts=context.verdict_pane(scenario))
 
 
-@router.get("/s/{scenario_id}/verdict", response_class=HTMLResponse,
-            responses={k: v for k, v in ERROR_RESPONSES.items() if k != 422},
+@router.get("/s/{scenario_id}/verdict", response_class=HTMLResponse, responses=ERROR_RESPONSES,
             summary="The explorer's verdict for one code, as HTML")
 async def verdict_page(
     request: Request,
@@ -121,15 +125,22 @@ async def verdict_page(
     if scenario is None:
         raise errors.unknown_scenario(scenario_id)
     t = t[: modelapi.MAX_STEPS + 1]
-    try:
-        result = modelapi.cached_verdict(scenario_id, code, t) or await run_in_threadpool(
-            modelapi.verdict, scenario_id, code, t)
-    except modelapi.ModelInputError as e:
-        raise errors.from_model(e, scenario_id, code, t, None, api=False) from None
+    result = await verdict_or_error(request, scenario_id, code, t, api=False)
     info = next(c for c in scenario["code_info"] if c["id"] == code)
     v = context.code_verdict(scenario, info, result, t)
     return render.page(request, "verdict.html", "_verdict_code.html", scenario=scenario, v=v,
                        standalone=not render.wants_fragment(request))
+
+
+async def verdict_or_error(request: Request, scenario_id: str, code: str, t: str, api: bool) -> dict[str, Any]:
+    """The explorer's verdict (app.web.searches runs it in another process), or the WebError:
+    4xx for bad input, 503 with Retry-After when every search slot is taken."""
+    try:
+        return await modelapi.search(scenario_id, code, t, request)
+    except modelapi.ModelInputError as e:
+        raise errors.from_model(e, scenario_id, code, t, None, api=api) from None
+    except (searches.Busy, searches.ClientGone):
+        raise errors.busy(searches.RETRY_AFTER) from None
 
 
 @router.get("/s/{scenario_id}/events", response_class=HTMLResponse, responses=ERROR_RESPONSES,

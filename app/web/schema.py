@@ -76,7 +76,7 @@ class ErrorBody(BaseModel):
     errors; `valid` lists the accepted values for an unknown scenario, code or tour."""
 
     error: Literal["unknown-scenario", "unknown-code", "unknown-tour", "bad-schedule",
-                   "bad-request", "not-found", "method-not-allowed", "internal"]
+                   "bad-request", "not-found", "method-not-allowed", "busy", "internal"]
     message: str
     position: int | None = None
     reason: str | None = None

@@ -13,7 +13,7 @@ SEED = "lru-writeback-vs-swapoff"
 
 
 def heavy_scenario() -> str:
-    return next(s["id"] for s in modelapi.scenarios() if len(s["cpus"]) >= modelapi.HEAVY_CPUS)
+    return next(s["id"] for s in modelapi.scenarios() if modelapi.is_heavy(s["id"]))
 
 
 def test_check_route_is_the_models_verdict_with_exact_counts(client):
@@ -169,7 +169,9 @@ def test_check_from_a_prefix_explores_only_its_continuations(client):
     assert here["prefix"] == PREFIX and here["states"] < whole["states"]
     assert here["complete_runs"] < whole["complete_runs"]
     assert here["violations"] and all(v["shortest"].startswith(PREFIX) for v in here["violations"])
-    assert here == json.loads(json.dumps(modelapi._with_texts(model_api.check(SEED, "old", PREFIX))))
+    # Searched in another process: the same verdict, in its own time.
+    same = json.loads(json.dumps(modelapi._with_texts(model_api.check(SEED, "old", PREFIX))))
+    assert {**here, "seconds": 0} == {**same, "seconds": 0}
 
 
 def test_check_from_a_bad_prefix_names_the_position(client):

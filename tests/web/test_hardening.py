@@ -1,0 +1,213 @@
+"""Issue 11's defects, one regression test each: searches in another process, bounded and
+cancelled; overload answered with fast 503s; request heads bounded in size and time; Host never
+reflected and checked against an allow-list; caches bounded in bytes.
+
+The slow-loris, huge-header and hung-up-client tests run against the real server (`python -m app`)
+on a free loopback port, each bounded in time."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from app.model.explore import explore
+from app.model.scenario import load_all
+from app.web import limits, modelapi, searches, urls
+
+from .conftest import REPO, _answers, _free_port
+
+SEED = "lru-writeback-vs-swapoff"
+HEAVY = "two-shrinkers-vs-swapoff"  # 3 CPUs: a few seconds a search
+
+
+# -- the explorer: budgets, a bounded queue, another process --------------------------------------
+
+def test_explore_has_a_time_budget_and_can_be_cancelled():
+    s = load_all()[HEAVY]
+    cut = explore(s, "old", reduction=True, max_seconds=0.0)
+    assert not cut.complete and "time budget" in cut.stopped_reason and cut.complete_runs is None
+    asked = []
+    gone = explore(s, "old", reduction=True, should_stop=lambda: asked.append(1) or True)
+    assert not gone.complete and gone.stopped_reason.startswith("cancelled") and asked
+
+
+def test_a_full_queue_answers_503_with_retry_after_at_once(client, monkeypatch):
+    monkeypatch.setattr(searches.pool, "_free", [])  # every prefix slot taken
+    started = time.monotonic()
+    j = client.get(urls.api_check(HEAVY, "old", "11"))
+    assert j.status_code == 503 and j.headers["retry-after"] == str(searches.RETRY_AFTER)
+    assert j.json()["error"] == "busy"
+    page = client.get(urls.verdict(HEAVY, "new", "11"))
+    assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+    assert "busy" in page.text and "Traceback" not in page.text
+    assert time.monotonic() - started < 2
+
+
+def test_a_search_cut_by_its_time_budget_says_so_and_is_not_cached(client, monkeypatch):
+    monkeypatch.setattr(searches, "MAX_SECONDS", 0.001)
+    r = client.get(urls.api_check(HEAVY, "old", "3"))
+    assert r.status_code == 200
+    body = r.json()
+    assert body["complete"] is False and "time budget" in body["stopped_reason"]
+    assert modelapi.cached_verdict(HEAVY, "old", "3") is None
+
+
+def test_searches_run_in_another_process_and_are_cached_in_this_one(client):
+    r = client.get(urls.api_check(SEED, "new", "1"))
+    assert r.status_code == 200 and r.json()["complete"]
+    assert searches.pool._executor is not None  # the search ran in the pool
+    assert modelapi.cached_verdict(SEED, "new", "1") == r.json()
+
+
+def test_the_prefix_cache_is_bounded_in_entries_and_bytes(monkeypatch):
+    monkeypatch.setattr(modelapi, "_here", type(modelapi._here)())
+    monkeypatch.setattr(modelapi, "_here_bytes", 0)
+    monkeypatch.setattr(modelapi, "HERE_ENTRIES", 3)
+    monkeypatch.setattr(modelapi, "HERE_BYTES", 100)
+    for i in range(5):
+        modelapi._remember(("s", "old", str(i)), {"complete": True, "pad": "x" * 30})
+    assert len(modelapi._here) <= 2 and modelapi._here_bytes <= 100
+
+
+# -- cost decides what is heavy --------------------------------------------------------------------
+
+def test_heavy_is_decided_by_estimated_cost_not_cpus():
+    three_cpus_but_cheap = [s["id"] for s in modelapi.scenarios() if len(s["cpus"]) == 3
+                            and not modelapi.is_heavy(s["id"])]
+    assert "slot-reuse" in three_cpus_but_cheap  # its third CPU takes one step
+    assert modelapi.is_heavy(HEAVY) and not modelapi.is_heavy(SEED)
+
+
+# -- overload, hosts, redirects (in-process) --------------------------------------------------------
+
+def test_past_the_in_flight_limit_a_request_gets_a_fast_503(client, monkeypatch):
+    monkeypatch.setattr(limits, "MAX_IN_FLIGHT", 0)
+    for url, kind in ((urls.scenario(SEED, "old", "1"), "text/html"), (urls.api_scenario(SEED, "old", "1"),
+                                                                         "application/json")):
+        r = client.get(url)
+        assert r.status_code == 503 and r.headers["retry-after"] and r.headers["content-type"].startswith(kind)
+    monkeypatch.setattr(limits, "MAX_LAG", -1.0)  # as if the loop had been busy
+    monkeypatch.setattr(limits, "MAX_IN_FLIGHT", 10)
+    assert client.get("/").status_code == 503
+
+
+@pytest.mark.parametrize("host,ok", [
+    ("127.0.0.1:8000", True), ("[::1]:8000", True), ("192.168.1.20:8000", True), ("10.0.0.5", True),
+    ("203.0.113.9", True), ("laptop:8000", True), ("laptop.local", True), ("pi.lan:80", True),
+    ("localhost", True), ("evil.example.com", False), ("127.0.0.1.nip.io", False),
+])
+def test_default_host_allow_list(client, host, ok):
+    r = client.get("/", headers={"Host": host})
+    assert (r.status_code == 200) == ok and r.status_code in (200, 400)
+    if not ok:
+        assert "Host" in r.text
+
+
+def test_configured_host_allow_list():
+    assert limits.host_allowed("viz.example.org:443", ["*.example.org"])
+    assert limits.host_allowed("example.org", ["*.example.org"])
+    assert not limits.host_allowed("192.168.1.2", ["viz.example.org"])
+    assert limits.host_allowed("anything", ["*"])
+
+
+def test_trailing_slash_redirect_never_reflects_the_host(client):
+    r = client.get(f"/s/{SEED}/?t=1", headers={"Host": "laptop.local"}, follow_redirects=False)
+    assert r.status_code in (301, 307, 308)
+    assert r.headers["location"] == f"/s/{SEED}?t=1"
+
+
+# -- the real server: head size, head time, hung-up searches ---------------------------------------
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    env = dict(os.environ, ZSWAP_WEB_PRECOMPUTE="0", ZSWAP_WEB_HEADER_TIMEOUT="2")
+    proc = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port)], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not _answers(port):
+            assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+        yield proc, port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _get(port: int, path: str, timeout: float = 5) -> tuple[int, float]:
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        head = s.recv(64)
+    return int(head.split()[1]), time.monotonic() - started
+
+
+def test_a_huge_header_is_refused_at_once(server):
+    _, port = server
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ")
+        try:
+            for _ in range(2000):  # up to 16 MB; the server closes long before
+                s.sendall(b"a" * 8192)
+        except OSError:
+            pass
+        answer = s.recv(100)
+    assert answer.startswith(b"HTTP/1.1 431") or answer == b""
+    assert time.monotonic() - started < 5
+    assert _get(port, "/favicon.ico")[0] == 200
+
+
+def test_slow_loris_connections_are_dropped_and_do_not_block_real_requests(server):
+    _, port = server
+    held = []
+    try:
+        for _ in range(300):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finished
+            held.append(s)
+        status, took = _get(port, urls.api_scenario(SEED, "old", "12"))
+        assert status == 200 and took < 2
+        time.sleep(2.5)  # the head timeout (2 s in this server)
+        s = held[0]
+        s.settimeout(3)
+        assert s.recv(100).startswith(b"HTTP/1.1 408")
+    finally:
+        for s in held:
+            s.close()
+
+
+def _children_cpu(pid: int) -> float:
+    """CPU seconds of the server's child processes (the search pool)."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def test_a_search_whose_client_hung_up_is_cancelled(server):
+    proc, port = server
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(f"GET {urls.api_check(HEAVY, 'old', '')} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    time.sleep(1.5)  # the search is running (a few seconds in all)
+    s.close()
+    time.sleep(0.5)
+    before = _children_cpu(proc.pid)
+    time.sleep(1.5)
+    assert _children_cpu(proc.pid) - before < 0.3
+    status, _ = _get(port, urls.api_check(SEED, "old", "1"))  # the pool still works
+    assert status == 200
