@@ -56,7 +56,13 @@ def r3_swapcount(c: Ctx) -> None:
         c.say(f"swap_swapcount() of slot {off} is 0 and the slot cache is enabled: the slot is free, so no folio.")
         c.goto("R9")
         return
-    c.say(f"Slot {off} is still in use (count {slot.count}), so {c.me} goes on to allocate a folio.")
+    if slot.count == 0:
+        c.say(
+            f"swap_swapcount() of slot {off} is 0, but the per-cpu slot cache is disabled, so this check does not "
+            f"stop {c.me}: it goes on to allocate a folio (swapcache_prepare() decides below)."
+        )
+    else:
+        c.say(f"Slot {off} is still in use (count {slot.count}), so {c.me} goes on to allocate a folio.")
     c.goto("R4")
 
 

@@ -59,7 +59,7 @@ def o3(c: Ctx) -> None:
     else:
         c.say(
             f"tree = swap_zswap_tree(): {c.me} caches a pointer {tree:#x} into the trees array. "
-            "Nothing pins that array once the LRU lock is dropped."
+            "Nothing pins that array: not the LRU lock it holds now (zswap_swapoff() frees the array without taking it), and nothing after."
         )
     c.goto("O4")
 
