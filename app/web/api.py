@@ -10,7 +10,8 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from app.web import compression, errors, modelapi, pages, schema
+from app.model.cache import bounded_cache, share
+from app.web import compression, errors, modelapi, pages, schema, work
 from app.web.params import Code, Prefix, Schedule
 
 router = APIRouter(prefix="/api")
@@ -28,9 +29,23 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 @router.get("/scenarios", response_model=list[schema.ScenarioInfo],
             responses={k: v for k, v in RESPONSES.items() if k in (400, 503)},
             summary="All scenarios")
-async def api_scenarios() -> JSONResponse:
+async def api_scenarios(request: Request) -> Response:
     """Every scenario with its codes, CPUs and tours."""
-    return JSONResponse(list(modelapi.scenarios()))
+    # Serialised and compressed once: the list (every tour's sentence once per step) never changes.
+    if compression.accepts_gzip(request.headers.get("accept-encoding")):
+        return Response(scenarios_json_gzip(), media_type="application/json",
+                        headers={"Vary": "Accept-Encoding", "Content-Encoding": "gzip"})
+    return Response(scenarios_json(), media_type="application/json", headers={"Vary": "Accept-Encoding"})
+
+
+@lru_cache(maxsize=1)
+def scenarios_json() -> bytes:
+    return json.dumps(list(modelapi.scenarios()), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@lru_cache(maxsize=1)
+def scenarios_json_gzip() -> bytes:
+    return gzip.compress(scenarios_json(), compresslevel=compression.COMPRESSLEVEL)
 
 
 @router.get("/s/{scenario_id}", response_class=JSONResponse, responses={200: {"model": schema.RunViewSchema,
@@ -46,9 +61,10 @@ async def api_scenario(
     t = t[: modelapi.MAX_STEPS + 1]
     if compression.accepts_gzip(request.headers.get("accept-encoding")):
         # Compressed once per state like the pages (gzip per request cost 0.2 ms, more than a hit).
-        return Response(state_json_gzip(scenario_id, code, t), media_type="application/json",
+        return Response(await work.cached_or_run(state_json_gzip, scenario_id, code, t),
+                        media_type="application/json",
                         headers={"Vary": "Accept-Encoding", "Content-Encoding": "gzip"})
-    return Response(state_json(scenario_id, code, t), media_type="application/json",
+    return Response(await work.cached_or_run(state_json, scenario_id, code, t), media_type="application/json",
                     headers={"Vary": "Accept-Encoding"})
 
 
@@ -57,13 +73,13 @@ def clear_caches() -> None:
     state_json_gzip.cache_clear()
 
 
-@lru_cache(maxsize=pages.CACHE_SIZE)
+@bounded_cache(pages.CACHE_SIZE, share(0.04))
 def state_json_gzip(scenario_id: str, code: str, t: str) -> bytes:
     """state_json, gzip-compressed (level as the middleware's), cached beside it."""
     return gzip.compress(state_json(scenario_id, code, t), compresslevel=compression.COMPRESSLEVEL)
 
 
-@lru_cache(maxsize=pages.CACHE_SIZE)
+@bounded_cache(pages.CACHE_SIZE, share(0.12))
 def state_json(scenario_id: str, code: str, t: str) -> bytes:
     """The RunView as JSON bytes (memoised like the pages: the same URL is always the same state)."""
     _, view = pages.run_page_view(scenario_id, code, t, None, api=True)

@@ -6,7 +6,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from app.web import modelapi, render, urls
+from app.web import limits, modelapi, render, urls
 
 
 class WebError(Exception):
@@ -57,6 +57,8 @@ def from_model(e: Exception, scenario_id: str, code: str, t: str, tour: str | No
 
 
 def respond(request: Request, err: WebError) -> Response:
+    if err.status == 503:  # shedding load: an answer built once, no template rendered
+        return limits.busy_response(request.url.path, err.headers.get("Retry-After", "1"))
     if is_api(request):
         return JSONResponse(err.body, status_code=err.status, headers=err.headers)
     page = error_page(request, err.status, err.body, err.links, err.schedule)

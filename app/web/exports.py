@@ -7,14 +7,14 @@ position and the reason) as the scenario page, never a 500.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter
 from starlette.responses import PlainTextResponse, Response
 
 from app.model.diagram import commit_diagram
-from app.web import modelapi, pages, render, urls
+from app.model.cache import bounded_cache, share
+from app.web import modelapi, pages, render, urls, work
 from app.web.params import Code, Schedule
 
 router = APIRouter()
@@ -74,14 +74,14 @@ def svg_layout(view: dict[str, Any], code: str, t: str) -> dict[str, Any]:
             "row_h": ROW_H}
 
 
-@lru_cache(maxsize=pages.CACHE_SIZE)
+@bounded_cache(pages.CACHE_SIZE, share(0.06))
 def lanes_svg_text(scenario_id: str, code: str, t: str) -> str:
     """The SVG of one state (memoised: the URL is the state; bad input raises WebError)."""
     _, view = pages.run_page_view(scenario_id, code, t, None, api=False)
     return render.render("lanes.svg", **svg_layout(view, code, t))
 
 
-@lru_cache(maxsize=pages.CACHE_SIZE)
+@bounded_cache(pages.CACHE_SIZE, share(0.02))
 def diagram_text(scenario_id: str, code: str, t: str) -> str:
     _, view = pages.run_page_view(scenario_id, code, t, None, api=False)
     return commit_diagram(view)
@@ -98,7 +98,7 @@ async def lanes_svg(scenario_id: str, code: Code = "old", t: Schedule = "") -> R
     """One lane per CPU, one row per step (long stretches of one function folded into one row),
     lock, free and crash marks; every row links to the page of the schedule up to it."""
     t = t[: modelapi.MAX_STEPS + 1]
-    body = lanes_svg_text(scenario_id, code, t)
+    body = await work.cached_or_run(lanes_svg_text, scenario_id, code, t)
     name = _filename("lanes", scenario_id, code, f"{len(t)}steps") + ".svg"
     return SvgResponse(body, headers={"Content-Disposition": f'inline; filename="{name}"'})
 
@@ -110,4 +110,4 @@ async def lanes_svg(scenario_id: str, code: Code = "old", t: Schedule = "") -> R
 async def diagram_txt(scenario_id: str, code: Code = "old", t: Schedule = "") -> Response:
     """The schedule in the two-column style of kernel commit messages, ready to paste."""
     t = t[: modelapi.MAX_STEPS + 1]
-    return TextResponse(diagram_text(scenario_id, code, t))
+    return TextResponse(await work.cached_or_run(diagram_text, scenario_id, code, t))

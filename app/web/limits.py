@@ -1,9 +1,9 @@
 """Limits on what a request may cost the worker, as pure ASGI middleware.
 
-- ``Shed``: past ZSWAP_WEB_MAX_IN_FLIGHT requests in flight in this worker, or when the event
-  loop has been busy for more than ZSWAP_WEB_MAX_LAG_MS (requests are queuing for the CPU), a new
-  request gets a fast 503 with Retry-After instead of waiting seconds for its turn. The explorer
-  routes are not counted: they wait for another process, and app.web.searches bounds them.
+- ``Shed``: past ZSWAP_WEB_MAX_IN_FLIGHT requests in flight in this worker, a new request gets a
+  fast 503 with Retry-After instead of a place in a queue. The explorer routes are not counted:
+  they wait for another process, and app.web.searches bounds them; the CPU work of a step that
+  missed the caches is bounded by app.web.work.
 - ``AllowedHosts``: the Host header must name this server. ZSWAP_ALLOWED_HOSTS is a comma-separated
   list (``*`` allows any; ``*.example.org`` a domain and its subdomains). By default: any IP
   address, any name without a dot (``laptop``, ``localhost``), names under the suffixes a LAN
@@ -15,17 +15,15 @@
 """
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import json
 import os
 import socket
-import time
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-MAX_IN_FLIGHT = int(os.environ.get("ZSWAP_WEB_MAX_IN_FLIGHT", "64"))
-MAX_LAG = float(os.environ.get("ZSWAP_WEB_MAX_LAG_MS", "250")) / 1000
+MAX_IN_FLIGHT = int(os.environ.get("ZSWAP_WEB_MAX_IN_FLIGHT", "256"))
 RETRY_AFTER = 1
 # Routes that wait on a search process rather than on this worker's CPU.
 _SEARCH_SUFFIXES = ("/check", "/verdict")
@@ -48,10 +46,21 @@ def _busy_answer(api: bool, status: int, error: str, message: str) -> tuple[list
     return headers, body
 
 
-_BUSY = {api: _busy_answer(api, 503, "busy", f"The server is busy; try again in {RETRY_AFTER} s.")
+_BUSY = {api: _busy_answer(api, 503, "busy", "The server is busy; try again in the seconds Retry-After says.")
          for api in (False, True)}
 _BAD_HOST = {api: _busy_answer(api, 400, "bad-request", "The Host header does not name this server.")
              for api in (False, True)}
+
+
+def busy_response(path: str, retry_after: str) -> Response:
+    """The 503 of a route that sheds load (app.web.errors), from the bytes built once."""
+    headers, body = _BUSY[path.startswith("/api/")]
+    response = Response(body, status_code=503)
+    # The app's own security headers are added by app.web.app.SecurityHeaders.
+    response.raw_headers = [(k, v) for k, v in headers if k in (b"content-type", b"content-length",
+                                                                b"cache-control")]
+    response.raw_headers.append((b"retry-after", retry_after.encode()))
+    return response
 
 
 async def _refuse(scope: Scope, send: Send, status: int, answers: dict) -> None:
@@ -60,39 +69,18 @@ async def _refuse(scope: Scope, send: Send, status: int, answers: dict) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class _LagMonitor:
-    """When the event loop last got round to a 50 ms tick: long ago means the CPU is the queue."""
-
-    def __init__(self) -> None:
-        self.last = time.monotonic()
-        self.task: asyncio.Task[None] | None = None
-
-    def lag(self) -> float:
-        loop = asyncio.get_running_loop()
-        if self.task is None or self.task.done() or self.task.get_loop() is not loop:
-            self.last = time.monotonic()
-            self.task = loop.create_task(self._tick())
-        return time.monotonic() - self.last - 0.05
-
-    async def _tick(self) -> None:
-        while True:
-            self.last = time.monotonic()
-            await asyncio.sleep(0.05)
-
-
 class Shed:
-    """Fast 503s past the in-flight limit or while the loop lags (see the module's docstring)."""
+    """Fast 503s past the in-flight limit (see the module's docstring)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.in_flight = 0
-        self.monitor = _LagMonitor()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].endswith(_SEARCH_SUFFIXES):
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= MAX_IN_FLIGHT or self.monitor.lag() > MAX_LAG:
+        if self.in_flight >= MAX_IN_FLIGHT:
             await _refuse(scope, send, 503, _BUSY)
             return
         self.in_flight += 1

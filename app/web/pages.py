@@ -3,20 +3,21 @@ from __future__ import annotations
 
 import os
 import gzip
-from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from app.web import compression, context, errors, modelapi, render, searches, urls
+from app.model.cache import bounded_cache, share
+from app.web import compression, context, errors, modelapi, render, searches, urls, work
 from app.web.params import Code, Prefix, Schedule
 
 router = APIRouter()
 
 # The URL is the whole state and replay is deterministic, so a rendered state never goes stale:
-# memoise the last few hundred (ZSWAP_WEB_CACHE=0 turns this off, e.g. to measure misses).
+# memoise the last few hundred (ZSWAP_WEB_CACHE=0 turns this off, e.g. to measure misses), each
+# cache within its share of the process's byte budget (app/model/cache.py, ZSWAP_CACHE_MB).
 CACHE_SIZE = int(os.environ.get("ZSWAP_WEB_CACHE", "512"))
 
 HTML = {"content": {"text/html": {}}}
@@ -76,9 +77,9 @@ async def scenario_page(
     t = t[: modelapi.MAX_STEPS + 1]
     if compression.accepts_gzip(request.headers.get("accept-encoding")):
         # Browsers accept gzip: the page (about 65 kB) is compressed once per state, not per request.
-        body = state_gzip(fragment, scenario_id, code, t, tour)
+        body = await work.cached_or_run(state_gzip, fragment, scenario_id, code, t, tour)
         return Response(body, media_type="text/html; charset=utf-8", headers=GZIP_HEADERS)
-    html = state_html(fragment, scenario_id, code, t, tour)
+    html = await work.cached_or_run(state_html, fragment, scenario_id, code, t, tour)
     return HTMLResponse(html, headers={"Vary": VARY_ENCODING})
 
 
@@ -92,13 +93,13 @@ VARY_ENCODING = render.VARY + ", Accept-Encoding"
 GZIP_HEADERS = {"Vary": VARY_ENCODING, "Content-Encoding": "gzip"}
 
 
-@lru_cache(maxsize=CACHE_SIZE)
+@bounded_cache(CACHE_SIZE, share(0.06))
 def state_gzip(fragment: bool, scenario_id: str, code: str, t: str, tour: str | None) -> bytes:
     """state_html, gzip-compressed (cached beside it: the URL is the state, so is the body)."""
     return gzip.compress(state_html(fragment, scenario_id, code, t, tour).encode(), compresslevel=6)
 
 
-@lru_cache(maxsize=CACHE_SIZE)
+@bounded_cache(CACHE_SIZE, share(0.18))
 def state_html(fragment: bool, scenario_id: str, code: str, t: str, tour: str | None) -> str:
     """The page (or fragment) of one state; bad input raises WebError, which is not cached."""
     scenario, view = run_page_view(scenario_id, code, t, tour, api=False)
@@ -153,11 +154,11 @@ async def events_fragment(
 ) -> HTMLResponse:
     """Every step of schedule `t` with its narration: the scenario page's event-log drawer loads
     it when opened, so a step's swap does not carry (and lay out) the whole log."""
-    body = events_html(scenario_id, code, t[: modelapi.MAX_STEPS + 1])
+    body = await work.cached_or_run(events_html, scenario_id, code, t[: modelapi.MAX_STEPS + 1])
     return HTMLResponse(body, headers={"Vary": render.VARY})
 
 
-@lru_cache(maxsize=CACHE_SIZE)
+@bounded_cache(CACHE_SIZE, share(0.06))
 def events_html(scenario_id: str, code: str, t: str) -> str:
     _, view = run_page_view(scenario_id, code, t, None, api=False)
     step_urls = [urls.scenario(scenario_id, code, t[: i + 1]) for i in range(len(view["events"]))]

@@ -21,6 +21,7 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,9 @@ QUEUE = max(0, int(os.environ.get("ZSWAP_SEARCH_QUEUE", "2")))
 # About 1 kB a state: the budget bounds the search process at about 0.3 GB. The largest whole
 # verdict (a 3-CPU scenario, old code) visits 134,271 states.
 MAX_STATES = int(os.environ.get("ZSWAP_SEARCH_STATES", "300000"))
-MAX_SECONDS = float(os.environ.get("ZSWAP_SEARCH_SECONDS", "20"))
+# Counted from the request's arrival, queueing included: no explorer request waits more than this
+# (a 3-CPU verdict takes 3-5 s on an idle machine).
+MAX_SECONDS = float(os.environ.get("ZSWAP_SEARCH_SECONDS", "8"))
 RETRY_AFTER = 5  # seconds: about one 3-CPU search
 # Slots for prefix searches (running or waiting); whole-scenario verdicts get their own slots.
 SLOTS = WORKERS + QUEUE
@@ -62,7 +65,7 @@ def _init(flags: Any) -> None:
 
 
 def _search(slot: int, scenario_id: str, code: str, prefix: str, max_states: int,
-            max_seconds: float) -> dict[str, Any] | None:
+            max_seconds: float, submitted: float) -> dict[str, Any] | None:
     """One search, as app.model.api.check returns it (the caller validated the input)."""
     from app.model.explore import REDUCED, explore
     from app.model.scenario import load_all
@@ -70,10 +73,13 @@ def _search(slot: int, scenario_id: str, code: str, prefix: str, max_states: int
     def cancelled() -> bool:
         return bool(_FLAGS[slot])
 
-    if cancelled():
+    left = max_seconds - (time.time() - submitted)
+    if cancelled() or left <= 0:
         return None
     result = explore(load_all()[scenario_id], code, max_states=max_states, reduction=scenario_id in REDUCED,
-                     prefix=prefix, max_seconds=max_seconds, should_stop=cancelled).to_dict()
+                     prefix=prefix, max_seconds=left, should_stop=cancelled).to_dict()
+    if result["stopped_reason"] and "time budget" in result["stopped_reason"]:
+        result["stopped_reason"] = f"stopped at the time budget of {max_seconds:g} s (waiting included)"
     if cancelled():
         return None
     result["prefix"] = prefix
@@ -109,7 +115,7 @@ class Pool:
                 self._flags = ctx.Array("b", SLOTS + MAIN_SLOTS, lock=False)
                 # A fresh process now and then hands the memory of big searches back to the system.
                 self._executor = cf.ProcessPoolExecutor(WORKERS, mp_context=ctx, initializer=_init,
-                                                        initargs=(self._flags,), max_tasks_per_child=50)
+                                                        initargs=(self._flags,), max_tasks_per_child=10)
             return self._executor
 
     def busy(self) -> int:
@@ -125,7 +131,7 @@ class Pool:
             slot = free.pop()
         self._flags[slot] = 0
         try:
-            inner = executor.submit(_search, slot, *key, MAX_STATES, MAX_SECONDS)
+            inner = executor.submit(_search, slot, *key, MAX_STATES, MAX_SECONDS, time.time())
         except (cf.process.BrokenProcessPool, RuntimeError):
             free.append(slot)
             self._reset()

@@ -77,7 +77,7 @@ def test_the_prefix_cache_is_bounded_in_entries_and_bytes(monkeypatch):
 # -- cost decides what is heavy --------------------------------------------------------------------
 
 def test_heavy_is_decided_by_estimated_cost_not_cpus():
-    three_cpus_but_cheap = [s["id"] for s in modelapi.scenarios() if len(s["cpus"]) == 3
+    three_cpus_but_cheap = [s["id"] for s in modelapi.scenarios() if len(s["cpus"]) >= 3
                             and not modelapi.is_heavy(s["id"])]
     assert "slot-reuse" in three_cpus_but_cheap  # its third CPU takes one step
     assert modelapi.is_heavy(HEAVY) and not modelapi.is_heavy(SEED)
@@ -91,9 +91,19 @@ def test_past_the_in_flight_limit_a_request_gets_a_fast_503(client, monkeypatch)
                                                                          "application/json")):
         r = client.get(url)
         assert r.status_code == 503 and r.headers["retry-after"] and r.headers["content-type"].startswith(kind)
-    monkeypatch.setattr(limits, "MAX_LAG", -1.0)  # as if the loop had been busy
-    monkeypatch.setattr(limits, "MAX_IN_FLIGHT", 10)
-    assert client.get("/").status_code == 503
+
+
+def test_past_the_waiting_limit_a_cache_miss_gets_a_fast_503_and_a_hit_does_not(client, monkeypatch):
+    from app.web import work
+
+    hit = urls.scenario(SEED, "old", "11")
+    assert client.get(hit).status_code == 200
+    monkeypatch.setattr(work, "MAX_WAITING", -work.THREADS)  # as if every place were taken
+    assert client.get(hit).status_code == 200
+    for url in (urls.scenario(SEED, "old", "111"), urls.api_scenario(SEED, "new", "111"),
+                urls.lanes_svg(SEED, "old", "111")):
+        r = client.get(url)
+        assert r.status_code == 503 and r.headers["retry-after"] == str(work.RETRY_AFTER), url
 
 
 @pytest.mark.parametrize("host,ok", [
@@ -211,3 +221,50 @@ def test_a_search_whose_client_hung_up_is_cancelled(server):
     assert _children_cpu(proc.pid) - before < 0.3
     status, _ = _get(port, urls.api_check(SEED, "old", "1"))  # the pool still works
     assert status == 200
+
+
+# -- memory: caches bounded in bytes as well as entries --------------------------------------------
+
+def test_a_bounded_cache_keeps_within_entries_and_bytes():
+    from app.model.cache import BoundedCache, bounded_cache
+
+    c = BoundedCache(max_entries=3, max_bytes=100, size=len)
+    for i in range(10):
+        c.put(i, "x" * 30)
+    assert c.info()["entries"] == 3 and c.info()["bytes"] == 90
+    c.put("big", "x" * 101)  # larger than the whole budget: not kept
+    assert c.get("big") == (False, None) and c.get(9) == (True, "x" * 30)
+
+    calls = []
+
+    @bounded_cache(2, 1000)
+    def f(x):
+        calls.append(x)
+        if x < 0:
+            raise ValueError(x)
+        return str(x)
+
+    assert f(1) == f(1) == "1" and calls == [1]
+    for bad in (-1, -1):
+        with pytest.raises(ValueError):
+            f(bad)
+    assert calls == [1, -1, -1]  # exceptions are not cached
+
+
+def test_every_render_cache_and_the_view_cache_are_byte_bounded():
+    from app.model import api as model_api
+    from app.web import api, exports, pages
+
+    for fn in (pages.state_html, pages.state_gzip, pages.events_html, api.state_json, api.state_json_gzip,
+               exports.lanes_svg_text, exports.diagram_text, model_api._cached_view):
+        cache = fn.cache
+        assert 0 < cache.max_bytes <= 64 << 20 and cache.max_entries <= 1024, fn.__name__
+
+
+def test_api_scenarios_is_serialised_once(client):
+    from app.web import api
+
+    a = client.get("/api/scenarios")
+    b = client.get("/api/scenarios", headers={"Accept-Encoding": "identity"})
+    assert a.json() == b.json() == list(modelapi.scenarios())
+    assert api.scenarios_json.cache_info().hits >= 1
