@@ -11,7 +11,8 @@ from typing import Any
 from .actors.variants import VARIANTS
 from .engine import ACTORS
 from .initial import actor_for
-from .replay import ScheduleError as _ScheduleError, replay
+from .prefix import cached_replay
+from .replay import ScheduleError as _ScheduleError
 from .cache import bounded_cache, share
 from .scenario import CODES, Scenario, ScenarioFileError, all_codes, code_info, load_all
 from .view import build_run_view
@@ -90,7 +91,7 @@ def run(scenario_id: str, code: str, schedule: str):  # type: ignore[no-untyped-
     s = scenario(scenario_id)
     check_code(code)
     try:
-        return replay(s, code, schedule)
+        return cached_replay(s, code, schedule)
     except _ScheduleError as err:
         raise ScheduleError(err.position, err.reason, err.valid_prefix) from None
 

@@ -5,39 +5,20 @@ continuations), so a cached run is as good as a fresh one; a test checks that th
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
+from .cache import BoundedCache, share
 from .replay import MAX_STEPS, Run, extend, start, too_long
 from .scenario import Scenario
 
-# Bounded in entries; a run holds two tuples of references (to shared worlds and step results),
-# at most MAX_STEPS long: about 8 kB each at the limit, so at most about 16 MB for the cache.
-MAX_RUNS = 2048
-
-_runs: OrderedDict[tuple[str, str, str], Run] = OrderedDict()
-_lock = threading.Lock()
-
-
-def _get(key: tuple[str, str, str]) -> Run | None:
-    with _lock:
-        run = _runs.get(key)
-        if run is not None:
-            _runs.move_to_end(key)
-        return run
-
-
-def _put(key: tuple[str, str, str], run: Run) -> None:
-    with _lock:
-        _runs[key] = run
-        _runs.move_to_end(key)
-        while len(_runs) > MAX_RUNS:
-            _runs.popitem(last=False)
+# A run holds every world and step result of its schedule (shared with its prefixes and
+# continuations, but in the worst case, schedules that diverge at once, its own): bounded in
+# entries and by an estimate of 2 kB a step, within a share of the process's cache budget.
+STEP_BYTES = 2048
+MAX_RUNS = 1024
+_runs = BoundedCache(MAX_RUNS, share(0.2), lambda run: 1024 + STEP_BYTES * len(run.schedule))
 
 
 def clear() -> None:
-    with _lock:
-        _runs.clear()
+    _runs.clear()
 
 
 def cached_replay(scenario: Scenario, code: str, schedule: str) -> Run:
@@ -50,11 +31,11 @@ def cached_replay(scenario: Scenario, code: str, schedule: str) -> Run:
     base = None
     # The parent is usually cached; give up after a few misses rather than hash every prefix.
     while cut >= 0 and base is None and len(schedule) - cut <= 8:
-        base = _get((scenario.id, code, schedule[:cut]))
+        _found, base = _runs.get((scenario.id, code, schedule[:cut]))
         if base is None:
             cut -= 1
     if base is None:
         base, cut = start(scenario, code), 0
     run = extend(base, schedule[cut:])
-    _put((scenario.id, code, schedule), run)
+    _runs.put((scenario.id, code, schedule), run)
     return run

@@ -38,6 +38,7 @@ def test_the_cache_is_bounded_and_too_long_schedules_are_refused_like_replay():
             prefix.cached_replay(s, "old", "1" * (i % 9) + "2" * (i // 9 % 40))
         except ScheduleError:
             pass
-    assert len(prefix._runs) <= prefix.MAX_RUNS
+    info = prefix._runs.info()
+    assert info["entries"] <= prefix.MAX_RUNS and info["bytes"] <= prefix._runs.max_bytes
     long = "12" * (MAX_STEPS // 2 + 5)
     assert _outcome(prefix.cached_replay, s, "old", long) == _outcome(replay, s, "old", long)
