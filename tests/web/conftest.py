@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,15 +47,11 @@ def _answers(port: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def server_url():
-    """Start `uvicorn app.web.app:create_app --factory` on a free loopback port; stop it at the end."""
+@contextmanager
+def running_server(args: list[str], env: dict[str, str], **popen) -> Iterator[tuple[subprocess.Popen, int]]:
+    """`python ARGS --port PORT` on a free loopback port, once it answers; stopped afterwards."""
     port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.web.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=REPO, env=dict(os.environ, ZSWAP_WEB_PRECOMPUTE="1"),
-    )
+    proc = subprocess.Popen([sys.executable, *args, "--port", str(port)], cwd=REPO, env=env, **popen)
     try:
         deadline = time.monotonic() + 30
         while not _answers(port):
@@ -62,13 +60,21 @@ def server_url():
             if time.monotonic() > deadline:
                 pytest.fail("server did not answer within 30 s")
             time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
+        yield proc, port
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def server_url():
+    """Start `uvicorn app.web.app:create_app --factory` on a free loopback port; stop it at the end."""
+    args = ["-m", "uvicorn", "app.web.app:create_app", "--factory", "--host", "127.0.0.1", "--log-level", "warning"]
+    with running_server(args, dict(os.environ, ZSWAP_WEB_PRECOMPUTE="1")) as (_, port):
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="session")

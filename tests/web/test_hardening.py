@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from app.model.explore import explore
 from app.model.scenario import load_all
 from app.web import limits, modelapi, searches, urls
 
-from .conftest import REPO, _answers, _free_port
+from .conftest import running_server
 
 SEED = "lru-writeback-vs-swapoff"
 HEAVY = "two-shrinkers-vs-swapoff"  # 3 CPUs: a few seconds a search
@@ -135,22 +134,9 @@ def test_trailing_slash_redirect_never_reflects_the_host(client):
 
 @pytest.fixture(scope="module")
 def server():
-    port = _free_port()
     env = dict(os.environ, ZSWAP_WEB_PRECOMPUTE="0", ZSWAP_WEB_HEADER_TIMEOUT="2")
-    proc = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port)], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while not _answers(port):
-            assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
-        yield proc, port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with running_server(["-m", "app"], env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as found:
+        yield found
 
 
 def _get(port: int, path: str, timeout: float = 5) -> tuple[int, float]:
