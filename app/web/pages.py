@@ -73,7 +73,10 @@ async def scenario_page(
     fragment = render.wants_fragment(request)
     if not fragment and not modelapi.page_verdicts_ready(scenario_id) and modelapi.scenario(scenario_id):
         # The first full page of a light scenario runs the explorer (0.1-1 s), in a search process.
-        await modelapi.verdict_pane_inputs(scenario_id)
+        try:
+            await modelapi.verdict_pane_inputs(scenario_id)
+        except (searches.Busy, searches.ClientGone):
+            raise errors.busy(searches.RETRY_AFTER) from None
     t = t[: modelapi.MAX_STEPS + 1]
     if compression.accepts_gzip(request.headers.get("accept-encoding")):
         # Browsers accept gzip: the page (about 65 kB) is compressed once per state, not per request.

@@ -48,7 +48,8 @@ def test_a_full_queue_answers_503_with_retry_after_at_once(client, monkeypatch):
 
 
 def test_a_search_cut_by_its_time_budget_says_so_and_is_not_cached(client, monkeypatch):
-    monkeypatch.setattr(searches, "MAX_SECONDS", 0.001)
+    assert client.get(urls.api_check(SEED, "old", "11")).status_code == 200  # the pool is up
+    monkeypatch.setattr(searches, "MAX_SECONDS", 0.3)  # a 3-CPU search takes seconds
     r = client.get(urls.api_check(HEAVY, "old", "3"))
     assert r.status_code == 200
     body = r.json()
@@ -254,3 +255,29 @@ def test_api_scenarios_is_serialised_once(client):
     b = client.get("/api/scenarios", headers={"Accept-Encoding": "identity"})
     assert a.json() == b.json() == list(modelapi.scenarios())
     assert api.scenarios_json.cache_info().hits >= 1
+
+
+def test_openapi_declares_every_error_with_the_media_type_it_is_sent_in(app):
+    doc = app.openapi()
+    for path, ops in doc["paths"].items():
+        for op in ops.values():
+            codes = set(op["responses"])
+            assert {"400", "503"} <= codes, path
+            if "{scenario_id}" in path:
+                assert {"404", "422"} <= codes, path
+            for code, answer in op["responses"].items():
+                if code.startswith(("4", "5")):
+                    kinds = set(answer["content"])
+                    assert kinds == ({"application/json"} if path.startswith("/api/") else {"text/html"}), (path, code)
+                    if path.startswith("/api/"):
+                        assert answer["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+
+
+def test_a_page_whose_verdicts_cannot_be_searched_now_is_a_503(client, monkeypatch):
+    monkeypatch.setattr(modelapi, "_verdicts", {})
+    monkeypatch.setattr(searches.pool, "_free_main", [])
+    from app.web import pages
+
+    pages.clear_caches()
+    r = client.get(urls.scenario(SEED, "old"))
+    assert r.status_code == 503 and r.headers["retry-after"]
