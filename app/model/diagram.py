@@ -160,7 +160,9 @@ def _rows(view: Mapping[str, Any], unit: int, deepest: int) -> list[_Row]:
 
 def commit_diagram(view: Mapping[str, Any]) -> str:
     """The run of a RunView as a commit-message race diagram (no line over 72 columns)."""
-    cpus = [c["id"] for c in view["cpus"]]
+    # The I/O completion pseudo-CPU gets a column only once it has completed a write.
+    stepped = {e["cpu"] for e in view["events"]}
+    cpus = [c["id"] for c in view["cpus"] if c.get("actor") != "io" or c["id"] in stepped]
     column = WIDTH // max(len(cpus), 1)
     unit, deepest = (2, 4) if len(cpus) <= 2 else (1, 2)  # narrower columns nest less
     x = {cpu: i * column for i, cpu in enumerate(cpus)}

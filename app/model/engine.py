@@ -28,7 +28,7 @@ from .state import (
     evolve,
 )
 
-BlockKind = Literal["waiting", "sleeping"]
+BlockKind = Literal["waiting", "sleeping", "idle"]  # idle: the I/O completion with nothing in flight
 
 # The kernel functions a tree->lock access happens in, innermost first (reports.py prints
 # them; "[inline]" ones are folded into the next out-of-line one by the compiler).

@@ -18,7 +18,7 @@ import os
 # The bundled scenarios; ZSWAP_SCENARIO_DIR points the CLI and the server at another folder.
 SCENARIO_DIR = Path(os.environ.get("ZSWAP_SCENARIO_DIR") or Path(__file__).resolve().parents[2] / "scenarios")
 
-ActorKind = Literal["writeback", "swapoff", "exit", "swapin", "store"]
+ActorKind = Literal["writeback", "swapoff", "exit", "swapin", "store", "io"]  # io: the write I/O completion
 
 CODES: dict[str, tuple[str, str]] = {
     "old": ("old code (before the fix)", "mm/zswap.c at 81cb3790e0dd, the base the patch applies to."),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal, TypedDict
 
-CpuStatus = Literal["runnable", "waiting", "sleeping", "done", "crashed"]
+CpuStatus = Literal["runnable", "waiting", "sleeping", "idle", "done", "crashed"]  # idle: the I/O completion, nothing in flight
 
 
 class SourceLine(TypedDict):

@@ -80,11 +80,18 @@ class Driver:
             self.step(cpu)
         raise DriverError(f"CPU{cpu} did not stop within {limit} steps")
 
+    def io_cpu(self) -> int | None:
+        """The I/O completion pseudo-CPU's digit, if the scenario has one."""
+        return next((c.id for c in self.scenario.cpus if c.actor == "io"), None)
+
     def finish(self, *cpus: int) -> "Driver":
-        """Run the given CPUs, in order, each as far as it can, until none of them can move."""
+        """Run the given CPUs, in order, each as far as it can, until none of them can move.
+        The I/O completion runs after them whenever a write is in flight (a write completes)."""
+        io = self.io_cpu()
+        order = cpus + ((io,) if io is not None and io not in cpus else ())
         while True:
             before = self.schedule
-            for cpu in cpus:
+            for cpu in order:
                 self.run(cpu)
             if self.schedule == before:
                 return self

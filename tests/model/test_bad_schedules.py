@@ -51,7 +51,7 @@ def test_empty_schedule_is_the_initial_world() -> None:
         ("0", 0, ["no CPU0"]),
         ("110", 2, ["no CPU0"]),
         ("9", 0, ["no CPU9"]),
-        ("13", 1, ["no CPU3"]),  # the seed has two CPUs
+        ("14", 1, ["no CPU4"]),  # the seed has two CPUs and the I/O completion (CPU3)
     ],
 )
 def test_syntax_errors(schedule: str, position: int, words: list[str]) -> None:

@@ -63,10 +63,11 @@ def test_replay_json_top_level(uaf_a_json: dict) -> None:
 
 def test_replay_json_cpus(uaf_a_json: dict) -> None:
     cpus = {c["id"]: c for c in uaf_a_json["cpus"]}
-    assert set(cpus) == {1, 2}
+    assert set(cpus) == {1, 2, 3}  # CPU3: the I/O completion
+    assert (cpus[3]["actor"], cpus[3]["status"]) == ("io", "idle")
     for c in cpus.values():
         assert {"id", "actor", "status", "next", "blocked_on"} <= set(c)
-        assert c["status"] in ("runnable", "waiting", "sleeping", "done", "crashed")
+        assert c["status"] in ("runnable", "waiting", "sleeping", "idle", "done", "crashed")
     assert cpus[1]["status"] == "crashed" and cpus[2]["status"] == "done"
     assert cpus[1]["actor"] == "writeback-old" and cpus[2]["actor"] == "swapoff"
 

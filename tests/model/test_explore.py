@@ -109,7 +109,7 @@ def _enumerate(world: World, path: str, counts: Counter, total: list[int]) -> No
         ("two-shrinkers", "new-no-rotate", ""),
         # From mid-race states, where old code can still crash in several ways.
         (SEED, "old", "11111111" + "2" * 40),
-        (SEED, "old", "1" * 32 + "2" * 20),
+        (SEED, "old", "1" * 30 + "3" + "1" + "2" * 20),  # CPU3: the write I/O completes
         ("writeback-vs-swapin", "new-no-rotate", "2" * 20),
     ],
 )

@@ -2,7 +2,7 @@
 
 CPU2 (swapoff) sleeps in folio_lock on the folio CPU1 allocated and locked,
 stays asleep until CPU1's __swap_writepage (N20) unlocks it, then sleeps in
-folio_wait_writeback until the I/O completes (N20w). Before N20, CPU2 cannot
+folio_wait_writeback until the I/O completes (W1, on the I/O completion CPU3). Before N20, CPU2 cannot
 reach S8 (kvfree(trees)) whatever is scheduled.
 """
 from __future__ import annotations
@@ -62,8 +62,8 @@ def test_swapoff_sleeps_in_folio_lock_on_cpu1s_folio_until_n20(run) -> None:  # 
     assert 2 in enabled(after)
 
 
-def test_then_swapoff_sleeps_in_folio_wait_writeback_until_n20w(run) -> None:  # type: ignore[no-untyped-def]
-    n20, n20w = _first(run, 1, "N20"), _first(run, 1, "N20w")
+def test_then_swapoff_sleeps_in_folio_wait_writeback_until_the_io_completes(run) -> None:  # type: ignore[no-untyped-def]
+    n20, n20w = _first(run, 1, "N20"), _first(run, 3, "W1")
     s3f = _first(run, 2, "S3f")
     assert n20 < s3f < n20w
     for k in range(s3f + 1, n20w + 1):

@@ -107,7 +107,7 @@ def test_lock_facts_add_up_to_the_final_lock_holders(name, view):
 
 def test_uaf_a_lanes_show_the_race(uaf_a):
     lanes = uaf_a["lanes"]
-    assert lanes["cpus"] == [1, 2]
+    assert lanes["cpus"] == [1, 2, 3]  # CPU3: the I/O completion's lane (empty here)
     lock = row_of(uaf_a, step_index(uaf_a, 1, "K1"))
     assert (lock["cpu"], lock["count"], lock["marks"], lock["lock_names"]) == (1, 1, ["lock"], ["nlru->lock"])
     unlock = row_of(uaf_a, step_index(uaf_a, 1, "O5"))
@@ -196,7 +196,7 @@ def test_the_tree_pointer_cached_under_the_lru_lock_has_its_own_row(uaf_a):
 
 def test_no_step_no_rows():
     view = build_view(SEED, "old", "")
-    assert view["lanes"] == {"cpus": [1, 2], "rows": []}
+    assert view["lanes"] == {"cpus": [1, 2, 3], "rows": []}
 
 
 def test_lanes_module_is_pure():

@@ -70,7 +70,7 @@ def test_new_code_never_goes_wrong(scenario_id: str, data) -> None:  # type: ign
     assert not enabled(world), f"schedule hit the {MAX_STEPS}-step bound: {schedule}"
     final = all_violations(world)
     assert final == [], f"{scenario_id} new {schedule}: {final}"
-    assert all(c.state == "done" for c in world.cpus)
+    assert all(c.state == "done" for c in world.cpus if c.actor != "io")  # the I/O completion never finishes
     again = replay(load_all()[scenario_id], "new", schedule).world
     assert again == world and hash(again) == hash(world)
 

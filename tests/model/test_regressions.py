@@ -17,7 +17,7 @@ PTE_SAME = "111111111222222222211111111122222222222333332233333333"
 # slot-reuse, code=new: CPU1 writes E back while process A exits (CPU2): the exit's folio_trylock
 # fails on CPU1's folio, so slot 3 stays with SWAP_HAS_CACHE and no user. The store actor (CPU3),
 # pinned to slot 3, used to wait at T1 forever.
-ORPHAN_FOLIO = "111111111111111111111111111111112221111111"
+ORPHAN_FOLIO = "111111111111111111111111111111112224111111"  # CPU4: the write I/O completes
 
 
 def _finish(world):  # type: ignore[no-untyped-def]
@@ -48,4 +48,4 @@ def test_store_does_not_wait_forever_on_an_orphaned_swapcache_folio() -> None:
     assert "not freed" in run.world.cpu(2).result
     final = _finish(run.world)[-1]
     assert all_violations(final) == []
-    assert all(c.state == "done" for c in final.cpus)
+    assert all(c.state == "done" for c in final.cpus if c.actor != "io")  # the I/O completion never finishes

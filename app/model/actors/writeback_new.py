@@ -24,7 +24,6 @@ from .writeback_shared import (
     newly_allocated,
     return_0,
     start_write,
-    write_done,
 )
 
 actor_def(ActorDef("writeback-new", "LRU writeback: shrink_memcg_cb (fixed code)", "K1", WB_TASK, WB_PID, callback="N1"))
@@ -192,8 +191,7 @@ def n18(c: Ctx) -> None:
 
 
 step_def("N19")(mark_uptodate(then="N20"))
-step_def("N20")(start_write(then="N20w", aside="From here on this CPU touches neither the tree nor the entry."))
-step_def("N20w")(write_done(then="N21"))
+step_def("N20")(start_write(then="N21", aside="From here on this CPU touches neither the tree nor the entry; the write completes later, on the I/O completion."))
 step_def("N21")(return_0(then="N22"))
 
 

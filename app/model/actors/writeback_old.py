@@ -23,7 +23,6 @@ from .writeback_shared import (
     newly_allocated,
     return_0,
     start_write,
-    write_done,
 )
 
 WB_TASK = "kworker/{cpu}:1"  # shrink_wq is a bound workqueue (create_workqueue): a per-CPU worker
@@ -191,8 +190,7 @@ def o16(c: Ctx) -> None:
 
 
 step_def("O17a")(mark_uptodate(then="O17b"))
-step_def("O17b")(start_write(then="O17w", aside="The folio no longer holds swapoff off."))
-step_def("O17w")(write_done(then="O17c"))
+step_def("O17b")(start_write(then="O17c", aside="The folio no longer holds swapoff off; the write completes later, on the I/O completion."))
 step_def("O17c")(return_0(then="O18"))
 
 
