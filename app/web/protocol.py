@@ -30,14 +30,17 @@ TIMEOUT = _answer(b"408 Request Timeout", b"The request's headers did not arrive
 
 
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
-    """HttpToolsProtocol with a bounded request head, in bytes and in time."""
+    """HttpToolsProtocol with a bounded request head, in bytes and in time.
+
+    A head is open from the connection, and from the end of each request (the next bytes are the
+    next request's head, pipelined or not), until its headers are complete."""
 
     _head_timer: asyncio.TimerHandle | None = None
     _head_bytes = 0
+    _head_open = True
 
     def _arm(self) -> None:
         if self._head_timer is None:
-            self._head_bytes = 0
             self._head_timer = self.loop.call_later(HEAD_TIMEOUT, self._head_timed_out)
 
     def _disarm(self) -> None:
@@ -64,9 +67,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._head_timer is None and (self.cycle is None or self.cycle.response_complete):
-            self._arm()  # the first byte of the next request on a kept-alive connection
-        if self._head_timer is not None:
+        if self._head_open:
+            self._arm()
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES:
                 self._refuse(TOO_LARGE)
@@ -75,4 +77,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm()
+        self._head_open, self._head_bytes = False, 0
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._head_open = True
+        super().on_message_complete()

@@ -164,6 +164,28 @@ def test_a_huge_header_is_refused_at_once(server):
     assert _get(port, "/favicon.ico")[0] == 200
 
 
+def test_a_huge_pipelined_header_is_refused_too(server):
+    _, port = server
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        # The first request waits for a search; the second one's head arrives meanwhile.
+        s.sendall(f"GET {urls.api_check(HEAVY, 'new', '')} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+                  + b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ")
+        try:
+            for _ in range(2000):
+                s.sendall(b"a" * 8192)
+        except OSError:
+            pass
+        s.settimeout(5)
+        answers = b""
+        try:
+            while chunk := s.recv(65536):
+                answers += chunk
+        except OSError:
+            pass
+    assert b"431 Request Header Fields Too Large" in answers or answers == b""
+    assert _get(port, "/favicon.ico")[0] == 200
+
+
 def test_slow_loris_connections_are_dropped_and_do_not_block_real_requests(server):
     _, port = server
     held = []
