@@ -2,15 +2,19 @@
 naming the file and the reason (the CLI exits 2, the server does not start); never a traceback."""
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app import cli
 from app.model import scenario as sc
 from app.model.scenario import SCENARIO_DIR, ScenarioFileError, load_all, load_file
 
@@ -130,9 +134,19 @@ def test_a_mutated_file_loads_or_is_refused_in_one_line_naming_it(tmp_path_facto
     path.write_bytes(_mutate(SEED_BYTES, mutations))
     try:
         load_file(path)
+        refused = None
     except ScenarioFileError as err:
-        message = str(err)
-        assert "\n" not in message and message.startswith(f"{path}: "), message
+        refused = str(err)
+        assert "\n" not in refused and refused.startswith(f"{path}: "), refused
+    # The CLI on that folder: exit 2 and one line naming the file, or a listing.
+    err, out = io.StringIO(), io.StringIO()
+    with mock.patch("app.model.api.load_all", lambda: load_all(folder)), \
+            contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        code = cli.main(["scenarios"])
+    if refused is None:
+        assert code == 0 and not err.getvalue()
+    else:
+        assert code == 2 and err.getvalue() == f"error: bad scenario file: {refused}\n"
 
 
 # -- the CLI and the server: exit 2, one line ---------------------------------------------------
