@@ -43,7 +43,10 @@ def x2(c: Ctx) -> None:
         return
     c.set_slot(off, owner="")  # type: ignore[arg-type]
     c.set("inv_offset", off)
-    c.say(f"__swap_entry_free(): slot {off} has no users: it is freed and swap_range_free() calls zswap_invalidate().")
+    c.say(
+        f"__swap_entry_free(): slot {off} has no users: it is freed and swap_range_free() calls zswap_invalidate() "
+        "(the model frees it at once; a per-cpu slot cache could defer this, which the model does not model)."
+    )
     c.call("I1", "X5")
 
 

@@ -77,7 +77,8 @@ def o5(c: Ctx) -> None:
     c.lru_unlock()
     c.say(
         f"{c.me} drops the LRU lock. From here it holds no reference on the entry, the tree or the swap device "
-        "(and a preemptible kernel may preempt it right here)."
+        "(the model assumes a preemptible kernel, which may preempt it right here; on a !PREEMPT kernel "
+        "the window needs some other quiescent state)."
     )
     c.goto("O6")
 

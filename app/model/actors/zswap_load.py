@@ -74,12 +74,16 @@ def l8_exclusive(c: Ctx) -> None:
     if c.w0.config.exclusive_loads:
         invalidate_entry(c, tree, addr)  # type: ignore[arg-type]
         c.set_folio(folio, data=c.folios[folio].data)  # type: ignore[index,arg-type]
-        c.say(f"Exclusive loads: {c.me} erases {entry_name(c, addr)} from the tree (the folio is marked dirty).")  # type: ignore[arg-type]
+        c.say(
+            f"Exclusive loads (this scenario turns zswap.exclusive_loads on; the base's default is off): "
+            f"{c.me} erases {entry_name(c, addr)} from the tree (the folio is marked dirty)."  # type: ignore[arg-type]
+        )  # type: ignore[arg-type]
     else:
         lru_del(c, addr)  # type: ignore[arg-type]
         lru_add_tail(c, addr)  # type: ignore[arg-type]
         c.say(
-            f"Non-exclusive loads: zswap_lru_del() + zswap_lru_add() put {entry_name(c, addr)} back at the LRU tail, "  # type: ignore[arg-type]
+            f"Non-exclusive loads (the base's default, which this scenario keeps): zswap_lru_del() + zswap_lru_add() "
+            f"put {entry_name(c, addr)} back at the LRU tail, "  # type: ignore[arg-type]
             "even if a shrinker had isolated it."
         )
     c.goto("L9")
