@@ -161,11 +161,10 @@ async def load(port: int, args: argparse.Namespace, pid: int) -> None:
     urls = walks(args.walks, 80, seed=args.seed)
     searches = [(s, c, t) for s, c, t in walks(400, 8, seed=args.seed + 1) if 4 <= len(t) <= 8]
     heavy = {"two-shrinkers-vs-swapoff", "writeback-vs-swapin-vs-swapoff"}
-    searches = sorted(searches, key=lambda x: (x[0] not in heavy, random.Random(x[2]).random()))
     random.Random(args.seed).shuffle(searches)
     steps, checks, cached = Stats(), Stats(), Stats()
     check_bodies: Counter[str] = Counter()
-    cached_url = f"/s/lru-writeback-vs-swapoff?code=old&t=11111111"
+    cached_url = "/s/lru-writeback-vs-swapoff?code=old&t=11111111"
     await fetch(port, cached_url, "HX-Request: true\r\n", {})  # warm: every later one is a hit
     deadline = time.monotonic() + args.seconds
     next_url = iter(urls)

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.model.cache import bounded_cache, share
-from app.web import compression, errors, modelapi, pages, schema, work
+from app.web import compression, modelapi, pages, schema, work
 from app.web.params import Code, Prefix, Schedule
 
 router = APIRouter(prefix="/api")

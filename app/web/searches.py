@@ -22,7 +22,7 @@ import multiprocessing
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -93,7 +93,7 @@ class _Job:
     future: "asyncio.Future[dict[str, Any] | None]"
     inner: "cf.Future[dict[str, Any] | None]"
     waiters: int = 0
-    keep: bool = field(default=False)  # the startup precompute: never cancelled for want of waiters
+    keep: bool = False  # started without a request (startup, a page's own verdicts): never cancelled
 
 
 class Pool:
@@ -117,10 +117,6 @@ class Pool:
                 self._executor = cf.ProcessPoolExecutor(WORKERS, mp_context=ctx, initializer=_init,
                                                         initargs=(self._flags,), max_tasks_per_child=10)
             return self._executor
-
-    def busy(self) -> int:
-        """Searches running or waiting."""
-        return len(self._jobs)
 
     def _start(self, key: Key, keep: bool) -> _Job:
         executor = self._pool()
@@ -158,7 +154,7 @@ class Pool:
         gone = asyncio.ensure_future(_disconnected(request)) if request is not None else None
         try:
             waiting = {asyncio.shield(job.future), *([gone] if gone else [])}
-            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
             if job.future.done():
                 try:
                     result = job.future.result()
