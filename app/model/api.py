@@ -15,7 +15,7 @@ from .prefix import cached_replay
 from .replay import ScheduleError as _ScheduleError
 from .cache import bounded_cache, share
 from .scenario import CODES, Scenario, ScenarioFileError, all_codes, code_info, load_all
-from .view import build_run_view
+from .view import build_run_view, cpu_label
 from .viewtypes import RunView
 
 
@@ -75,7 +75,8 @@ def list_scenarios() -> list[dict[str, Any]]:
                 "codes": all_codes(),  # ids: "old", "new" and the variants
                 "code_info": codes(),  # the same codes with a title and a description each
                 "cpus": [
-                    {"id": c.id, "actor": c.actor, "actor_title": ACTORS[actor_for(c.actor, "new")].title.replace(" (fixed code)", "")}
+                    {"id": c.id, "actor": c.actor, "label": cpu_label(c.id, c.actor),
+                     "actor_title": ACTORS[actor_for(c.actor, "new")].title.replace(" (fixed code)", "")}
                     for c in s.cpus
                 ],
                 "tours": [

@@ -168,7 +168,8 @@ def commit_diagram(view: Mapping[str, Any]) -> str:
     x = {cpu: i * column for i, cpu in enumerate(cpus)}
     gap = 1 if len(cpus) <= 2 else 0  # a column's text stops short of the next one (room allowing)
     end = {cpu: (WIDTH if i == len(cpus) - 1 else x[cpu] + column - gap) for i, cpu in enumerate(cpus)}
-    lines = ["".join(f"CPU{cpu}".ljust(column) for cpu in cpus).rstrip()]
+    label = {c["id"]: c["label"] for c in view["cpus"]}
+    lines = ["".join(label[cpu].ljust(column) for cpu in cpus).rstrip()]
     rows = _rows(view, unit, deepest)
     for row in rows:
         start = x[row.cpu] + row.indent

@@ -130,4 +130,4 @@ def lane_rows(view: Mapping[str, Any]) -> LaneView:
         else:
             plain.append(e)
     _flush(plain, rows)
-    return {"cpus": [c["id"] for c in view["cpus"]], "rows": rows}
+    return {"cpus": [c["id"] for c in view["cpus"]], "labels": [c["label"] for c in view["cpus"]], "rows": rows}

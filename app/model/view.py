@@ -70,6 +70,13 @@ _SHOWN_LOCALS: tuple[tuple[str, str, str], ...] = (
 _POINTER_LOCALS = {model: shown for model, shown, kind in _SHOWN_LOCALS if kind == "ptr"}
 
 
+def cpu_label(cpu_id: int, actor: str) -> str:
+    """How the product names a schedulable actor: "CPU1", "CPU2", ...; the write I/O completion
+    runs in interrupt context on whichever CPU the interrupt hits, so it is named "I/O", not
+    CPUn (its digit still steps it)."""
+    return "I/O" if actor == "io" else f"CPU{cpu_id}"
+
+
 def source_line(step_id: str) -> SourceLine:
     line: KernelLine = line_of(step_id)
     return {
@@ -232,6 +239,7 @@ def _cpu_view(run: Run, world: World, cpu: Cpu, executed: list[str], crash_step:
         "id": cpu.id,
         "actor": cpu.actor,
         "actor_title": actor.title,
+        "label": cpu_label(cpu.id, cpu.actor),
         "status": status,  # type: ignore[typeddict-item]
         "status_text": text,
         "blocked_on": blocked_on,

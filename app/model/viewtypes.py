@@ -43,6 +43,7 @@ class CpuView(TypedDict):
     id: int  # 1-based CPU number, the digit used in schedules
     actor: str  # actor id, e.g. "writeback-old", "swapoff"
     actor_title: str  # e.g. "LRU writeback: shrink_memcg_cb (old code)"
+    label: str  # "CPU1", ...; "I/O" for the write I/O completion (view.cpu_label)
     status: CpuStatus
     status_text: str  # e.g. "sleeping in folio_lock on folio 0x… held by CPU1"
     blocked_on: str | None  # same sentence when not runnable, else None
@@ -247,6 +248,7 @@ class LaneRow(TypedDict):
 
 class LaneView(TypedDict):
     cpus: list[int]
+    labels: list[str]  # the lanes' headings, in the order of cpus ("CPU1", ..., "I/O")
     rows: list[LaneRow]
 
 

@@ -95,6 +95,10 @@ class PageContext:
     start_tour_title: str | None = None
     fix: dict[str, Any] | None = None  # the old code's crash on this schedule, when this code survived it
 
+    def label(self, cpu_id: int | None) -> str:
+        """"CPU1", ... or "I/O": how the page names the actor with this digit."""
+        return next((c["label"] for c in self.view["cpus"] if c["id"] == cpu_id), f"CPU{cpu_id}")
+
     def url(self, t: str | None = None, code: str | None = None) -> str:
         """This page's URL with another schedule or code (the tour is kept)."""
         return urls.scenario(self.view["scenario"], code or self.code, self.t if t is None else t,

@@ -55,14 +55,14 @@ def svg_layout(view: dict[str, Any], code: str, t: str) -> dict[str, Any]:
     LaneView row, each row linked to the page of the schedule prefix that ends with it."""
     lanes = view["lanes"]
     index = {cpu: i for i, cpu in enumerate(lanes["cpus"])}
-    cpus = [{"id": c["id"], "title": c["actor_title"], "x": NUM_W + index[c["id"]] * LANE_W,
+    cpus = [{"id": c["id"], "label": c["label"], "title": c["actor_title"], "x": NUM_W + index[c["id"]] * LANE_W,
              "colour": CPU_COLOURS[(c["id"] - 1) % 4], "tint": CPU_TINTS[(c["id"] - 1) % 4]}
             for c in view["cpus"]]
     rows = []
     for i, row in enumerate(lanes["rows"]):
         x = NUM_W + index[row["cpu"]] * LANE_W + PAD
         label = " ".join(p for p in (row["function"], row["line_label"]) if p)
-        rows.append({**row, "x": x, "y": HEAD_H + i * ROW_H, "w": LANE_W - 2 * PAD, "h": ROW_H - 6,
+        rows.append({**row, "who": view["cpus"][index[row["cpu"]]]["label"], "x": x, "y": HEAD_H + i * ROW_H, "w": LANE_W - 2 * PAD, "h": ROW_H - 6,
                      "steps": _steps(row), "label": _fit(label, LANE_W / 2),
                      "line": _fit(row["text"], LANE_W - 2 * PAD - 16),
                      "href": urls.scenario(view["scenario"], code, t[: row["last"] + 1]),

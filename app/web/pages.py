@@ -165,4 +165,5 @@ async def events_fragment(
 def events_html(scenario_id: str, code: str, t: str) -> str:
     _, view = run_page_view(scenario_id, code, t, None, api=False)
     step_urls = [urls.scenario(scenario_id, code, t[: i + 1]) for i in range(len(view["events"]))]
-    return render.render("_event_rows.html", view=view, step_urls=step_urls)
+    labels = {c["id"]: c["label"] for c in view["cpus"]}
+    return render.render("_event_rows.html", view=view, step_urls=step_urls, labels=labels)

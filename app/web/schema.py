@@ -50,6 +50,7 @@ class CodeInfo(BaseModel):
 class CpuInfo(BaseModel):
     id: int
     actor: str
+    label: str
     actor_title: str
 
 

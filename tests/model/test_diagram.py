@@ -62,7 +62,9 @@ def test_every_line_fits_a_commit_message(scenario, code, t):
     assert all(line == line.rstrip() for line in lines)
     stepped = {e["cpu"] for e in view["events"]}  # the I/O completion: a column once it has stepped
     cpus = [c["id"] for c in view["cpus"] if c["actor"] != "io" or c["id"] in stepped]
-    assert lines[0].split() == [f"CPU{c}" for c in cpus]
+    labels = {c["id"]: c["label"] for c in view["cpus"]}
+    assert lines[0].split() == [labels[c] for c in cpus]
+    assert all(labels[c] == ("I/O" if view["cpus"][c - 1]["actor"] == "io" else f"CPU{c}") for c in cpus)
 
 
 @pytest.mark.parametrize("scenario,code,t", CASES, ids=IDS)
@@ -116,7 +118,7 @@ def test_three_cpus_get_three_narrower_columns():
 def test_long_lines_wrap_without_losing_a_character():
     """A synthetic three-CPU run with long kernel lines: every piece fits, nothing is lost."""
     long = "entry = zswap_entry_find_get_with_a_remarkably_long_name(&tree->rbroot, offset, more_args);"
-    cpus = [{"id": i, "program": [{"step": f"S{i}", "depth": 0}]} for i in (1, 2, 3)]
+    cpus = [{"id": i, "label": f"CPU{i}", "program": [{"step": f"S{i}", "depth": 0}]} for i in (1, 2, 3)]
     events = [{"index": i, "cpu": cpu, "step": f"S{cpu}", "function": "a_function_with_a_long_name_indeed",
                "text": long, "line_label": "", "narration": "", "changed": [],
                "locks_taken": ["tree->lock"], "locks_released": [], "freed": [], "allocated": [], "pointers": []}

@@ -159,7 +159,7 @@ def _event(i: int, cpu: int, function: str, **facts) -> dict:
 
 
 def _synthetic(events: list[dict]) -> dict:
-    return {"events": events, "violations": [], "cpus": [{"id": 1}, {"id": 2}]}
+    return {"events": events, "violations": [], "cpus": [{"id": 1, "label": "CPU1"}, {"id": 2, "label": "CPU2"}]}
 
 
 def test_collapse_rule_on_a_synthetic_run():
@@ -196,7 +196,7 @@ def test_the_tree_pointer_cached_under_the_lru_lock_has_its_own_row(uaf_a):
 
 def test_no_step_no_rows():
     view = build_view(SEED, "old", "")
-    assert view["lanes"] == {"cpus": [1, 2, 3], "rows": []}
+    assert view["lanes"] == {"cpus": [1, 2, 3], "labels": ["CPU1", "CPU2", "I/O"], "rows": []}
 
 
 def test_lanes_module_is_pure():
