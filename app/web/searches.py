@@ -30,11 +30,13 @@ from starlette.requests import Request
 WORKERS = max(1, int(os.environ.get("ZSWAP_SEARCH_WORKERS", "1")))
 QUEUE = max(0, int(os.environ.get("ZSWAP_SEARCH_QUEUE", "2")))
 # About 1 kB a state: the budget bounds the search process at about 0.3 GB. The largest whole
-# verdict (a 3-CPU scenario, old code) visits 134,271 states.
+# verdict (two-shrinkers-vs-swapoff, new-tree-before-folio) visits 156,440 states.
 MAX_STATES = int(os.environ.get("ZSWAP_SEARCH_STATES", "300000"))
-# Counted from the request's arrival, queueing included: no explorer request waits more than this
-# (a 3-CPU verdict takes 3-5 s on an idle machine).
+# Counted from the request's arrival, queueing included: no "from this state" request waits more
+# than this. A whole-scenario verdict (no prefix) is computed once per process and cached for
+# good, and the largest take 5-13 s on a busy 2-core machine: a cut one would hide the verdict.
 MAX_SECONDS = float(os.environ.get("ZSWAP_SEARCH_SECONDS", "8"))
+MAX_SECONDS_WHOLE = float(os.environ.get("ZSWAP_SEARCH_WHOLE_SECONDS", "60"))
 RETRY_AFTER = 5  # seconds: about one 3-CPU search
 # Slots for prefix searches (running or waiting); whole-scenario verdicts get their own slots.
 SLOTS = WORKERS + QUEUE
@@ -126,8 +128,9 @@ class Pool:
                 raise Busy()
             slot = free.pop()
         self._flags[slot] = 0
+        seconds = MAX_SECONDS if key[2] else MAX_SECONDS_WHOLE
         try:
-            inner = executor.submit(_search, slot, *key, MAX_STATES, MAX_SECONDS, time.time())
+            inner = executor.submit(_search, slot, *key, MAX_STATES, seconds, time.time())
         except (cf.process.BrokenProcessPool, RuntimeError):
             free.append(slot)
             self._reset()
