@@ -158,6 +158,12 @@
       var line = list.querySelector("li.crash") || list.querySelector("li.next");
       if (line) list.scrollTop = line.offsetTop - list.offsetTop - list.clientHeight / 3;
     });
+    // A CPU's code window that had to scroll (three CPUs, long wrapped lines) shows its line.
+    document.querySelectorAll(".arena > .cpu > .program").forEach(function (list) {
+      if (list.scrollHeight <= list.clientHeight + 1) return;
+      var line = list.querySelector("li.crash") || list.querySelector("li.next");
+      if (line) list.scrollTop += line.getBoundingClientRect().top - list.getBoundingClientRect().top - list.clientHeight / 3;
+    });
     // The lane diagram and the event log need nothing here: their scroll boxes are
     // column-reverse flex boxes, which rest at their end (the newest row) by themselves.
   }

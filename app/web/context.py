@@ -94,6 +94,7 @@ class PageContext:
     start_tour_url: str | None = None  # where → goes when no tour is followed
     start_tour_title: str | None = None
     fix: dict[str, Any] | None = None  # the old code's crash on this schedule, when this code survived it
+    real_cpus: int = 0  # CPUs other than the write I/O completion (the stage's density)
 
     def label(self, cpu_id: int | None) -> str:
         """"CPU1", ... or "I/O": how the page names the actor with this digit."""
@@ -250,7 +251,8 @@ def page_context(scenario: dict[str, Any], view: dict[str, Any], tour: str | Non
         tours=tour_links(scenario, code, tour),
     )
     ctx.controls = _controls(view, ctx)
-    window = WINDOW_3CPU if len(view["cpus"]) >= 3 else WINDOW
+    ctx.real_cpus = sum(1 for c in view["cpus"] if c["actor"] != "io")
+    window = WINDOW_3CPU if ctx.real_cpus >= 3 else WINDOW
     ctx.listings = {c["id"]: listing(c, window) for c in view["cpus"]}
     if ctx.tour is None or ctx.tour.wrong_code:
         # → starts (or, off a tour of another code, joins) a tour written for this code.
