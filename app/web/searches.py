@@ -8,7 +8,7 @@ step request and kept running after its client hung up. Here:
   (ZSWAP_SEARCH_STATES) and a time budget (ZSWAP_SEARCH_SECONDS); a cut search says so
   (``complete`` False, ``stopped_reason``) and is not cached;
 - requests for the same search share one run; a search whose every waiting client has gone is
-  cancelled (a flag in shared memory that the search reads every 1,024 states);
+  cancelled (a flag in shared memory that the search reads every 256 states);
 - at most ZSWAP_SEARCH_QUEUE searches wait beyond the running ones: past that, ``Busy`` at once
   (the routes answer 503 with Retry-After). The whole-scenario verdicts (no prefix) are a finite
   set, each computed once per process, and are always admitted.
@@ -175,7 +175,7 @@ class Pool:
                 gone.cancel()
             job.waiters -= 1
             if job.waiters == 0 and not job.keep and not job.future.done():
-                self._flags[job.slot] = 1  # a running search sees it within ~30 ms
+                self._flags[job.slot] = 1  # a running search sees it within ~10 ms
                 job.inner.cancel()
 
     def cancel_all(self) -> None:
