@@ -389,7 +389,8 @@ def _world_view(world: World, probed: Probe) -> WorldView:
             )
     heap: list[HeapObjectView] = []
     for o in world.heap:
-        dangling = []
+        dangling: list[str] = []
+        compared: list[str] = []
         if o.freed:
             for c in world.cpus:
                 if c.state == "done":
@@ -398,7 +399,8 @@ def _world_view(world: World, probed: Probe) -> WorldView:
                     if name in _HIDDEN_LOCALS:
                         continue
                     if isinstance(value, int) and not isinstance(value, bool) and o.addr <= value < o.addr + o.size:
-                        dangling.append(f"CPU{c.id} {name}")
+                        # A pointer the code only compares is not a use-after-free waiting to happen.
+                        (compared if (c.actor, name) in COMPARE_ONLY else dangling).append(f"CPU{c.id} {name}")
             if world.zswap_trees is not None and o.addr <= world.zswap_trees < o.addr + o.size:
                 dangling.append("zswap_trees[0]")
         heap.append(
@@ -415,6 +417,7 @@ def _world_view(world: World, probed: Probe) -> WorldView:
                 "free_step": o.free.step if o.free else None,
                 "free_function": o.free.function if o.free else None,
                 "dangling_from": dangling,
+                "compared_from": compared,
             }
         )
     ptes: list[PteView] = []

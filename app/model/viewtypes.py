@@ -200,6 +200,7 @@ class HeapObjectView(TypedDict):
     free_step: int | None
     free_function: str | None
     dangling_from: list[str]  # e.g. ["CPU1 tree"]: locals still pointing at a freed object
+    compared_from: list[str]  # locals holding its address that the code only compares (COMPARE_ONLY)
 
 
 class PteView(TypedDict):

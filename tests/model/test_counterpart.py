@@ -40,3 +40,17 @@ def test_a_variant_that_crashes_too_gets_no_green_counterpart():
     view = api.build_view(SEED, "new-tree-before-folio", t)
     assert any(v["kind"] == "use-after-free" for v in view["violations"])
     assert api.old_code_crash(SEED, "new-tree-before-folio", t) is None
+
+
+def test_the_fixed_codes_freed_entry_is_compared_not_dangling():
+    """On the fixed code the shrinker still holds the freed entry's address, but only ever compares
+    it (zswap_rb_search(...) != entry): the view says so instead of calling it dangling."""
+    t = _tour("uaf-a")["schedule"]
+    new = api.build_view(SEED, "new", t)
+    entry = next(o for o in new["world"]["heap"] if o["name"] == "E")
+    assert entry["freed"] and entry["dangling_from"] == [] and entry["compared_from"] == ["CPU1 entry"]
+    local = next(x for x in new["cpus"][0]["locals"] if x["name"] == "entry")
+    assert local["dangling"] and local["compare_only"]
+    old = api.build_view(SEED, "old", t)
+    old_entry = next(o for o in old["world"]["heap"] if o["name"] == "E")
+    assert "CPU1 entry" in old_entry["dangling_from"] and old_entry["compared_from"] == []

@@ -140,6 +140,8 @@ def test_switching_the_crash_to_the_fixed_code_shows_what_the_fix_did_instead(pa
     # The freed entry is only compared by the fixed code: not a red "dangling" pointer.
     assert page.locator("#cpu1 .tag-dangling").count() == 0
     assert "only compared" in page.inner_text("#cpu1 .locals")
+    assert page.locator("#pane-heap-live .dangling-from").count() == 0
+    assert "only compared" in page.inner_text("#pane-heap-live")
 
 
 def test_back_after_undo_is_undo_and_forward_is_redo(page, server_url):
