@@ -15,7 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .model.api import ModelInputError, build_view, list_scenarios
 from .model.scenario import ScenarioFileError
