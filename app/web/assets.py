@@ -6,7 +6,8 @@ with a `v` that is not the current content's, gets `no-cache` (revalidate with t
 time), so a stale or hand-typed link can never pin old content. The hash is computed once per
 file content: the cache key includes the file's mtime and size, so editing a file while the
 server runs (without --reload) changes its version instead of serving new bytes under an old one.
-This module imports nothing from app.web, so urls.py can use it without an import cycle.
+This module imports nothing from app.web but compression (which imports starlette only), so
+urls.py can use it without an import cycle.
 """
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
-from starlette.datastructures import QueryParams
+import brotli
+from starlette.datastructures import Headers, QueryParams
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
+
+from app.web.compression import accepts_brotli  # imports starlette only: no cycle with urls.py
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -47,9 +51,21 @@ def version(path: str, root: Path | str = STATIC) -> str | None:
     return _digest(str(full), st.st_mtime_ns, st.st_size)
 
 
+# Text files worth brotli: about 10% smaller than gzip on htmx, 15% on our CSS.
+BROTLI_SUFFIXES = (".js", ".css", ".svg", ".txt")
+
+
+@lru_cache(maxsize=32)
+def _brotli(full_path: str, mtime_ns: int, size: int) -> bytes:
+    """The file compressed once at brotli's best quality (static files are few and small)."""
+    with open(full_path, "rb") as f:
+        return brotli.compress(f.read(), quality=11)
+
+
 class VersionedStaticFiles(StaticFiles):
     """StaticFiles that sets Cache-Control from the request's `v` (HEAD, ranges, ETag and 304s
-    are starlette's)."""
+    are starlette's), and answers a browser that accepts brotli with the file compressed once
+    (the gzip middleware leaves an answer that already has a Content-Encoding alone)."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
@@ -57,4 +73,22 @@ class VersionedStaticFiles(StaticFiles):
             asked = QueryParams(scope.get("query_string", b"")).get("v")
             current = version(path, self.directory) if asked else None
             response.headers["cache-control"] = IMMUTABLE if asked and asked == current else REVALIDATE
+        if response.status_code == 200 and path.endswith(BROTLI_SUFFIXES):
+            response = self._brotli_response(path, scope, response) or response
         return response
+
+    def _brotli_response(self, path: str, scope: Scope, plain: Response) -> Response | None:
+        request = Headers(scope=scope)
+        if not accepts_brotli(request.get("accept-encoding")) or "range" in request:
+            return None
+        full, st = self.lookup_path(path)
+        if st is None:
+            return None
+        headers = {k: v for k, v in plain.headers.items() if k in ("content-type", "cache-control", "last-modified")}
+        etag = plain.headers.get("etag", "").rstrip('"') + '-br"' if plain.headers.get("etag") else None
+        headers |= {"content-encoding": "br", "vary": "Accept-Encoding"}
+        if etag:
+            headers["etag"] = etag
+            if request.get("if-none-match") == etag:
+                return Response(status_code=304, headers={k: v for k, v in headers.items() if k != "content-type"})
+        return Response(_brotli(full, st.st_mtime_ns, st.st_size), headers=headers)

@@ -29,12 +29,13 @@ def _qvalue(params: list[str]) -> float:
     return 1.0
 
 
-def accepts_gzip(accept_encoding: str | None) -> bool:
-    """Whether an Accept-Encoding header allows a gzip body.
+def accepts(accept_encoding: str | None, *codings: str) -> bool:
+    """Whether an Accept-Encoding header allows a body in one of `codings` (names of one coding
+    and its aliases, e.g. "gzip", "x-gzip").
 
-    An explicit `gzip` (or its alias `x-gzip`) member decides by its weight; otherwise `*`
-    does; otherwise gzip is not acceptable (an absent or empty header means identity only,
-    for our purposes). Substrings do not count: `gzip;q=0` and `x-notgzip` are refusals.
+    An explicit member decides by its weight; otherwise `*` does; otherwise the coding is not
+    acceptable (an absent or empty header means identity only, for our purposes). Substrings do
+    not count: `gzip;q=0` and `x-notgzip` are refusals.
     """
     if not accept_encoding:
         return False
@@ -42,11 +43,21 @@ def accepts_gzip(accept_encoding: str | None) -> bool:
     for member in accept_encoding.split(","):
         coding, *params = member.split(";")
         coding = coding.strip().lower()
-        if coding in ("gzip", "x-gzip"):
+        if coding in codings:
             return _qvalue(params) > 0.0
         if coding == "*":
             star = _qvalue(params)
     return star is not None and star > 0.0
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether an Accept-Encoding header allows a gzip body (see `accepts`)."""
+    return accepts(accept_encoding, "gzip", "x-gzip")
+
+
+def accepts_brotli(accept_encoding: str | None) -> bool:
+    """Whether an Accept-Encoding header allows a brotli body (see `accepts`)."""
+    return accepts(accept_encoding, "br")
 
 
 def _dedupe_vary(send: Send) -> Send:

@@ -139,7 +139,7 @@ class _Pane(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
-        if tag == "section":
+        if tag == "section" and not self.section:  # the pane (the I/O strip inside is a section too)
             self.section = a
         elif tag == "ol":
             self.ol = a

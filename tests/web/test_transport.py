@@ -232,3 +232,33 @@ def test_every_linked_static_url_has_the_current_version(client, url):
         assert m, f"{link} has no version"
         assert m.group(2) == file_version(m.group(1)), link
         assert client.get(link).headers["cache-control"] == "public, max-age=31536000, immutable"
+
+
+# -- brotli for static text files ------------------------------------------------------------------
+
+def test_static_text_is_brotli_for_a_browser_that_accepts_it(client):
+    """(httpx decodes bodies: r.content is the decoded file, content-length the bytes sent.)"""
+    url = urls.static("vendor/htmx-4.0.1.min.js")
+    raw = (render.STATIC / "vendor/htmx-4.0.1.min.js").read_bytes()
+    r = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br, zstd"})
+    assert r.status_code == 200 and r.headers["content-encoding"] == "br"
+    assert "Accept-Encoding" in r.headers["vary"] and "immutable" in r.headers["cache-control"]
+    assert r.content == raw
+    assert int(r.headers["content-length"]) < len(gzip.compress(raw, 6))
+    again = client.get(url, headers={"Accept-Encoding": "br", "If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+
+
+@pytest.mark.parametrize("accept", ["gzip", "br;q=0, gzip", "gzip, br;q=0"])
+def test_static_text_falls_back_to_gzip_when_brotli_is_refused(client, accept):
+    r = client.get("/static/app.css", headers={"Accept-Encoding": accept})
+    assert r.headers["content-encoding"] == "gzip"
+    assert r.content == (render.STATIC / "app.css").read_bytes()
+
+
+def test_head_of_a_brotli_static_file_has_its_headers_and_no_body(client):
+    get = client.get("/static/app.js", headers={"Accept-Encoding": "br"})
+    head = client.head("/static/app.js", headers={"Accept-Encoding": "br"})
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-encoding"] == get.headers["content-encoding"] == "br"
+    assert head.headers["content-length"] == get.headers["content-length"]
