@@ -21,7 +21,6 @@ import asyncio
 import gzip
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from app.localserver import ServerDidNotStart, local_server  # noqa: E402 (after the path)
 
 HOST = "127.0.0.1"  # loopback only
 TIMEOUT = 10.0
@@ -249,40 +250,20 @@ def main() -> None:
     args = ap.parse_args()
     args.seconds = min(args.seconds, 120.0)
     args.connections = min(args.connections, 500)
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        port = s.getsockname()[1]
     env = dict(os.environ, ZSWAP_WEB_PRECOMPUTE="1")
-    proc = subprocess.Popen([sys.executable, "-m", "app", "--host", HOST, "--port", str(port),
-                             "--workers", str(args.workers)], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = ["-m", "app", "--host", HOST, "--workers", str(args.workers)]
     try:
-        deadline = time.monotonic() + 60
-        while True:
+        with local_server(command, env, REPO, timeout=60, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL) as (proc, port):
+            time.sleep(5)  # the startup verdicts
             try:
-                with socket.create_connection((HOST, port), timeout=1) as c:
-                    c.sendall(b"GET /favicon.ico HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-                    if c.recv(12).startswith(b"HTTP/1.1 200"):
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("the server did not start")
-            time.sleep(0.2)
-        time.sleep(5)  # the startup verdicts
-        try:
-            import uvloop
+                import uvloop
 
-            uvloop.run(load(port, args, proc.pid))
-        except ImportError:
-            asyncio.run(load(port, args, proc.pid))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
+                uvloop.run(load(port, args, proc.pid))
+            except ImportError:
+                asyncio.run(load(port, args, proc.pid))
+    except ServerDidNotStart as e:
+        raise SystemExit(str(e)) from None
 
 if __name__ == "__main__":
     main()

@@ -28,9 +28,7 @@ import http.client
 import json
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +36,9 @@ from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from app.localserver import ServerDidNotStart, local_server  # noqa: E402 (after the path)
 SEED = "lru-writeback-vs-swapoff"
 TOUR = "uaf-a"
 TOUR_STEPS = 27
@@ -89,12 +90,6 @@ LINKS_JS = """(sel) => [...document.querySelectorAll(sel)]
   .map((a) => ({id: a.id, href: a.href}))"""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def get(port: int, path: str) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -105,24 +100,8 @@ def get(port: int, path: str) -> tuple[int, bytes]:
         conn.close()
 
 
-def start_server(repo: Path) -> tuple[subprocess.Popen, int]:
-    """uvicorn as tests/web/conftest.py starts it, waiting until it answers (at most 30 s)."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "ZSWAP_WEB_CACHE"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.web.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"], cwd=repo, env=env)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if get(port, "/favicon.ico")[0] == 200:
-                return proc, port
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise SystemExit("the server did not start")
-        time.sleep(0.05)
+UVICORN = ["-m", "uvicorn", "app.web.app:create_app", "--factory", "--host", "127.0.0.1",
+           "--log-level", "warning", "--no-access-log"]
 
 
 def wait_until_idle(pid: int, timeout: float = 90.0) -> float:
@@ -304,26 +283,23 @@ def main() -> None:
         print(f"skipped: {CHROMIUM} is missing (`make test` installs it)")
         return
 
-    proc, port = start_server(args.repo.resolve())
-    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k != "ZSWAP_WEB_CACHE"}  # the default cache
     try:
-        path = tour_path(port)
-        with tempfile.TemporaryDirectory() as home, sync_playwright() as pw:
-            env = dict(os.environ, XDG_CONFIG_HOME=f"{home}/config", XDG_CACHE_HOME=f"{home}/cache")
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=env)
-            try:
-                first_load(browser, base, path)
-                waited = wait_until_idle(proc.pid)
-                print(f"    (then waited {waited:.1f} s for the server's startup verdicts to finish)")
-                clicks(browser, base, port, args.samples, args.seed, args.walk)
-            finally:
-                browser.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        with local_server(UVICORN, env, args.repo.resolve()) as (proc, port):
+            base = f"http://127.0.0.1:{port}"
+            path = tour_path(port)
+            with tempfile.TemporaryDirectory() as home, sync_playwright() as pw:
+                env = dict(os.environ, XDG_CONFIG_HOME=f"{home}/config", XDG_CACHE_HOME=f"{home}/cache")
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=env)
+                try:
+                    first_load(browser, base, path)
+                    waited = wait_until_idle(proc.pid)
+                    print(f"    (then waited {waited:.1f} s for the server's startup verdicts to finish)")
+                    clicks(browser, base, port, args.samples, args.seed, args.walk)
+                finally:
+                    browser.close()
+    except ServerDidNotStart as e:
+        raise SystemExit(str(e)) from None
 
 
 if __name__ == "__main__":

@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -23,6 +21,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from app.localserver import ServerDidNotStart, local_server  # noqa: E402 (after the path)
 
 SEED = "lru-writeback-vs-swapoff"
 DEPTH = 20
@@ -83,12 +83,6 @@ def distinct_schedules(depth: int, n: int, seed: int = 1) -> list[str]:
         if len(t) == depth:
             out.add(t)
     return sorted(out)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_load(port: int, path: str | list[str], threads: int, seconds: float, max_requests: int) -> dict:
@@ -163,41 +157,27 @@ def main() -> None:
 def bench_server(t: str, fresh: list[str], cache: str, args: argparse.Namespace) -> list[tuple[str, dict]]:
     """Start one server with ZSWAP_WEB_CACHE=cache, load it, stop it."""
     step_path = f"/s/{SEED}?code=old&t={t}"
-    port = free_port()
     # No startup explorer thread: it would compete with the first rows for the CPU.
     env = dict(os.environ, ZSWAP_WEB_CACHE=cache, ZSWAP_WEB_PRECOMPUTE="0")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.bench_web:create_bench_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"],
-        cwd=REPO, env=env)
+    command = ["-m", "uvicorn", "bench.bench_web:create_bench_app", "--factory", "--host", "127.0.0.1",
+               "--workers", "1", "--log-level", "warning", "--no-access-log"]
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                c.request("GET", "/_bench/trivial")
-                c.getresponse().read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise SystemExit("server did not start")
-                time.sleep(0.1)
-        for path in ("/_bench/trivial", step_path):  # warm up: imports, templates, the page's verdicts
-            run_load(port, path, 2, 1.0, 200)
-        half = len(fresh) // 2
-        return [
-            ("trivial endpoint", run_load(port, "/_bench/trivial", args.threads, args.seconds, args.requests)),
-            ("step page (HTML)", run_load(port, step_path, args.threads, args.seconds, args.requests)),
-            ("step state (JSON)", run_load(port, f"/api/s/{SEED}?code=old&t={t}", args.threads, args.seconds,
-                                           args.requests)),
-            ("step page, new URL", run_load(port, [f"/s/{SEED}?code=old&t={x}" for x in fresh[:half]],
-                                            args.threads, args.seconds, args.requests)),
-            ("step JSON, new URL", run_load(port, [f"/api/s/{SEED}?code=old&t={x}" for x in fresh[half:]],
-                                            args.threads, args.seconds, args.requests)),
-        ]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        with local_server(command, env, REPO, ready_path="/_bench/trivial") as (_, port):
+            for path in ("/_bench/trivial", step_path):  # warm up: imports, templates, the page's verdicts
+                run_load(port, path, 2, 1.0, 200)
+            half = len(fresh) // 2
+            return [
+                ("trivial endpoint", run_load(port, "/_bench/trivial", args.threads, args.seconds, args.requests)),
+                ("step page (HTML)", run_load(port, step_path, args.threads, args.seconds, args.requests)),
+                ("step state (JSON)", run_load(port, f"/api/s/{SEED}?code=old&t={t}", args.threads, args.seconds,
+                                               args.requests)),
+                ("step page, new URL", run_load(port, [f"/s/{SEED}?code=old&t={x}" for x in fresh[:half]],
+                                                args.threads, args.seconds, args.requests)),
+                ("step JSON, new URL", run_load(port, [f"/api/s/{SEED}?code=old&t={x}" for x in fresh[half:]],
+                                                args.threads, args.seconds, args.requests)),
+            ]
+    except ServerDidNotStart as e:
+        raise SystemExit(str(e)) from None
 
 
 if __name__ == "__main__":

@@ -6,29 +6,20 @@ Debian's chromium at projector size, and writes PNGs next to this file.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
+from app.localserver import local_server  # noqa: E402
 from app.web import modelapi, urls  # noqa: E402
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 SEED = "lru-writeback-vs-swapoff"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def shots() -> list[tuple[str, str, int, int, str]]:
@@ -47,18 +38,9 @@ def shots() -> list[tuple[str, str, int, int, str]]:
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.web.app:create_app", "--factory",
-                               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                              cwd=REPO, env=dict(os.environ, ZSWAP_WEB_PRECOMPUTE="0"))
-    try:
+    command = ["-m", "uvicorn", "app.web.app:create_app", "--factory", "--host", "127.0.0.1", "--log-level", "warning"]
+    with local_server(command, dict(os.environ, ZSWAP_WEB_PRECOMPUTE="0")) as (_, port):
         base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/favicon.ico", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
         home = tempfile.mkdtemp()
         env = dict(os.environ, XDG_CONFIG_HOME=home, XDG_CACHE_HOME=home)
         with sync_playwright() as pw:
@@ -73,9 +55,6 @@ def main() -> None:
                 ctx.close()
                 print("wrote", HERE / name)
             browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,15 @@
 """Browser fixtures: the real server as a subprocess and Debian's chromium driven by Playwright."""
 from __future__ import annotations
 
-import http.client
 import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from app.localserver import ServerDidNotStart, local_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -30,43 +28,15 @@ REPO = Path(__file__).resolve().parents[2]
 os.environ["ZSWAP_WEB_PRECOMPUTE"] = "0"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _answers(port: int) -> bool:
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-        conn.request("GET", "/favicon.ico")
-        ok = conn.getresponse().status == 200
-        conn.close()
-        return ok
-    except OSError:
-        return False
-
-
 @contextmanager
 def running_server(args: list[str], env: dict[str, str], **popen) -> Iterator[tuple[subprocess.Popen, int]]:
-    """`python ARGS --port PORT` on a free loopback port, once it answers; stopped afterwards."""
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, *args, "--port", str(port)], cwd=REPO, env=env, **popen)
+    """`python ARGS --port PORT` on a free loopback port, once it answers; stopped afterwards
+    (app.localserver, which the benches and the screenshots use too); a failed start fails the test."""
     try:
-        deadline = time.monotonic() + 30
-        while not _answers(port):
-            if proc.poll() is not None:
-                pytest.fail(f"server exited early with code {proc.returncode}")
-            if time.monotonic() > deadline:
-                pytest.fail("server did not answer within 30 s")
-            time.sleep(0.1)
-        yield proc, port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        with local_server(args, env, REPO, **popen) as (proc, port):
+            yield proc, port
+    except ServerDidNotStart as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture(scope="session")

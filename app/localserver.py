@@ -1,0 +1,68 @@
+"""The real server as a child process on a free loopback port, for the browser tests, the
+benchmarks and the README's screenshots: one way to start it, wait until it answers, and stop it.
+
+No web imports: a test or a bench starts the server the way a user does, as another process.
+"""
+from __future__ import annotations
+
+import http.client
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+HOST = "127.0.0.1"
+
+
+class ServerDidNotStart(RuntimeError):
+    """The child exited, or did not answer in time."""
+
+
+def free_port(host: str = HOST) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def answers(port: int, path: str = "/favicon.ico", host: str = HOST) -> bool:
+    """Whether GET `path` on the port answers 200 (False while nothing listens yet)."""
+    try:
+        conn = http.client.HTTPConnection(host, port, timeout=1)
+        try:
+            conn.request("GET", path)
+            return conn.getresponse().status == 200
+        finally:
+            conn.close()
+    except OSError:
+        return False
+
+
+@contextmanager
+def local_server(args: Sequence[str], env: dict[str, str] | None = None, cwd: Path | str = REPO,
+                 ready_path: str = "/favicon.ico", timeout: float = 30.0,
+                 **popen: Any) -> Iterator[tuple[subprocess.Popen, int]]:
+    """`python ARGS --port PORT` on a free loopback port, yielded once GET `ready_path` answers
+    200; terminated (then killed) afterwards. Raises ServerDidNotStart."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, *args, "--port", str(port)], cwd=cwd, env=env, **popen)
+    try:
+        deadline = time.monotonic() + timeout
+        while not answers(port, ready_path):
+            if proc.poll() is not None:
+                raise ServerDidNotStart(f"the server exited early with code {proc.returncode}")
+            if time.monotonic() > deadline:
+                raise ServerDidNotStart(f"the server did not answer within {timeout:g} s")
+            time.sleep(0.05)
+        yield proc, port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
