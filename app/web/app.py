@@ -108,7 +108,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     if task is not None:
         task.cancel()
-    searches.pool.cancel_all()
+    # Stop the searches and end their processes: left running, they outlive the server, orphaned.
+    searches.pool.close()
 
 
 def create_app() -> FastAPI:
