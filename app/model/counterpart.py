@@ -43,7 +43,8 @@ def old_code_crash(view_of: ViewOf, scenario_id: str, code: str, schedule: str) 
         "cpu": cpu,
         "cpu_status": cpu_view["status"] if cpu_view else None,
         "cpu_result": cpu_view["result"] if cpu_view else None,
-        # Did the CPU that crashed on old code touch the tree on this code? Its events that take
-        # tree->lock say so (the fix takes it only with the locked swap-cache folio in hand).
-        "tree_locked": any(e["cpu"] == cpu and "tree->lock" in e["text"] for e in here["events"][at:]),
+        # Did the CPU that crashed on old code take tree->lock on this code from that step on?
+        # The step facts say which locks each step took (the fix takes it only with the locked
+        # swap-cache folio in hand).
+        "tree_locked": any(e["cpu"] == cpu and "tree->lock" in e["locks_taken"] for e in here["events"][at:]),
     }
