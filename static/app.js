@@ -162,7 +162,9 @@
     document.querySelectorAll(".arena > .cpu > .program").forEach(function (list) {
       if (list.scrollHeight <= list.clientHeight + 1) return;
       var line = list.querySelector("li.crash") || list.querySelector("li.next");
-      if (line) list.scrollTop += line.getBoundingClientRect().top - list.getBoundingClientRect().top - list.clientHeight / 3;
+      // The row before the line (its context, or its function's heading) at the top, whole.
+      var first = line && (line.previousElementSibling || line);
+      if (first) list.scrollTop += first.getBoundingClientRect().top - list.getBoundingClientRect().top;
     });
     // The lane diagram and the event log need nothing here: their scroll boxes are
     // column-reverse flex boxes, which rest at their end (the newest row) by themselves.
