@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from app.web import modelapi, urls
+from markupsafe import Markup
+
+from app.web import listing, modelapi, urls
 
 
 @dataclass
@@ -67,18 +69,6 @@ class TourLink:
 
 
 @dataclass
-class ListingRow:
-    """One row of a CPU's program listing: a function heading or a source line. `near` rows
-    form the window of a few lines around the CPU's next (or crashing) line shown on the stage;
-    the rest appear when the listing is expanded."""
-
-    line: dict[str, Any] | None  # a ProgramLine, or None for a function heading
-    function: str
-    file: str
-    near: bool
-
-
-@dataclass
 class PageContext:
     scenario: dict[str, Any]
     view: dict[str, Any]
@@ -89,7 +79,7 @@ class PageContext:
     code_links: list[CodeLink]
     heap_by_addr: dict[str, dict[str, Any]]
     changes: dict[str, list[str]] = field(default_factory=dict)
-    listings: dict[int, list[ListingRow]] = field(default_factory=dict)
+    listings: dict[int, Markup] = field(default_factory=dict)  # each CPU's rendered listing
     tours: list[TourLink] = field(default_factory=list)
     start_tour_url: str | None = None  # where → goes when no tour is followed
     start_tour_title: str | None = None
@@ -187,35 +177,6 @@ def _tour(scenario: dict[str, Any], name: str, code: str, t: str) -> TourState:
     )
 
 
-# Lines of a CPU's listing shown around its next line on the stage (before, after).
-WINDOW = (2, 3)
-WINDOW_3CPU = (1, 1)  # three CPU columns share the width: fewer, wrapped lines
-
-
-def listing(cpu: dict[str, Any], window: tuple[int, int]) -> list[ListingRow]:
-    """The CPU's program as rows, with the window around its next (or crash, or last executed)
-    line marked `near`; a function heading is near when one of its lines is."""
-    program = cpu["program"]
-    here = next((i for i, l in enumerate(program) if l["is_crash"]), None)
-    if here is None:
-        here = next((i for i, l in enumerate(program) if l["is_next"]), None)
-    if here is None:
-        executed = [i for i, l in enumerate(program) if l["executed"]]
-        here = executed[-1] if executed else 0
-    lo, hi = here - window[0], here + window[1]
-    rows: list[ListingRow] = []
-    heading: ListingRow | None = None
-    for i, line in enumerate(program):
-        near = lo <= i <= hi
-        if heading is None or line["function"] != heading.function:
-            heading = ListingRow(None, line["function"], line["file"], near)
-            rows.append(heading)
-        elif near:
-            heading.near = True
-        rows.append(ListingRow(line, line["function"], line["file"], near))
-    return rows
-
-
 def tour_links(scenario: dict[str, Any], code: str, current: str | None) -> list[TourLink]:
     """The scenario's tours, those written for the current code first."""
     tours = sorted(scenario["tours"], key=lambda x: x["code"] != code)
@@ -252,8 +213,8 @@ def page_context(scenario: dict[str, Any], view: dict[str, Any], tour: str | Non
     )
     ctx.controls = _controls(view, ctx)
     ctx.real_cpus = sum(1 for c in view["cpus"] if c["actor"] != "io")
-    window = WINDOW_3CPU if ctx.real_cpus >= 3 else WINDOW
-    ctx.listings = {c["id"]: listing(c, window) for c in view["cpus"]}
+    window = listing.WINDOW_3CPU if ctx.real_cpus >= 3 else listing.WINDOW
+    ctx.listings = {c["id"]: listing.html(code, c, window) for c in view["cpus"]}
     if ctx.tour is None or ctx.tour.wrong_code:
         # → starts (or, off a tour of another code, joins) a tour written for this code.
         found = matching_tour(scenario, code, t) if t else None

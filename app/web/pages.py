@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from app.model.cache import bounded_cache, share
-from app.web import compression, context, errors, modelapi, render, searches, urls, work
+from app.web import compression, context, errors, listing, modelapi, render, searches, urls, work
 from app.web.params import Code, Prefix, Schedule
 
 router = APIRouter()
@@ -90,6 +90,7 @@ def clear_caches() -> None:
     state_gzip.cache_clear()
     state_html.cache_clear()
     events_html.cache_clear()
+    listing.clear()
 
 
 VARY_ENCODING = render.VARY + ", Accept-Encoding"
@@ -102,7 +103,7 @@ def state_gzip(fragment: bool, scenario_id: str, code: str, t: str, tour: str | 
     return gzip.compress(state_html(fragment, scenario_id, code, t, tour).encode(), compresslevel=6)
 
 
-@bounded_cache(CACHE_SIZE, share(0.18))
+@bounded_cache(CACHE_SIZE, share(0.16))
 def state_html(fragment: bool, scenario_id: str, code: str, t: str, tour: str | None) -> str:
     """The page (or fragment) of one state; bad input raises WebError, which is not cached."""
     scenario, view = run_page_view(scenario_id, code, t, tour, api=False)
