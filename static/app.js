@@ -24,14 +24,33 @@
   }
 
   // ---- the whole listing of every CPU (l), remembered across steps ------------------------
+  // The server sends only the window of lines around each CPU's next line unless a request says
+  // "HX-Listing: whole" (app/web/listing.py): sent while the listings are expanded, and once to
+  // fetch them when they are expanded on a page that has only the windows.
+  function listingOn() { return store.get("zswap.listing") === "1"; }
+
   function applyListing() {
     // On <html>, which no swap replaces or morphs: the listings never flash shut between steps.
-    var on = store.get("zswap.listing") === "1";
+    var on = listingOn();
     document.documentElement.classList.toggle("expanded", on);
     document.querySelectorAll("[data-listing-toggle]").forEach(function (b) {
       b.setAttribute("aria-expanded", on ? "true" : "false");
     });
+    wholeListing();
   }
+
+  function wholeListing() {
+    var state = document.getElementById("state");
+    if (listingOn() && state && state.getAttribute("data-listing") === "window" && !inflight && window.htmx) {
+      // The same state again, with every line (the URL stays: nothing changed but the view).
+      busy();
+      htmx.ajax("GET", location.pathname + location.search,
+                { target: "#state", swap: "outerMorph", headers: { "HX-Listing": "whole" } });
+    }
+  }
+  document.addEventListener("htmx:config:request", function (ev) {
+    if (listingOn() && ev.detail && ev.detail.ctx) ev.detail.ctx.request.headers["HX-Listing"] = "whole";
+  });
 
   function hotkeyTarget(key) {
     var els = document.querySelectorAll("[data-hotkey]");
@@ -56,6 +75,7 @@
   function settle() {
     inflight = false;
     if (safety) { clearTimeout(safety); safety = null; }
+    wholeListing();  // a step answered while the listings were being expanded
     setTimeout(drain, 0);
   }
 

@@ -80,6 +80,7 @@ class PageContext:
     heap_by_addr: dict[str, dict[str, Any]]
     changes: dict[str, list[str]] = field(default_factory=dict)
     listings: dict[int, Markup] = field(default_factory=dict)  # each CPU's rendered listing
+    whole_listing: bool = False  # every line of each listing, or only the window around the next
     tours: list[TourLink] = field(default_factory=list)
     start_tour_url: str | None = None  # where → goes when no tour is followed
     start_tour_title: str | None = None
@@ -201,7 +202,8 @@ def matching_tour(scenario: dict[str, Any], code: str, t: str) -> tuple[str, str
     return urls.scenario(scenario["id"], code, x["schedule"][:common], x["name"]), x["title"]
 
 
-def page_context(scenario: dict[str, Any], view: dict[str, Any], tour: str | None) -> PageContext:
+def page_context(scenario: dict[str, Any], view: dict[str, Any], tour: str | None,
+                 whole_listing: bool = False) -> PageContext:
     code, t = view["code"], view["schedule"]
     ctx = PageContext(
         scenario=scenario, view=view, code=code, t=t,
@@ -214,7 +216,8 @@ def page_context(scenario: dict[str, Any], view: dict[str, Any], tour: str | Non
     ctx.controls = _controls(view, ctx)
     ctx.real_cpus = sum(1 for c in view["cpus"] if c["actor"] != "io")
     window = listing.WINDOW_3CPU if ctx.real_cpus >= 3 else listing.WINDOW
-    ctx.listings = {c["id"]: listing.html(code, c, window) for c in view["cpus"]}
+    ctx.whole_listing = whole_listing
+    ctx.listings = {c["id"]: listing.html(code, c, window, whole_listing) for c in view["cpus"]}
     if ctx.tour is None or ctx.tour.wrong_code:
         # → starts (or, off a tour of another code, joins) a tour written for this code.
         found = matching_tour(scenario, code, t) if t else None

@@ -1,6 +1,10 @@
 """A CPU's program listing on the stage: rows with the window around its next line, and their
 HTML, memoised.
 
+A page carries only the window unless the browser asks for whole listings (the `l` key or the ⤢
+button sets the HX-Listing header, static/app.js): the rest of the lines were 40 % of a step's
+HTML, and the browser parsed and morphed them at every step only to keep them hidden.
+
 The listing is most of a step's HTML, and most steps leave most listings as they were: the CPU
 that did not move has the same next line, the same executed lines and the same status, so the
 same markup. Rendering it once per distinct listing state, not once per page, is about a fifth of
@@ -60,17 +64,19 @@ def rows(cpu: dict[str, Any], window: tuple[int, int]) -> list[ListingRow]:
     return out
 
 
-def html(code: str, cpu: dict[str, Any], window: tuple[int, int]) -> Markup:
-    """The rendered <ol> of the CPU's listing (templates/_listing.html), from the cache when a
-    listing in the same state was rendered before. The key holds everything the markup shows
-    apart from the program's lines themselves, which the code and the actor determine."""
+def html(code: str, cpu: dict[str, Any], window: tuple[int, int], whole: bool) -> Markup:
+    """The rendered <ol> of the CPU's listing (templates/_listing.html): every line when `whole`,
+    else only the window's. From the cache when a listing in the same state was rendered before:
+    the key holds everything the markup shows apart from the program's lines themselves, which
+    the code and the actor determine."""
     program = cpu["program"]
     marks = tuple((i, l["is_next"], l["is_crash"], l["executed"]) for i, l in enumerate(program)
                   if l["is_next"] or l["is_crash"] or l["executed"])
-    key = (code, cpu["id"], cpu["actor"], cpu["label"], cpu["status"], window, marks)
+    key = (code, cpu["id"], cpu["actor"], cpu["label"], cpu["status"], window, whole, marks)
     hit, text = _html.get(key)
     if not hit:
-        text = render.render("_listing.html", cpu=cpu, rows=rows(cpu, window))
+        shown = [r for r in rows(cpu, window) if whole or r.near]
+        text = render.render("_listing.html", cpu=cpu, rows=shown)
         _html.put(key, text)
     return Markup(text)
 

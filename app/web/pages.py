@@ -78,11 +78,12 @@ async def scenario_page(
         except (searches.Busy, searches.ClientGone):
             raise errors.busy(searches.RETRY_AFTER) from None
     t = t[: modelapi.MAX_STEPS + 1]
+    whole = render.wants_whole_listing(request)
     if compression.accepts_gzip(request.headers.get("accept-encoding")):
         # Browsers accept gzip: the page (about 65 kB) is compressed once per state, not per request.
-        body = await work.cached_or_run(state_gzip, fragment, scenario_id, code, t, tour)
+        body = await work.cached_or_run(state_gzip, fragment, scenario_id, code, t, tour, whole)
         return Response(body, media_type="text/html; charset=utf-8", headers=GZIP_HEADERS)
-    html = await work.cached_or_run(state_html, fragment, scenario_id, code, t, tour)
+    html = await work.cached_or_run(state_html, fragment, scenario_id, code, t, tour, whole)
     return HTMLResponse(html, headers={"Vary": VARY_ENCODING})
 
 
@@ -98,16 +99,19 @@ GZIP_HEADERS = {"Vary": VARY_ENCODING, "Content-Encoding": "gzip"}
 
 
 @bounded_cache(CACHE_SIZE, share(0.06))
-def state_gzip(fragment: bool, scenario_id: str, code: str, t: str, tour: str | None) -> bytes:
+def state_gzip(fragment: bool, scenario_id: str, code: str, t: str, tour: str | None,
+               whole: bool = False) -> bytes:
     """state_html, gzip-compressed (cached beside it: the URL is the state, so is the body)."""
-    return gzip.compress(state_html(fragment, scenario_id, code, t, tour).encode(), compresslevel=6)
+    return gzip.compress(state_html(fragment, scenario_id, code, t, tour, whole).encode(), compresslevel=6)
 
 
 @bounded_cache(CACHE_SIZE, share(0.16))
-def state_html(fragment: bool, scenario_id: str, code: str, t: str, tour: str | None) -> str:
-    """The page (or fragment) of one state; bad input raises WebError, which is not cached."""
+def state_html(fragment: bool, scenario_id: str, code: str, t: str, tour: str | None,
+               whole: bool = False) -> str:
+    """The page (or fragment) of one state, with whole listings or only their windows; bad input
+    raises WebError, which is not cached."""
     scenario, view = run_page_view(scenario_id, code, t, tour, api=False)
-    ctx = context.page_context(scenario, view, tour)
+    ctx = context.page_context(scenario, view, tour, whole)
     here = context.here_verdict(scenario, code, t)
     if fragment:
         return render.render("_state.html", ctx=ctx, view=view, is_fragment=True, here=here)

@@ -15,8 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
 STATIC = ROOT / "static"
 
-# Headers we branch on when choosing a fragment or a full page (stack-notes: htmx 4 history).
-VARY = "HX-Request, HX-Request-Type, HX-History-Restore-Request"
+# Headers we branch on when choosing a fragment or a full page (stack-notes: htmx 4 history), and
+# whether the CPUs' listings come whole (static/app.js sends HX-Listing while they are expanded).
+VARY = "HX-Request, HX-Request-Type, HX-History-Restore-Request, HX-Listing"
 
 env = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -37,6 +38,12 @@ def wants_fragment(request: Request) -> bool:
     return (h.get("hx-request") == "true"
             and h.get("hx-history-restore-request") != "true"
             and h.get("hx-request-type") != "full")
+
+
+def wants_whole_listing(request: Request) -> bool:
+    """Every line of each CPU's listing, not only the window around its next line: the browser
+    shows them (the `l` key); a page without JavaScript cannot expand them, so never needs them."""
+    return request.headers.get("hx-listing") == "whole"
 
 
 def render(name: str, **context: Any) -> str:

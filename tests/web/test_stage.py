@@ -7,6 +7,7 @@ Schedules come from the scenarios' own tours (never hard-coded).
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from app.web import modelapi, urls
 
@@ -160,12 +161,22 @@ def test_projector_zoom_keys_grow_the_text_and_are_remembered(stage_page, server
 def test_whole_listing_is_one_key_away(stage_page, server_url):
     page = stage_page(1280, 720)
     page.goto(server_url + urls.scenario(SEED, "old", "1"))
-    far = page.locator("#program-1 li.far").first
-    assert not far.is_visible()
+    # The page carries only the window of lines around each CPU's next line...
+    assert page.locator("#program-1 li").count() > 0
+    assert page.locator("#program-1 li.far").count() == 0
+    # ...and `l` fetches the rest, in place: the URL (the state) does not change.
+    url = page.url
     page.keyboard.press("l")
-    assert far.is_visible()
-    page.keyboard.press("1")  # survives a step
+    far = page.locator("#program-1 li.far").first
+    expect(far).to_be_visible()
+    assert page.url == url
+    page.keyboard.press("1")  # survives a step: the next fragment comes whole
     page.wait_for_function("() => document.querySelector('#state').dataset.steps === '2'")
-    assert page.locator("#program-1 li.far").first.is_visible()
+    expect(page.locator("#program-1 li.far").first).to_be_visible()
+    assert page.locator("#state").get_attribute("data-listing") == "whole"
     page.click("#listing-1")
-    assert not page.locator("#program-1 li.far").first.is_visible()
+    expect(page.locator("#program-1 li.far").first).not_to_be_visible()
+    # Expanded on a fresh load of a state: the page asks for the whole listings at once.
+    page.click("#listing-1")
+    page.goto(server_url + urls.scenario(SEED, "old", "11"))
+    expect(page.locator("#program-1 li.far").first).to_be_visible()
