@@ -175,6 +175,25 @@ def test_everything_else_gets_a_full_page(client, headers):
         "HX-Request", "HX-Request-Type", "HX-History-Restore-Request"}
 
 
+@pytest.mark.parametrize("fragment", [True, False])
+def test_listings_come_whole_only_when_asked(client, fragment):
+    """Only the window of lines around each CPU's next line, unless HX-Listing: whole (sent by the
+    page while its listings are expanded); the same lines, in the same order, either way."""
+    base = {"HX-Request": "true"} if fragment else {}
+    window = client.get(urls.scenario(SEED, "old", "11111"), headers=base)
+    whole = client.get(urls.scenario(SEED, "old", "11111"), headers={**base, "HX-Listing": "whole"})
+    assert window.status_code == whole.status_code == 200
+    assert "HX-Listing" in window.headers["vary"]
+    assert 'data-listing="window"' in window.text and 'data-listing="whole"' in whole.text
+    assert 'class="far' not in window.text and whole.text.count('class="far') > 20
+    assert len(window.text) < len(whole.text)
+
+    def near_rows(html):  # CPU1's listing rows, less the hidden ones
+        listing = html.split('id="program-1"')[1].split("</ol>")[0]
+        return re.findall(r'<li class="(?!far|fn far)[^"]*"[^>]*>.*?</li>', listing)
+    assert near_rows(window.text) == near_rows(whole.text) != []
+
+
 def test_htmx_error_is_pane_shaped(client):
     r = client.get(urls.scenario(SEED, "old", "1x"), headers={"HX-Request": "true"})
     assert r.status_code == 422
