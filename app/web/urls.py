@@ -1,16 +1,25 @@
 """Every URL the site links to is built here, so templates and routes cannot drift apart."""
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+import string
+from urllib.parse import quote, quote_plus
 
 from app.web import assets
 
 STATIC_PREFIX = "/static"
+# Characters quote_plus leaves alone: a value made of them only (a schedule, a code, a tour
+# name) goes into the URL as it is, without urlencode's per-character work (a page has 30 links).
+_UNQUOTED = frozenset(string.ascii_letters + string.digits + "_.-~")
+
+
+def _value(v: str) -> str:
+    return v if _UNQUOTED.issuperset(v) else quote_plus(v, safe="")
 
 
 def _q(**params: str | None) -> str:
-    kept = {k: v for k, v in params.items() if v not in (None, "")}
-    return ("?" + urlencode(kept)) if kept else ""
+    """The query string of the non-empty params, in order, as urlencode would write it."""
+    kept = [f"{k}={_value(v)}" for k, v in params.items() if v not in (None, "")]
+    return ("?" + "&".join(kept)) if kept else ""
 
 
 def index() -> str:
