@@ -11,7 +11,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from app.web import listing, modelapi, urls
+from app.web import lanerows, listing, modelapi, urls
 
 
 @dataclass
@@ -95,6 +95,10 @@ class PageContext:
         """This page's URL with another schedule or code (the tour is kept)."""
         return urls.scenario(self.view["scenario"], code or self.code, self.t if t is None else t,
                              self.tour.name if self.tour else None)
+
+    def lane_row(self, lanes: dict[str, Any], row: dict[str, Any]) -> Markup:
+        """One row of the lane diagram, rendered (app/web/lanerows.py)."""
+        return lanerows.html(self, lanes, row)
 
     def step_url(self, index: int) -> str:
         """The state right after schedule step `index` (0-based)."""

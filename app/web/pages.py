@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from app.model.cache import bounded_cache, share
-from app.web import compression, context, errors, listing, modelapi, render, searches, urls, work
+from app.web import compression, context, errors, lanerows, listing, modelapi, render, searches, urls, work
 from app.web.params import Code, Prefix, Schedule
 
 router = APIRouter()
@@ -92,6 +92,7 @@ def clear_caches() -> None:
     state_html.cache_clear()
     events_html.cache_clear()
     listing.clear()
+    lanerows.clear()
 
 
 VARY_ENCODING = render.VARY + ", Accept-Encoding"
@@ -105,7 +106,7 @@ def state_gzip(fragment: bool, scenario_id: str, code: str, t: str, tour: str | 
     return gzip.compress(state_html(fragment, scenario_id, code, t, tour, whole).encode(), compresslevel=6)
 
 
-@bounded_cache(CACHE_SIZE, share(0.16))
+@bounded_cache(CACHE_SIZE, share(0.14))
 def state_html(fragment: bool, scenario_id: str, code: str, t: str, tour: str | None,
                whole: bool = False) -> str:
     """The page (or fragment) of one state, with whole listings or only their windows; bad input
