@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.web import api, errors, exports, modelapi, pages, render
+from app.web import api, errors, exports, live, modelapi, pages, render, rooms
 from app.web import assets, compression, head, limits, searches
 
 log = logging.getLogger("app.web")
@@ -110,6 +110,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task.cancel()
     # Stop the searches and end their processes: left running, they outlive the server, orphaned.
     searches.pool.close()
+    await app.state.rooms.close()
 
 
 def create_app() -> FastAPI:
@@ -128,6 +129,7 @@ def create_app() -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
+    app.state.rooms = rooms.make_store()  # live rooms: in this process, or Redis (ZSWAP_REDIS_URL)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(compression.GZip)
     app.add_middleware(head.HeadAsGet)  # a HEAD gets the headers of the compressed GET
@@ -145,6 +147,7 @@ def create_app() -> FastAPI:
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(exports.router)
+    app.include_router(live.router)
     app.add_exception_handler(errors.WebError, _web_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
