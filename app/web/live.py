@@ -64,8 +64,7 @@ def parse_state_url(url: str, limits: rooms.Limits, api: bool) -> tuple[str, str
         raise _err(400, "bad-state-url", "A room's state is a scenario page's path and query "
                                          "(/s/SCENARIO?code=...&t=...), nothing else.")
     try:
-        query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query),
-                         max_num_fields=len(STATE_PARAMS))
+        query = parse_qs(parts.query, keep_blank_values=True, max_num_fields=len(STATE_PARAMS) + 1)
     except ValueError:
         query = {"": [""]}
     if set(query) - STATE_PARAMS or any(len(v) != 1 for v in query.values()):
