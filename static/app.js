@@ -382,7 +382,7 @@
 
   function render() {
     var rejoin = document.getElementById("live-rejoin");
-    if (ended2) status("over", "■ The room is over: you keep this state");
+    if (ended2) { status("over", "■ The room is over: you keep this state"); live.setAttribute("data-state", "over"); }
     else if (!connected) status("lost", "… Reconnecting to the room");
     else if (following) status("following", "● Following presenter");
     else status("detached", "◌ Exploring on your own");
