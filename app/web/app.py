@@ -59,6 +59,10 @@ async def _web_error(request: Request, exc: errors.WebError) -> Response:
     return errors.respond(request, exc)
 
 
+async def _room_error(request: Request, exc: rooms.RoomError) -> Response:
+    return errors.respond(request, live.refusal(exc))
+
+
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "bad-request")
     message = {404: "There is no such page.", 405: "That method is not allowed here."}.get(
@@ -102,6 +106,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # collector's sight, a full collection under load took 10-15 ms instead of 50.
     gc.collect()
     gc.freeze()
+    logging.getLogger("uvicorn.access").addFilter(live.HIDE_TOKENS)
     task = None
     if os.environ.get("ZSWAP_WEB_PRECOMPUTE", "1") != "0":
         task = asyncio.create_task(_precompute())
@@ -149,6 +154,7 @@ def create_app() -> FastAPI:
     app.include_router(exports.router)
     app.include_router(live.router)
     app.add_exception_handler(errors.WebError, _web_error)
+    app.add_exception_handler(rooms.RoomError, _room_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -15,6 +15,7 @@ form (app.web.urls), so the audience only ever fetches a URL this server built.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from functools import lru_cache
@@ -50,6 +51,19 @@ def _err(status: int, kind: str, message: str, headers: dict[str, str] | None = 
 
 def store(request: Request) -> RoomStore:
     return request.app.state.rooms
+
+
+class HideControlTokens(logging.Filter):
+    """uvicorn's access log shows paths: a control link's token must not land in a log file."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(CONTROL_PATH.sub("/p/[token]", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+CONTROL_PATH = re.compile(r"/p/[^/?\s]+")
+HIDE_TOKENS = HideControlTokens()
 
 
 # ---- the published state ------------------------------------------------------------------
@@ -113,6 +127,8 @@ def client_address(request: Request) -> str:
 def refusal(e: RoomError) -> errors.WebError:
     if e.kind in ("room-full", "rooms-full"):
         return _err(503, e.kind, e.message, {"Retry-After": str(RETRY_FULL)})
+    if e.kind == "store-unavailable":
+        return _err(503, e.kind, e.message, {"Retry-After": "5"})
     return _err(429, e.kind, e.message)
 
 
@@ -243,9 +259,9 @@ async def stream(request: Request, code: str) -> Response:
         try:
             yield f"retry: 1000\nevent: state\ndata: {room.url}\n\n"
             while True:
-                msg = await follower.next(s.limits.heartbeat_seconds)
-                if msg is None:
-                    if await s.get(c) is None:  # timed out while idle (or ended elsewhere, unheard)
+                msg = await follower.next()
+                if msg == rooms.PING:
+                    if await _gone(s, c):  # timed out while idle (or ended elsewhere, unheard)
                         yield "event: end\ndata: idle\n\n"
                         return
                     yield ": ping\n\n"
@@ -258,6 +274,13 @@ async def stream(request: Request, code: str) -> Response:
             await _leave(s, c, follower)
 
     return EventSourceResponse(events(), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+async def _gone(s: RoomStore, code: str) -> bool:
+    try:
+        return await s.get(code) is None
+    except RoomError:  # the store does not answer now: keep the stream, ask at the next heartbeat
+        return False
 
 
 async def _leave(s: RoomStore, code: str, follower: rooms.Follower) -> None:

@@ -99,50 +99,67 @@ class Created:
     url: str
 
 
-# What followers receive: ("state", url) or ("end", "").
+# What followers receive: ("state", url), ("end", ""), or ("ping", "") every heartbeat.
 Message = tuple[str, str]
 END: Message = ("end", "")
+PING: Message = ("ping", "")
 
 
 @dataclass(eq=False)
 class Follower:
-    """One audience connection's mailbox: only the newest message matters (a follower that was
-    slow to read jumps to the presenter's latest state), so it holds one, and an end for good."""
+    """One audience connection's mailbox: only the newest state matters (a follower that was slow
+    to read jumps to the presenter's latest state), so it holds one, an end for good, and a ping."""
     latest: Message | None = None
     ended: bool = False
+    pinged: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def deliver(self, msg: Message) -> None:
         if msg == END:
             self.ended = True
+        elif msg == PING:
+            self.pinged = True
         else:
             self.latest = msg
         self.wake.set()
 
-    async def next(self, timeout: float) -> Message | None:
-        """The newest message, END once the room ended, or None after `timeout` seconds."""
-        if not self.ended and self.latest is None:
-            try:
-                await asyncio.wait_for(self.wake.wait(), timeout)
-            except asyncio.TimeoutError:
-                return None
+    async def next(self) -> Message:
+        """The newest state, else END once the room ended, else PING (the hub's heartbeat)."""
+        # No timeout per wait (asyncio.wait_for makes a task and a timer each time): the hub's one
+        # heartbeat task wakes every follower instead.
+        if self.latest is None and not self.ended and not self.pinged:
+            await self.wake.wait()
         self.wake.clear()
         if self.latest is not None:  # a state published before the end still goes out first
             msg, self.latest = self.latest, None
             return msg
-        return END if self.ended else None
+        if self.ended:
+            return END
+        self.pinged = False
+        return PING
 
 
 class Hub:
-    """This process's followers by room code, and the fan-out to them."""
+    """This process's followers by room code, the fan-out to them, and their heartbeat."""
 
-    def __init__(self) -> None:
+    def __init__(self, heartbeat_seconds: float = 15.0) -> None:
         self.rooms: dict[str, set[Follower]] = {}
+        self.heartbeat_seconds = heartbeat_seconds
+        self.beating: asyncio.Task | None = None
 
     def add(self, code: str) -> Follower:
         f = Follower()
         self.rooms.setdefault(code, set()).add(f)
+        if self.beating is None or self.beating.done():
+            self.beating = asyncio.get_running_loop().create_task(self._beat())
         return f
+
+    async def _beat(self) -> None:
+        while self.rooms:
+            await asyncio.sleep(self.heartbeat_seconds)
+            for fs in list(self.rooms.values()):
+                for f in fs:
+                    f.deliver(PING)
 
     def remove(self, code: str, f: Follower) -> bool:
         """Remove a follower; True when it was the room's last one in this process."""
@@ -191,7 +208,7 @@ class MemoryStore:
         self.clock = clock
         self.rooms: dict[str, Room] = {}
         self.tokens: dict[str, str] = {}  # token hash -> code
-        self.hub = Hub()
+        self.hub = Hub(self.limits.heartbeat_seconds)
         self.windows: dict[str, tuple[int, int]] = {}  # code -> (second, publishes in it)
 
     def _expire(self) -> None:

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import os
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -24,6 +28,25 @@ from app.web.rooms import (END, Created, Follower, Hub, Limits, Room, RoomError,
 
 log = logging.getLogger("app.web.rooms")
 P = "zswap:"
+# Connections to Redis per process: 2,000 followers joining at once wait for one of these rather
+# than opening 2,000 connections (and meeting Redis's maxclients).
+POOL_SIZE = int(os.environ.get("ZSWAP_REDIS_CONNECTIONS", "32"))
+
+T = TypeVar("T")
+
+
+def _unavailable(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """Redis down or slow is a 503 (RoomError "store-unavailable"), never a 500."""
+
+    @functools.wraps(fn)
+    async def wrapped(*args: Any, **kwargs: Any) -> T:
+        try:
+            return await fn(*args, **kwargs)
+        except (RedisError, OSError) as e:
+            log.warning("redis: %s", e)
+            raise RoomError("store-unavailable", "The room store does not answer; try again shortly.") from None
+
+    return wrapped
 
 
 def _channel(code: str) -> str:
@@ -33,12 +56,15 @@ def _channel(code: str) -> str:
 class RedisStore:
     def __init__(self, url: str, limits: Limits) -> None:
         self.limits = limits
-        self.redis = aioredis.from_url(url, decode_responses=True)
-        self.hub = Hub()
+        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=10,
+                                                        decode_responses=True)
+        self.redis = aioredis.Redis(connection_pool=pool)
+        self.hub = Hub(limits.heartbeat_seconds)
         self.pubsub = None
         self.reader: asyncio.Task | None = None
 
     # ---- rooms ------------------------------------------------------------------------------
+    @_unavailable
     async def create(self, url: str, owner: str) -> Created:
         owned = f"{P}owner:{owner}"
         codes = await self.redis.smembers(owned)
@@ -65,6 +91,7 @@ class RedisStore:
             await pipe.execute()
         return Created(code, token, url)
 
+    @_unavailable
     async def get(self, code: str) -> Room | None:
         fields = await self.redis.hgetall(f"{P}room:{code}")
         if not fields or "token_hash" not in fields:
@@ -72,10 +99,12 @@ class RedisStore:
         ttl = await self.redis.ttl(f"{P}room:{code}")
         return Room(code, fields["token_hash"], fields["url"], fields.get("owner", ""), time.time() + max(ttl, 0))
 
+    @_unavailable
     async def by_token(self, token: str) -> Room | None:
         code = await self.redis.get(f"{P}token:{token_hash(token)}")
         return await self.get(code) if code else None
 
+    @_unavailable
     async def allow_publish(self, code: str) -> bool:
         key = f"{P}rate:{code}:{int(time.time())}"
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -84,6 +113,7 @@ class RedisStore:
             n, _ = await pipe.execute()
         return int(n) <= self.limits.publishes_per_second
 
+    @_unavailable
     async def publish(self, code: str, url: str) -> None:
         room = await self.get(code)
         if room is None:
@@ -96,6 +126,7 @@ class RedisStore:
             pipe.publish(_channel(code), "state " + url)
             await pipe.execute()
 
+    @_unavailable
     async def end(self, code: str) -> None:
         room = await self.get(code)
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -107,9 +138,11 @@ class RedisStore:
             await pipe.execute()
 
     # ---- followers ----------------------------------------------------------------------------
+    @_unavailable
     async def followers(self, code: str) -> int:
         return int(await self.redis.get(f"{P}followers:{code}") or 0)
 
+    @_unavailable
     async def join(self, code: str) -> Follower:
         key = f"{P}followers:{code}"
         async with self.redis.pipeline(transaction=True) as pipe:
