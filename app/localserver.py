@@ -51,21 +51,29 @@ def local_server(args: Sequence[str], env: dict[str, str] | None = None, cwd: Pa
     port = free_port()
     proc = subprocess.Popen([sys.executable, *args, "--port", str(port)], cwd=cwd, env=env, **popen)
     try:
-        deadline = time.monotonic() + timeout
-        while not answers(port, ready_path):
-            if proc.poll() is not None:
-                raise ServerDidNotStart(f"the server exited early with code {proc.returncode}")
-            if time.monotonic() > deadline:
-                raise ServerDidNotStart(f"the server did not answer within {timeout:g} s")
-            time.sleep(0.05)
+        _wait_until(lambda: answers(port, ready_path), proc, timeout, "the server")
         yield proc, port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
+
+
+def _wait_until(ready: Any, proc: subprocess.Popen, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if proc.poll() is not None:
+            raise ServerDidNotStart(f"{what} exited early with code {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise ServerDidNotStart(f"{what} did not answer within {timeout:g} s")
+        time.sleep(0.05)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 REDIS_SERVER = "/usr/bin/redis-server"
@@ -92,18 +100,7 @@ def local_redis(timeout: float = 10.0) -> Iterator[str]:
                              "--protected-mode", "yes", "--loglevel", "warning", "--maxclients", "10000"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + timeout
-        while not redis_answers(port):
-            if proc.poll() is not None:
-                raise ServerDidNotStart(f"redis-server exited early with code {proc.returncode}")
-            if time.monotonic() > deadline:
-                raise ServerDidNotStart(f"redis-server did not answer within {timeout:g} s")
-            time.sleep(0.05)
+        _wait_until(lambda: redis_answers(port), proc, timeout, "redis-server")
         yield f"redis://{HOST}:{port}/0"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)

@@ -39,6 +39,12 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def states(steps: int) -> list[str]:
     """`steps` different states of the seed, each a valid scenario URL (prefixes of a tour)."""
     from app.web import modelapi, urls
@@ -117,6 +123,7 @@ async def measure(port: int, pid: int, n: int, steps: int) -> dict:
     _, info = await request(port, "GET", f"/api/rooms/{code}")
     assert info["followers"] == n, info
     latencies = []
+    server_cpu, own_cpu = cpu_seconds(pid), time.process_time()
     for url in urls_[1:]:
         for f in followers:
             f.arrived.clear()
@@ -127,13 +134,15 @@ async def measure(port: int, pid: int, n: int, steps: int) -> dict:
             await asyncio.wait_for(asyncio.gather(*(f.arrived.wait() for f in followers if url not in f.seen)), 30)
         latencies.append((max(f.seen[url] for f in followers) - t0) * 1000)
         await asyncio.sleep(0.02)
+    server_cpu, own_cpu = cpu_seconds(pid) - server_cpu, time.process_time() - own_cpu
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     latencies.sort()
     return {"p50": statistics.median(latencies), "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
             "max": latencies[-1], "rss_before_mb": before / 1024, "rss_after_mb": after / 1024,
-            "kb_per_follower": (after - before) / n}
+            "kb_per_follower": (after - before) / n,
+            "server_cpu_ms": server_cpu * 1000 / steps, "bench_cpu_ms": own_cpu * 1000 / steps}
 
 
 def main() -> None:
@@ -160,12 +169,14 @@ def main() -> None:
             rows.append((store, n, r))
             print(f"{store:6} {n:5} followers: publish-to-last-follower p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, "
                   f"max {r['max']:.1f} ms; RSS {r['rss_before_mb']:.0f} -> {r['rss_after_mb']:.0f} MB, "
-                  f"{r['kb_per_follower']:.1f} kB per follower", flush=True)
-    print("\n| store | followers | p50 ms | p99 ms | max ms | RSS before -> after | per follower |")
-    print("| --- | ---: | ---: | ---: | ---: | --- | ---: |")
+                  f"{r['kb_per_follower']:.1f} kB per follower; CPU per step: server {r['server_cpu_ms']:.0f} ms, "
+                  f"bench {r['bench_cpu_ms']:.0f} ms", flush=True)
+    print("\n| store | followers | p50 ms | p99 ms | max ms | RSS before -> after | per follower | CPU per step: server, bench |")
+    print("| --- | ---: | ---: | ---: | ---: | --- | ---: | --- |")
     for store, n, r in rows:
         print(f"| {store} | {n} | {r['p50']:.1f} | {r['p99']:.1f} | {r['max']:.1f} | "
-              f"{r['rss_before_mb']:.0f} -> {r['rss_after_mb']:.0f} MB | {r['kb_per_follower']:.1f} kB |")
+              f"{r['rss_before_mb']:.0f} -> {r['rss_after_mb']:.0f} MB | {r['kb_per_follower']:.1f} kB | "
+              f"{r['server_cpu_ms']:.0f} ms, {r['bench_cpu_ms']:.0f} ms |")
 
 
 if __name__ == "__main__":
