@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
+from starlette.routing import Match
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -63,7 +64,18 @@ async def _room_error(request: Request, exc: rooms.RoomError) -> Response:
     return errors.respond(request, live.refusal(exc))
 
 
+def _allowed_methods(request: Request) -> str | None:
+    """Every method some route serves on this path (starlette's 405 names only the first route's:
+    /api/rooms/{code} has a GET and a DELETE route)."""
+    methods = [m for m in ("GET", "POST", "PUT", "PATCH", "DELETE")
+               if any(route.matches(dict(request.scope, method=m))[0] == Match.FULL
+                      for route in request.app.router.routes)]
+    return ", ".join(methods) or None
+
+
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if exc.status_code == 405 and (allow := _allowed_methods(request)):
+        exc.headers = {**(exc.headers or {}), "Allow": allow}
     kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "bad-request")
     message = {404: "There is no such page.", 405: "That method is not allowed here."}.get(
         exc.status_code, "The request could not be understood.")

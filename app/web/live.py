@@ -37,6 +37,7 @@ router = APIRouter()
 # Where the live strip goes in a scenario page (templates/scenario.html).
 MARKER = "<!--live-strip-->"
 STATE_PATH = re.compile(r"/s/([^/]+)")
+STATE_HEAD = re.compile(r"/s/([^/?#]+)")
 STATE_PARAMS = {"code", "t", "tour"}
 RETRY_FULL = 10
 
@@ -71,7 +72,10 @@ HIDE_TOKENS = HideControlTokens()
 def parse_state_url(url: str, limits: rooms.Limits, api: bool) -> tuple[str, str, str, str | None]:
     """(scenario, code, t, tour) of a scenario URL, or the WebError naming what is wrong with it."""
     if len(url.encode("utf-8", "replace")) > limits.max_url_bytes:
-        raise _err(413, "state-too-large", f"The state URL is over {limits.max_url_bytes} bytes.")
+        raise _err(400, "state-too-large", f"The state URL is over {limits.max_url_bytes} bytes.")
+    named = STATE_HEAD.match(url)
+    if named and modelapi.scenario(unquote(named[1])) is None:  # no such scenario, whatever follows
+        raise errors.unknown_scenario(unquote(named[1]))
     parts = urlsplit(url)
     m = STATE_PATH.fullmatch(parts.path)
     if parts.scheme or parts.netloc or parts.fragment or not m:
@@ -81,6 +85,8 @@ def parse_state_url(url: str, limits: rooms.Limits, api: bool) -> tuple[str, str
         query = parse_qs(parts.query, keep_blank_values=True, max_num_fields=len(STATE_PARAMS) + 1)
     except ValueError:
         query = {"": [""]}
+    if modelapi.scenario(unquote(m[1])) is None:
+        raise errors.unknown_scenario(unquote(m[1]))
     if set(query) - STATE_PARAMS or any(len(v) != 1 for v in query.values()):
         raise _err(400, "bad-state-url", "A state URL's query takes code, t and tour, each at most once.")
     one = {k: v[0] for k, v in query.items()}
@@ -107,7 +113,9 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def _body_limit(request: Request) -> int:
-    return store(request).limits.max_url_bytes * 3 + 256  # a URL percent-encoded in a form, and JSON
+    # Generous beside the URL's own limit (a 400 "state-too-large" names that one); past it the
+    # body is not even read to the end.
+    return max(65536, store(request).limits.max_url_bytes * 3 + 256)
 
 
 async def url_from_json(request: Request) -> str:
@@ -179,9 +187,9 @@ async def live_page(room: Room, strip: str) -> HTMLResponse:
 
 def room_code(code: str) -> str:
     c = rooms.normal_code(code)
-    if c is None:
-        raise _err(400, "bad-room-code", f"A room code is {rooms.CODE_LENGTH} letters and digits "
-                                         f"from {rooms.CODE_ALPHABET}.")
+    if c is None:  # no room can have it: a 404, named
+        raise _err(404, "bad-room-code", f"There is no such room: a room code is {rooms.CODE_LENGTH} letters "
+                                         f"and digits from {rooms.CODE_ALPHABET}.")
     return c
 
 
@@ -193,8 +201,9 @@ async def room_or_404(request: Request, code: str) -> Room:
 
 
 PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "A malformed room code, or a Host outside the allow-list", **HTML},
-    404: {"description": "No such room (ended, timed out, or never existed) or control link", **HTML},
+    400: {"description": "A Host outside the allow-list", **HTML},
+    404: {"description": "No such room (ended, timed out, never existed, or a malformed code) or control link",
+          **HTML},
     503: {"description": "The server is busy; Retry-After says when to try again", **HTML},
 }
 
@@ -234,7 +243,7 @@ def _is_loopback(link: str) -> bool:
 
 @router.get("/j/{code}", response_class=HTMLResponse, responses=PAGE_ERRORS,
             summary="The audience's page of a room: the presenter's current state, followed live")
-async def audience_page(request: Request, code: str) -> HTMLResponse:
+async def audience_page(request: Request, code: CodePath) -> HTMLResponse:
     """A late joiner lands on the presenter's current state; app.js then follows the room."""
     room = await room_or_404(request, code)
     return await live_page(room, render.render("_live.html", role="audience", room=room))
@@ -292,9 +301,9 @@ async def _leave(s: RoomStore, code: str, follower: rooms.Follower) -> None:
 # ---- the JSON API -----------------------------------------------------------------------------
 
 API_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "A malformed body, room code or state URL (error: bad-request, bad-room-code, "
-                         "bad-state-url, unknown-code, unknown-tour)", **ERR},
-    404: {"description": "No such room (unknown-room) or scenario (unknown-scenario)", **ERR},
+    400: {"description": "A malformed body or state URL (error: bad-request, bad-state-url, unknown-code, "
+                         "unknown-tour)", **ERR},
+    404: {"description": "No such room (unknown-room, bad-room-code) or scenario (unknown-scenario)", **ERR},
     422: {"description": "The state's schedule cannot be replayed (bad-schedule)", **ERR},
     503: {"description": "The server is busy, or the rooms are full; Retry-After says when to try again", **ERR},
 }
@@ -304,14 +313,19 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 URL_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "required": ["url"],
-    "properties": {"url": {"type": "string", "description": "a scenario page's path and query, "
-                                                            "e.g. /s/lru-writeback-vs-swapoff?code=old&t=11"}}}}}}}
-CodePath = Annotated[str, Path(description="the room's join code", max_length=64)]
+    "properties": {"url": {"type": "string", "pattern": r"^/s/[^/?#]+(\?[^#]*)?$", "maxLength": 2048,
+                           "description": "a scenario page's path and query, "
+                                          "e.g. /s/lru-writeback-vs-swapoff?code=old&t=11"}}}}}}}
+# The pattern is documentation (a malformed code gets the named 404 "bad-room-code", not a
+# validation error): fuzzers then try codes that could exist.
+CODE_PATTERN = f"^[{rooms.CODE_ALPHABET}{rooms.CODE_ALPHABET.lower()}]{{{rooms.CODE_LENGTH}}}$"
+CodePath = Annotated[str, Path(description="the room's join code (any case)", max_length=64,
+                               json_schema_extra={"pattern": CODE_PATTERN})]
 
 
 @router.post("/api/rooms", status_code=201, openapi_extra=URL_BODY, summary="Open a room",
              responses={201: {"description": "The room: code, control token, join and control links", **ERR},
-                        413: {"description": "The body or the state URL is too large", **ERR},
+                        413: {"description": "The body is over 64 KiB (body-too-large)", **ERR},
                         429: {"description": "This address runs as many rooms as it may (too-many-rooms)", **ERR},
                         **API_ERRORS})
 async def api_open(request: Request) -> JSONResponse:
@@ -347,7 +361,7 @@ async def controlled_room(request: Request, code: str) -> Room:
 
 @router.post("/api/rooms/{code}/state", openapi_extra=URL_BODY, summary="Publish the presenter's state",
              responses={200: {"description": "The state as stored (canonical URL) and the followers", **ERR},
-                        413: {"description": "The body or the state URL is too large", **ERR},
+                        413: {"description": "The body is over 64 KiB (body-too-large)", **ERR},
                         429: {"description": "More publishes this second than the room may make "
                                              "(publish-rate); Retry-After: 1", **ERR},
                         **AUTH_ERRORS, **API_ERRORS})

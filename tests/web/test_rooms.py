@@ -244,7 +244,7 @@ def test_publish_needs_the_token_and_a_state_that_replays(client):
         (urls.scenario(SEED, "<b>", "1"), 400, "unknown-code"),
         (urls.scenario(SEED, "old", "1", "no-such-tour"), 400, "unknown-tour"),
         (urls.scenario(SEED, "old", "19"), 422, "bad-schedule"),
-        ("/s/" + SEED + "?t=" + "1" * 5000, 413, "state-too-large"),
+        ("/s/" + SEED + "?t=" + "1" * 5000, 400, "state-too-large"),
     ]
     for url, status, error in bad:
         r = client.post(state, json={"url": url}, headers=auth(token))
@@ -265,7 +265,7 @@ def test_room_codes_unknown_malformed_and_ended(client):
     assert client.get(urls.api_room("ZZZZZZ")).json()["error"] == "unknown-room"
     for path in (urls.api_room("O0O0O0"), urls.join("abc"), urls.room_stream("<script>")):
         r = client.get(path)
-        assert r.status_code == 400 and "<script>" not in r.text
+        assert r.status_code == 404 and "<script>" not in r.text
     assert client.get(urls.api_room("abc")).json()["error"] == "bad-room-code"
     assert client.get(urls.control("no-such-token")).status_code == 404
 
