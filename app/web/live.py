@@ -29,7 +29,7 @@ from fastapi.sse import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from app.web import errors, modelapi, pages, render, rooms, urls, work
+from app.web import errors, modelapi, pages, render, rooms, schema, urls, work
 from app.web.rooms import END, Room, RoomError, RoomStore
 
 router = APIRouter()
@@ -41,7 +41,8 @@ STATE_HEAD = re.compile(r"/s/([^/?#]+)")
 STATE_PARAMS = {"code", "t", "tour"}
 RETRY_FULL = 10
 
-ERR = {"content": {"application/json": {}}}
+ERR = {"model": schema.ErrorBody}
+JSON_OK = {"content": {"application/json": {}}}
 HTML = {"content": {"text/html": {}}}
 
 
@@ -204,6 +205,7 @@ PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "A Host outside the allow-list", **HTML},
     404: {"description": "No such room (ended, timed out, never existed, or a malformed code) or control link",
           **HTML},
+    422: {"description": "The room's state no longer replays (a changed scenario file)", **HTML},
     503: {"description": "The server is busy; Retry-After says when to try again", **HTML},
 }
 
@@ -324,7 +326,7 @@ CodePath = Annotated[str, Path(description="the room's join code (any case)", ma
 
 
 @router.post("/api/rooms", status_code=201, openapi_extra=URL_BODY, summary="Open a room",
-             responses={201: {"description": "The room: code, control token, join and control links", **ERR},
+             responses={201: {"description": "The room: code, control token, join and control links", **JSON_OK},
                         413: {"description": "The body is over 64 KiB (body-too-large)", **ERR},
                         429: {"description": "This address runs as many rooms as it may (too-many-rooms)", **ERR},
                         **API_ERRORS})
@@ -335,7 +337,7 @@ async def api_open(request: Request) -> JSONResponse:
 
 
 @router.get("/api/rooms/{code}", summary="A room's current state and followers",
-            responses={200: {"description": "code, url (the presenter's state), followers", **ERR}, **API_ERRORS})
+            responses={200: {"description": "code, url (the presenter's state), followers", **JSON_OK}, **API_ERRORS})
 async def api_room(request: Request, code: CodePath) -> JSONResponse:
     """Public: what the audience could see (never the token)."""
     room = await room_or_404(request, code)
@@ -360,7 +362,7 @@ async def controlled_room(request: Request, code: str) -> Room:
 
 
 @router.post("/api/rooms/{code}/state", openapi_extra=URL_BODY, summary="Publish the presenter's state",
-             responses={200: {"description": "The state as stored (canonical URL) and the followers", **ERR},
+             responses={200: {"description": "The state as stored (canonical URL) and the followers", **JSON_OK},
                         413: {"description": "The body is over 64 KiB (body-too-large)", **ERR},
                         429: {"description": "More publishes this second than the room may make "
                                              "(publish-rate); Retry-After: 1", **ERR},
@@ -379,7 +381,7 @@ async def api_publish(request: Request, code: CodePath) -> JSONResponse:
 
 
 @router.delete("/api/rooms/{code}", summary="End a room",
-               responses={200: {"description": "Ended: the audience is told and keeps its state", **ERR},
+               responses={200: {"description": "Ended: the audience is told and keeps its state", **JSON_OK},
                           **AUTH_ERRORS, **API_ERRORS})
 async def api_end(request: Request, code: CodePath) -> JSONResponse:
     room = await controlled_room(request, code)
