@@ -261,30 +261,46 @@ async def stream(request: Request, code: str) -> Response:
         follower = await s.join(c)  # before reading the state: no publish can fall in between
     except RoomError as e:
         raise refusal(e) from None
-    room = await s.get(c)
+    try:
+        room = await s.get(c)
+    except BaseException:
+        await _leave(s, c, follower)
+        raise
     if room is None:
         await _leave(s, c, follower)
         raise _err(404, "unknown-room", "There is no room with this code: it has ended, or never existed.")
 
     async def events() -> AsyncIterator[str]:
-        try:
-            yield f"retry: 1000\nevent: state\ndata: {room.url}\n\n"
-            while True:
-                msg = await follower.next()
-                if msg == rooms.PING:
-                    if await _gone(s, c):  # timed out while idle (or ended elsewhere, unheard)
-                        yield "event: end\ndata: idle\n\n"
-                        return
-                    yield ": ping\n\n"
-                elif msg == END:
-                    yield "event: end\ndata: ended\n\n"
+        yield f"retry: 1000\nevent: state\ndata: {room.url}\n\n"
+        while True:
+            msg = await follower.next()
+            if msg == rooms.PING:
+                if await _gone(s, c):  # timed out while idle (or ended elsewhere, unheard)
+                    yield "event: end\ndata: idle\n\n"
                     return
-                else:
-                    yield f"event: state\ndata: {msg[1]}\n\n"
-        finally:
-            await _leave(s, c, follower)
+                yield ": ping\n\n"
+            elif msg == END:
+                yield "event: end\ndata: ended\n\n"
+                return
+            else:
+                yield f"event: state\ndata: {msg[1]}\n\n"
 
-    return EventSourceResponse(events(), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return FollowerStream(events(), s, c, follower)
+
+
+class FollowerStream(EventSourceResponse):
+    """The event stream that gives its follower's place back however it ends (the room ended,
+    the client left, or left before the first byte, when the generator never even started)."""
+
+    def __init__(self, events: AsyncIterator[str], s: RoomStore, code: str, follower: rooms.Follower) -> None:
+        super().__init__(events, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        self.room = (s, code, follower)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await _leave(*self.room)
 
 
 async def _gone(s: RoomStore, code: str) -> bool:
