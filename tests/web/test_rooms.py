@@ -398,3 +398,14 @@ def test_stream_room_full_and_idle_timeout(fast_server):
     assert api(port, "GET", urls.api_room(code))[0] == 404
     for s in streams[1:]:
         s.close()
+
+
+def test_the_access_log_never_shows_a_control_token():
+    import logging
+
+    from app.web import live
+
+    record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d',
+                               ("10.0.0.7:5000", "GET", "/p/Sx4_secret-TOKEN?x=1", "1.1", 200), None)
+    assert live.HIDE_TOKENS.filter(record)
+    assert "secret" not in record.getMessage() and "/p/[token]?x=1" in record.getMessage()
