@@ -116,6 +116,15 @@ def test_codes_have_no_look_alikes_and_tokens_carry_128_bits_or_more():
 
 # ---- the in-process store ----------------------------------------------------------------------
 
+def run_async(go) -> None:
+    """asyncio.run(go()) in a thread of its own: the session's Playwright (sync API) keeps an event
+    loop running in the main thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(lambda: asyncio.run(go())).result()
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -138,7 +147,7 @@ def test_memory_store_limits_rooms_per_address_and_in_all():
         assert e.value.kind == "rooms-full"
         await s.end(c.code)  # an ended room frees its place
         await s.create("/s/a", "10.0.0.3")
-    asyncio.run(go())
+    run_async(go)
 
 
 def test_memory_store_idle_rooms_end_and_tell_their_followers():
@@ -155,7 +164,7 @@ def test_memory_store_idle_rooms_end_and_tell_their_followers():
         clock.now += 2
         assert await s.get(c.code) is None and await s.by_token(c.token) is None
         assert await asyncio.wait_for(f.next(), 1) == rooms.END
-    asyncio.run(go())
+    run_async(go)
 
 
 def test_a_slow_follower_gets_the_newest_state_then_the_end():
@@ -169,7 +178,7 @@ def test_a_slow_follower_gets_the_newest_state_then_the_end():
         assert await asyncio.wait_for(f.next(), 1) == ("state", "/s/a?t=99")  # one mailbox slot: bounded
         assert await asyncio.wait_for(f.next(), 1) == rooms.END
         assert await asyncio.wait_for(f.next(), 1) == rooms.END
-    asyncio.run(go())
+    run_async(go)
 
 
 def test_memory_store_followers_and_publish_rate_are_bounded():
@@ -188,7 +197,7 @@ def test_memory_store_followers_and_publish_rate_are_bounded():
         clock.now += 1
         assert await s.allow_publish(c.code)
         del b
-    asyncio.run(go())
+    run_async(go)
 
 
 # ---- the JSON API and the pages (in-process server) ----------------------------------------
