@@ -314,6 +314,11 @@
     var published = live.getAttribute("data-url");
     var sending = false, ended = false;
     store(JSON.stringify({ code: code, token: token }));
+    // The address bar is on the projector too: it shows the state, never the control link (the
+    // tab remembers the room, so a reload comes back to it).
+    if (location.pathname.indexOf("/p/") === 0) {
+      try { history.replaceState({ htmx: true }, "", published); } catch (e) { /* ignore */ }
+    }
     var auth = { "Authorization": "Bearer " + token };
 
     // Publish the state the address bar shows, the newest only: presses faster than the network

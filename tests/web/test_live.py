@@ -80,9 +80,12 @@ def test_the_audience_follows_the_presenter(new_page, origins):
     presenter = new_page()
     presenter.goto(here + urls.scenario(SEED, "old", ""))
     presenter.click("#present")
-    presenter.wait_for_url("**/p/*")
+    presenter.wait_for_selector("#live[data-role=presenter]")
     code = presenter.get_attribute("#live", "data-code")
-    token = presenter.url.rsplit("/p/", 1)[1]
+    token = presenter.get_attribute("#live", "data-token")
+    # The projected address bar shows the state, not the control link.
+    presenter.wait_for_function("() => location.pathname.startsWith('/s/')")
+    assert token not in presenter.url and presenter.url.endswith(urls.scenario(SEED, "old", ""))
     assert presenter.is_visible("#live-card") and presenter.inner_text(".live-card-code") == code
     assert presenter.locator("#live-card svg").count() == 1  # the QR code
 
@@ -110,6 +113,13 @@ def test_the_audience_follows_the_presenter(new_page, origins):
         wait_state(pg, "new", 4)
         assert pg.url.endswith(urls.join(code))  # following keeps the join link in the address bar
     assert presenter.url.endswith(urls.scenario(SEED, "new", tour["schedule"][:4]).split("/", 1)[1])
+
+    # A reload of the presenter's tab (its address bar shows the state) comes back to the room.
+    presenter.reload()
+    presenter.wait_for_selector("#live[data-role=presenter]")
+    wait_state(presenter, "new", 4)
+    presenter.wait_for_function("() => location.pathname.startsWith('/s/')")
+    presenter.keyboard.press("q")  # the card, shown again by the reload
 
     # One attendee steps on their own: detached, their URL is their own state.
     mine = audience[1]
@@ -152,7 +162,7 @@ def test_hiding_the_join_card_with_q(new_page, origins):
     presenter = new_page()
     presenter.goto(here + urls.scenario(SEED, "old", "1"))
     presenter.click("#present")
-    presenter.wait_for_url("**/p/*")
+    presenter.wait_for_selector("#live[data-role=presenter]")
     assert presenter.is_visible("#live-card")
     presenter.keyboard.press("q")
     assert not presenter.is_visible("#live-card")
