@@ -25,10 +25,14 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 /usr/bin/chromium:
 	DEBIAN_FRONTEND=noninteractive apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
+# Live rooms across processes are tested against a real Redis (tests/web/conftest.py starts it).
+/usr/bin/redis-server:
+	DEBIAN_FRONTEND=noninteractive apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server
+
 run: $(VENV)/.installed
 	$(VPY) -m app --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
-test: $(VENV)/.installed-test /usr/bin/chromium
+test: $(VENV)/.installed-test /usr/bin/chromium /usr/bin/redis-server
 	$(VPY) -m pytest -q tests/
 
 bench: $(VENV)/.installed

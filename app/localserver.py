@@ -51,18 +51,56 @@ def local_server(args: Sequence[str], env: dict[str, str] | None = None, cwd: Pa
     port = free_port()
     proc = subprocess.Popen([sys.executable, *args, "--port", str(port)], cwd=cwd, env=env, **popen)
     try:
-        deadline = time.monotonic() + timeout
-        while not answers(port, ready_path):
-            if proc.poll() is not None:
-                raise ServerDidNotStart(f"the server exited early with code {proc.returncode}")
-            if time.monotonic() > deadline:
-                raise ServerDidNotStart(f"the server did not answer within {timeout:g} s")
-            time.sleep(0.05)
+        _wait_until(lambda: answers(port, ready_path), proc, timeout, "the server")
         yield proc, port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
+
+
+def _wait_until(ready: Any, proc: subprocess.Popen, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if proc.poll() is not None:
+            raise ServerDidNotStart(f"{what} exited early with code {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise ServerDidNotStart(f"{what} did not answer within {timeout:g} s")
+        time.sleep(0.05)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+REDIS_SERVER = "/usr/bin/redis-server"
+
+
+def redis_answers(port: int, host: str = HOST) -> bool:
+    """Whether a Redis server on the port answers PING (inline command, no client library)."""
+    try:
+        with socket.create_connection((host, port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@contextmanager
+def local_redis(timeout: float = 10.0) -> Iterator[str]:
+    """Debian's redis-server on a free loopback port, in memory only (no snapshot, no AOF), yielded
+    as its URL once it answers; stopped afterwards. Raises ServerDidNotStart (also when missing)."""
+    if not Path(REDIS_SERVER).exists():
+        raise ServerDidNotStart(f"{REDIS_SERVER} is missing: `make test` installs it (apt-get install redis-server)")
+    port = free_port()
+    proc = subprocess.Popen([REDIS_SERVER, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
+                             "--protected-mode", "yes", "--loglevel", "warning", "--maxclients", "10000"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_until(lambda: redis_answers(port), proc, timeout, "redis-server")
+        yield f"redis://{HOST}:{port}/0"
+    finally:
+        _stop(proc)

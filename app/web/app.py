@@ -13,10 +13,11 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
+from starlette.routing import Match
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.web import api, errors, exports, modelapi, pages, render
+from app.web import api, errors, exports, live, modelapi, pages, render, rooms
 from app.web import assets, compression, head, limits, searches
 
 log = logging.getLogger("app.web")
@@ -59,7 +60,22 @@ async def _web_error(request: Request, exc: errors.WebError) -> Response:
     return errors.respond(request, exc)
 
 
+async def _room_error(request: Request, exc: rooms.RoomError) -> Response:
+    return errors.respond(request, live.refusal(exc))
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """Every method some route serves on this path (starlette's 405 names only the first route's:
+    /api/rooms/{code} has a GET and a DELETE route)."""
+    methods = [m for m in ("GET", "POST", "PUT", "PATCH", "DELETE")
+               if any(route.matches(dict(request.scope, method=m))[0] == Match.FULL
+                      for route in request.app.router.routes)]
+    return ", ".join(methods) or None
+
+
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if exc.status_code == 405 and (allow := _allowed_methods(request)):
+        exc.headers = {**(exc.headers or {}), "Allow": allow}
     kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "bad-request")
     message = {404: "There is no such page.", 405: "That method is not allowed here."}.get(
         exc.status_code, "The request could not be understood.")
@@ -102,6 +118,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # collector's sight, a full collection under load took 10-15 ms instead of 50.
     gc.collect()
     gc.freeze()
+    logging.getLogger("uvicorn.access").addFilter(live.HIDE_TOKENS)
     task = None
     if os.environ.get("ZSWAP_WEB_PRECOMPUTE", "1") != "0":
         task = asyncio.create_task(_precompute())
@@ -110,6 +127,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task.cancel()
     # Stop the searches and end their processes: left running, they outlive the server, orphaned.
     searches.pool.close()
+    await app.state.rooms.close()
 
 
 def create_app() -> FastAPI:
@@ -128,6 +146,7 @@ def create_app() -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
+    app.state.rooms = rooms.make_store()  # live rooms: in this process, or Redis (ZSWAP_REDIS_URL)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(compression.GZip)
     app.add_middleware(head.HeadAsGet)  # a HEAD gets the headers of the compressed GET
@@ -145,7 +164,9 @@ def create_app() -> FastAPI:
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(exports.router)
+    app.include_router(live.router)
     app.add_exception_handler(errors.WebError, _web_error)
+    app.add_exception_handler(rooms.RoomError, _room_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)

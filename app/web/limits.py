@@ -25,8 +25,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_IN_FLIGHT = int(os.environ.get("ZSWAP_WEB_MAX_IN_FLIGHT", "256"))
 RETRY_AFTER = 1
-# Routes that wait on a search process rather than on this worker's CPU.
-_SEARCH_SUFFIXES = ("/check", "/verdict")
+# Routes that wait on a search process rather than on this worker's CPU, and a live room's event
+# stream, which waits for the presenter (app.web.rooms bounds followers per room).
+_SEARCH_SUFFIXES = ("/check", "/verdict", "/stream")
 
 
 def _busy_answer(api: bool, status: int, error: str, message: str) -> tuple[list[tuple[bytes, bytes]], bytes]:

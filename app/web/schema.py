@@ -77,7 +77,11 @@ class ErrorBody(BaseModel):
     errors; `valid` lists the accepted values for an unknown scenario, code or tour."""
 
     error: Literal["unknown-scenario", "unknown-code", "unknown-tour", "bad-schedule",
-                   "bad-request", "not-found", "method-not-allowed", "busy", "internal"]
+                   "bad-request", "not-found", "method-not-allowed", "busy", "internal",
+                   # live rooms (app/web/live.py)
+                   "unknown-room", "bad-room-code", "unknown-token", "missing-token", "bad-token",
+                   "bad-state-url", "state-too-large", "body-too-large", "too-many-rooms", "rooms-full",
+                   "room-full", "publish-rate", "store-unavailable"]
     message: str
     position: int | None = None
     reason: str | None = None

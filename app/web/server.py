@@ -11,7 +11,8 @@ import resource
 import uvicorn
 
 # Connections held open at once per worker (idle, half-sent or busy); past it uvicorn answers 503.
-MAX_CONNECTIONS = int(os.environ.get("ZSWAP_WEB_MAX_CONNECTIONS", "2000"))
+# 2,500: a full live room (2,000 followers, ZSWAP_ROOM_FOLLOWERS) and room for everyone else.
+MAX_CONNECTIONS = int(os.environ.get("ZSWAP_WEB_MAX_CONNECTIONS", "2500"))
 
 
 def _raise_open_file_limit() -> None:

@@ -78,3 +78,37 @@ def verdict(scenario_id: str, code: str = "old", t: str = "") -> str:
 def events(scenario_id: str, code: str = "old", t: str = "") -> str:
     """The event log of one state, as the HTML fragment the page's drawer loads."""
     return f"/s/{quote(scenario_id, safe='')}/events" + _q(code=code, t=t)
+
+
+# ---- live rooms (app/web/live.py) ----
+
+def rooms_new() -> str:
+    """The Present button's form target: opens a room on the posted state."""
+    return "/rooms"
+
+
+def control(token: str) -> str:
+    """The presenter's control link: whoever has it publishes to the room and ends it."""
+    return f"/p/{quote(token, safe='')}"
+
+
+def join(code: str) -> str:
+    """The audience's join link."""
+    return f"/j/{quote(code, safe='')}"
+
+
+def room_stream(code: str) -> str:
+    """The room's server-sent events (state changes, the end)."""
+    return f"/j/{quote(code, safe='')}/stream"
+
+
+def api_rooms() -> str:
+    return "/api/rooms"
+
+
+def api_room(code: str) -> str:
+    return f"/api/rooms/{quote(code, safe='')}"
+
+
+def api_room_state(code: str) -> str:
+    return f"/api/rooms/{quote(code, safe='')}/state"

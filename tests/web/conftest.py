@@ -107,3 +107,19 @@ def seed_tours() -> dict:
     assert sleep, "no new-code tour of the seed has a sleeping CPU"
     tour, k, cpu = sleep[0]
     return {"uaf": min(uaf, key=lambda t: len(t["schedule"])), "sleep": tour, "sleep_at": k, "sleeper": cpu}
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """Debian's redis-server on a free loopback port for this test session (a real server: rooms
+    shared by two processes are tested against what production runs, not a mock)."""
+    from app.localserver import local_redis
+
+    try:
+        with local_redis() as url:
+            yield url
+    except ServerDidNotStart as e:
+        pytest.fail(str(e))
+
+
+

@@ -81,9 +81,34 @@ def describe(violations: list[dict]) -> str:
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("url_of,is_error", [p[1:] for p in PAGES], ids=[p[0] for p in PAGES])
 def test_no_serious_axe_violations(browser, server_url, url_of, is_error, scheme):
+    check_page(browser, server_url + url_of(), scheme, is_error)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_live_room_pages_have_no_serious_axe_violations(browser, server_url, scheme):
+    """The presenter's page (the strip and the join card with its QR code) and an audience page."""
+    import http.client
+    import json
+
+    port = int(server_url.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("POST", urls.api_rooms(), json.dumps({"url": f"/s/{SEED}?code=old&t=1111"}),
+                 {"Content-Type": "application/json"})
+    room = json.loads(conn.getresponse().read())
+    try:
+        check_page(browser, server_url + urls.control(room["token"]), scheme, False, idle=False)
+        check_page(browser, server_url + urls.join(room["code"]), scheme, False, idle=False)
+    finally:
+        conn.request("DELETE", urls.api_room(room["code"]), headers={"Authorization": f"Bearer {room['token']}"})
+        conn.getresponse().read()
+        conn.close()
+
+
+def check_page(browser, url: str, scheme: str, is_error: bool, idle: bool = True) -> None:
+    """Fail with every serious or critical axe finding on the page at `url`. `idle=False` for a
+    page that holds a connection open (a live room's event stream): it is never network-idle."""
     from axe_playwright_python.sync_playwright import Axe
 
-    url = server_url + url_of()
     context = browser.new_context(bypass_csp=True, color_scheme=scheme, viewport=VIEWPORT)
     try:
         page = context.new_page()
@@ -95,7 +120,10 @@ def test_no_serious_axe_violations(browser, server_url, url_of, is_error, scheme
             assert 400 <= response.status < 500, f"{url}: expected a 4xx page, got {response.status}"
         else:
             assert response.status == 200, f"{url}: status {response.status}"
-        page.wait_for_load_state("networkidle")
+        if idle:
+            page.wait_for_load_state("networkidle")
+        else:
+            page.wait_for_timeout(500)
         assert page.evaluate(f"matchMedia('(prefers-color-scheme: {scheme})').matches")
 
         results = Axe().run(page).response
