@@ -7,6 +7,8 @@ on a free loopback port, each bounded in time."""
 from __future__ import annotations
 
 import os
+import resource
+import select
 import socket
 import subprocess
 import time
@@ -187,10 +189,14 @@ def test_a_huge_pipelined_header_is_refused_too(server):
 
 
 def test_slow_loris_connections_are_dropped_and_do_not_block_real_requests(server):
+    """The issue's attack: 1,100 half-sent requests held open made every real request fail."""
     _, port = server
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1500:  # this test's own sockets (the server raises its limit itself)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, hard), hard))
     held = []
     try:
-        for _ in range(300):
+        for _ in range(1100):
             s = socket.create_connection(("127.0.0.1", port), timeout=10)
             s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finished
             held.append(s)
@@ -200,6 +206,27 @@ def test_slow_loris_connections_are_dropped_and_do_not_block_real_requests(serve
         s = held[0]
         s.settimeout(3)
         assert s.recv(100).startswith(b"HTTP/1.1 408")
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_static_files_and_cached_steps_do_not_wait_behind_searches(server):
+    """Searches fill the pool and its queue; a static file and a cached step are answered while
+    they still run (the searches run in other processes, the web worker only waits for them)."""
+    _, port = server
+    assert _get(port, urls.scenario(SEED, "old", "12"))[0] == 200  # cached from now on
+    held = []
+    try:
+        for prefix in ("21", "23", "31", "32", "13", "312", "321", "231"):  # distinct searches
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(f"GET {urls.api_check(HEAVY, 'old', prefix)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            held.append(s)
+        time.sleep(0.2)  # the first searches have started
+        for path in (urls.static("app.css"), urls.static("app.js"), urls.scenario(SEED, "old", "12")):
+            assert _get(port, path)[0] == 200
+        answered, _, _ = select.select(held, [], [], 0)
+        assert len(answered) < len(held)  # some search was still running meanwhile
     finally:
         for s in held:
             s.close()
