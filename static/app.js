@@ -276,11 +276,9 @@
   });
 })();
 
-// ---- live rooms (app/web/live.py): the presenter publishes, the audience follows ------------
-// One EventSource and htmx.ajax rather than htmx's SSE extension: the room sends a URL, not HTML
-// (the audience fetches the state through the same cached, validated page route and morphs it
-// in as a step does), and an attendee who explores on their own keeps the connection, to hear
-// that the room ended and to rejoin at once, without applying what the presenter does.
+// ---- live rooms (app/web/live.py): what every page needs ----------------------------------
+// The room itself (publishing, following) is static/live.js, which only a room's pages load; here
+// are its helpers and the one thing a plain state page does for a room.
 (function () {
   "use strict";
   var live = document.getElementById("live");
@@ -291,6 +289,7 @@
     try { if (v) sessionStorage.setItem(PRESENTING, v); else sessionStorage.removeItem(PRESENTING); } catch (e) { /* ignore */ }
   }
   function stored() { try { return sessionStorage.getItem(PRESENTING); } catch (e) { return null; } }
+  window.zswapRoom = { here: here, isState: isState, store: store };
 
   if (!live) {
     // A presenter who reloads a state page after a step (the address bar shows the state, not the
@@ -305,184 +304,5 @@
         }, function () { /* offline: stay */ });
       }
     }
-    return;
   }
-  var role = live.getAttribute("data-role");
-  var code = live.getAttribute("data-code");
-
-  function status(state, text) {
-    var s = document.getElementById("live-status");
-    if (s) { s.setAttribute("data-state", state); s.textContent = text; }
-  }
-
-  // Plain links to a state (the Tours menu, "Start again", the report's steps) would load a new
-  // page and leave the room: in a room they swap the state like the step links do.
-  document.addEventListener("click", function (ev) {
-    if (ev.defaultPrevented || ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.altKey) return;
-    var a = ev.target.closest && ev.target.closest("a[href]");
-    if (!a || a.hasAttribute("hx-get") || a.hasAttribute("download") || !window.htmx) return;
-    var u = new URL(a.href, location.href);
-    if (u.origin !== location.origin || !isState(u.pathname)) return;
-    ev.preventDefault();
-    var d = a.closest("details.menu");
-    if (d) d.open = false;
-    htmx.ajax("GET", u.pathname + u.search, { target: "#state", swap: "outerMorph", push: "true", source: a });
-  });
-
-  if (role === "presenter") {
-    var token = live.getAttribute("data-token");
-    var published = live.getAttribute("data-url");
-    var sending = false, ended = false;
-    store(JSON.stringify({ code: code, token: token }));
-    // The address bar is on the projector too: it shows the state, never the control link (the
-    // tab remembers the room, so a reload comes back to it).
-    if (location.pathname.indexOf("/p/") === 0) {
-      try { history.replaceState({ htmx: true }, "", published); } catch (e) { /* ignore */ }
-    }
-    var auth = { "Authorization": "Bearer " + token };
-
-    // Publish the state the address bar shows, the newest only: presses faster than the network
-    // collapse into one publish of where the presenter is now.
-    function publish() {
-      var url = here();
-      if (ended || sending || !isState(location.pathname) || url === published) return;
-      sending = true;
-      fetch(live.getAttribute("data-publish"), {
-        method: "POST", headers: Object.assign({ "Content-Type": "application/json" }, auth),
-        body: JSON.stringify({ url: url }), cache: "no-store"
-      }).then(function (r) {
-        sending = false;
-        if (r.ok) { published = url; return r.json().then(showCount); }
-        if (r.status === 404) return over("■ The room has ended");
-        setTimeout(publish, r.status === 429 ? 1000 : 3000);
-      }, function () { sending = false; setTimeout(publish, 2000); }).then(function () { publish(); });
-    }
-    function showCount(body) {
-      var n = document.getElementById("live-followers");
-      if (n && body && typeof body.followers === "number") n.textContent = String(body.followers);
-    }
-    function over(text) {
-      ended = true;
-      store(null);
-      live.setAttribute("data-state", "over");
-      var card = document.getElementById("live-card");
-      if (card) card.hidden = true;
-      document.querySelectorAll("#live .live-actions, #live .live-count").forEach(function (e) { e.hidden = true; });
-      status("over", text);
-    }
-    document.addEventListener("htmx:after:settle", publish);
-    document.addEventListener("htmx:after:history:push", publish);
-    window.addEventListener("popstate", function () { setTimeout(publish, 0); });
-    // Followers, every 3 s (a number for the presenter only: no message to every follower).
-    function poll() {
-      if (ended) return;
-      fetch(live.getAttribute("data-api"), { cache: "no-store" }).then(function (r) {
-        if (r.status === 404) return over("■ The room has ended");
-        return r.ok ? r.json().then(showCount) : null;
-      }, function () { /* try again */ }).then(function () { if (!ended) setTimeout(poll, 3000); });
-    }
-    poll();
-    document.addEventListener("click", function (ev) {
-      var t = ev.target.closest ? ev.target : ev.target.parentElement;
-      if (t.closest("#live-qr-toggle")) {
-        var card = document.getElementById("live-card");
-        var b = t.closest("#live-qr-toggle");
-        card.hidden = !card.hidden;
-        b.setAttribute("aria-expanded", card.hidden ? "false" : "true");
-        b.firstChild.textContent = card.hidden ? "Show join card " : "Hide join card ";
-      } else if (t.closest("#live-end")) {
-        fetch(live.getAttribute("data-api"), { method: "DELETE", headers: auth, cache: "no-store" }).then(function (r) {
-          if (r.ok || r.status === 404) over("■ Room ended: the audience keeps its state");
-        });
-      }
-    });
-    return;
-  }
-
-  // ---- the audience --------------------------------------------------------------------------
-  var joinPath = live.getAttribute("data-join");
-  var latest = live.getAttribute("data-url"), shown = latest;
-  var following = true, connected = true, ended2 = false, loading = false, source = null;
-  var FOLLOW = "X-Zswap-Follow";
-
-  function render() {
-    var rejoin = document.getElementById("live-rejoin");
-    if (ended2) { status("over", "■ The room is over: you keep this state"); live.setAttribute("data-state", "over"); }
-    else if (!connected) status("lost", "… Reconnecting to the room");
-    else if (following) status("following", "● Following presenter");
-    else status("detached", "◌ Exploring on your own");
-    if (rejoin) rejoin.hidden = ended2 || following;
-  }
-
-  function follow() {
-    if (!following || ended2 || loading || !latest || latest === shown) return;
-    var url = latest;
-    loading = true;
-    var headers = {};
-    headers[FOLLOW] = "1";
-    htmx.ajax("GET", url, { target: "#state", swap: "outerMorph", headers: headers }).then(function () {
-      shown = url;
-    }, function () { /* the next state or a rejoin tries again */ }).then(function () {
-      loading = false;
-      follow();
-    });
-  }
-
-  function detach() {
-    if (!following) return;
-    following = false;
-    render();
-  }
-
-  function rejoin() {
-    following = true;
-    shown = null;
-    if (location.pathname + location.search !== joinPath) {
-      try { history.pushState({ htmx: true }, "", joinPath); } catch (e) { /* ignore */ }
-    }
-    render();
-    follow();
-  }
-
-  // Any step of one's own (a click, a key, the lane diagram, the browser's Back) detaches.
-  document.addEventListener("htmx:before:request", function (ev) {
-    var ctx = ev.detail && ev.detail.ctx;
-    if (!ctx || (ctx.request && ctx.request.headers && ctx.request.headers[FOLLOW])) return;
-    if (ctx.target && ctx.target.id === "state") detach();
-  });
-  window.addEventListener("popstate", function () {
-    if (location.pathname === joinPath) { following = true; shown = null; render(); setTimeout(follow, 50); }
-    else detach();
-  });
-  document.addEventListener("click", function (ev) {
-    var t = ev.target.closest ? ev.target : ev.target.parentElement;
-    if (t.closest("#live-rejoin")) rejoin();
-  });
-
-  function connect() {
-    source = new EventSource(live.getAttribute("data-stream"));
-    source.addEventListener("state", function (ev) {
-      connected = true;
-      latest = ev.data;
-      render();
-      follow();
-    });
-    source.addEventListener("end", function () {
-      ended2 = true;
-      source.close();
-      render();
-    });
-    source.onerror = function () {
-      if (ended2) return;
-      connected = false;
-      render();
-      if (source.readyState !== EventSource.CLOSED) return;  // the browser reconnects by itself
-      // Refused (the room is gone, or full): ask whether it still exists.
-      fetch(live.getAttribute("data-api"), { cache: "no-store" }).then(function (r) {
-        if (r.status === 404) { ended2 = true; render(); } else setTimeout(connect, 3000);
-      }, function () { setTimeout(connect, 3000); });
-    };
-  }
-  render();
-  connect();
 })();

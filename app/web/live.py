@@ -3,9 +3,9 @@
 - ``POST /rooms`` (the bar's Present button, a plain form) opens a room on the current state and
   sends the presenter to the control page ``/p/{token}``; ``POST /api/rooms`` does the same in JSON.
 - ``/p/{token}`` is the presenter's scenario page with the room strip (join link, code, QR,
-  followers); every state the presenter reaches, app.js publishes with
+  followers); every state the presenter reaches, live.js publishes with
   ``POST /api/rooms/{code}/state`` and the token as ``Authorization: Bearer``.
-- ``/j/{code}`` is the audience's page of the presenter's current state; app.js follows
+- ``/j/{code}`` is the audience's page of the presenter's current state; live.js follows
   ``/j/{code}/stream`` (server-sent events: ``state`` with the URL to fetch, ``end``).
 
 The published state is a scenario URL and nothing else: it is parsed and replayed like the
@@ -246,7 +246,7 @@ def _is_loopback(link: str) -> bool:
 @router.get("/j/{code}", response_class=HTMLResponse, responses=PAGE_ERRORS,
             summary="The audience's page of a room: the presenter's current state, followed live")
 async def audience_page(request: Request, code: CodePath) -> HTMLResponse:
-    """A late joiner lands on the presenter's current state; app.js then follows the room."""
+    """A late joiner lands on the presenter's current state; live.js then follows the room."""
     room = await room_or_404(request, code)
     return await live_page(room, render.render("_live.html", role="audience", room=room))
 
