@@ -4,6 +4,9 @@ The JSON API and every HTML pane render this very dict.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from .cache import BoundedCache, share
 from .changes import pane_changes
 from .engine import ACTORS, Blocked, StepResult, try_step
 from .lanes import lane_rows
@@ -148,45 +151,79 @@ def _locals(world: World, cpu: Cpu) -> list[Local]:
     return out
 
 
-def _run_alone(world: World, cpu_id: int, first: "StepResult | Blocked | None") -> tuple[str, str]:
-    """Digits to append for ("step over", "run until blocked"): run ``cpu_id`` alone until it
-    blocks or is done; "step over" is the prefix that ends where its current function returns.
-    One walk for both (the CPU runs alone, so the shorter walk is a prefix of the longer);
-    ``first`` is the already known try_step of the current state."""
-    cpu = world.cpu(cpu_id)
-    if cpu.state != "run" or cpu.pc is None:
-        return "", ""
-    depth0 = len(cpu.stack)
-    frames = [line_of(cpu.pc).function]  # kernel calls the model makes without a stack frame
-    n = 0
-    over: int | None = None
-    w = world
-    result = first
-    while n < RUN_LIMIT:
+@dataclass(frozen=True)
+class _Walk:
+    """A CPU running alone from a world until it blocks or is done (at most RUN_LIMIT steps):
+    its (stack depth, function) at each state it reached still running, and the steps it took."""
+
+    frames: tuple[tuple[int, str], ...]
+    steps: int
+
+
+# Walks by (world, CPU). A step's page continues its parent page's walk: when the CPU that took
+# the step is the one walking, its walk from the new world is the old walk less its first step
+# (the CPU runs alone, and a step is a function of the world), so only the other CPUs walk anew.
+_walks = BoundedCache(2048, share(0.02), lambda walk: 4096 + 64 * len(walk.frames))
+
+
+def _walk(world: World, cpu_id: int, first: "StepResult | Blocked | None") -> _Walk:
+    """Run ``cpu_id`` alone from ``world``; ``first`` is the already known try_step of it."""
+    frames: list[tuple[int, str]] = []
+    steps, w, result = 0, world, first
+    while steps < RUN_LIMIT:
         c = w.cpu(cpu_id)
         if c.state != "run" or c.pc is None:
             break
-        if n and over is None:
-            depth = len(c.stack)
-            function = line_of(c.pc).function
-            if depth < depth0:
-                over = n  # returned through a model call
-            elif depth == depth0 and function != frames[-1]:
-                if function in PLAIN_CALLS.get(frames[-1], ()):
-                    frames.append(function)  # a plain C call: step over it
-                elif len(frames) > 1 and function == frames[-2]:
-                    frames.pop()  # back from that call
-                else:
-                    over = n  # the current function returned
+        frames.append((len(c.stack), line_of(c.pc).function))
         if result is None:
             result = try_step(w, cpu_id)
         if isinstance(result, Blocked):
             break
-        w = result.world
-        result = None
-        n += 1
+        w, result, steps = result.world, None, steps + 1
+    return _Walk(tuple(frames), steps)
+
+
+def _cached_walk(run: Run, world: World, cpu_id: int, first: "StepResult | Blocked | None") -> _Walk:
+    found, walk = _walks.get((world, cpu_id))
+    if found:
+        return walk  # type: ignore[no-any-return]
+    walk = None
+    if run.steps and run.steps[-1][0] == cpu_id and len(run.worlds) >= 2:
+        found, parent = _walks.get((run.worlds[-2], cpu_id))
+        # A walk cut at RUN_LIMIT may go one step further from here: walk that one anew.
+        if found and 1 <= parent.steps < RUN_LIMIT:
+            walk = _Walk(parent.frames[1:], parent.steps - 1)
+    if walk is None:
+        walk = _walk(world, cpu_id, first)
+    _walks.put((world, cpu_id), walk)
+    return walk
+
+
+def _run_alone(run: Run, world: World, cpu_id: int, first: "StepResult | Blocked | None") -> tuple[str, str]:
+    """Digits to append for ("step over", "run until blocked"): run ``cpu_id`` alone until it
+    blocks or is done; "step over" is the prefix that ends where its current function returns.
+    One walk for both (the CPU runs alone, so the shorter walk is a prefix of the longer)."""
+    cpu = world.cpu(cpu_id)
+    if cpu.state != "run" or cpu.pc is None:
+        return "", ""
+    walk = _cached_walk(run, world, cpu_id, first)
+    depth0, function0 = walk.frames[0]
+    frames = [function0]  # kernel calls the model makes without a stack frame
+    over: int | None = None
+    for n, (depth, function) in enumerate(walk.frames[1:], start=1):
+        if depth < depth0:
+            over = n  # returned through a model call
+            break
+        if depth == depth0 and function != frames[-1]:
+            if function in PLAIN_CALLS.get(frames[-1], ()):
+                frames.append(function)  # a plain C call: step over it
+            elif len(frames) > 1 and function == frames[-2]:
+                frames.pop()  # back from that call
+            else:
+                over = n  # the current function returned
+                break
     digit = str(cpu_id)
-    return digit * (n if over is None else over), digit * n
+    return digit * (walk.steps if over is None else over), digit * walk.steps
 
 
 def _listing_positions(listing: tuple[tuple[str, int], ...], history: list[str], pc: str | None) -> tuple[set[int], int | None]:
@@ -234,7 +271,7 @@ def _cpu_view(run: Run, world: World, cpu: Cpu, executed: list[str], crash_step:
                 "executed": i in done,
             }
         )
-    step_over, run_until_blocked = _run_alone(world, cpu.id, first) if status == "runnable" else ("", "")
+    step_over, run_until_blocked = _run_alone(run, world, cpu.id, first) if status == "runnable" else ("", "")
     return {
         "id": cpu.id,
         "actor": cpu.actor,

@@ -106,7 +106,7 @@ def state_gzip(fragment: bool, scenario_id: str, code: str, t: str, tour: str | 
     return gzip.compress(state_html(fragment, scenario_id, code, t, tour, whole).encode(), compresslevel=6)
 
 
-@bounded_cache(CACHE_SIZE, share(0.14))
+@bounded_cache(CACHE_SIZE, share(0.12))
 def state_html(fragment: bool, scenario_id: str, code: str, t: str, tour: str | None,
                whole: bool = False) -> str:
     """The page (or fragment) of one state, with whole listings or only their windows; bad input

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 
-from app.model import prefix
+from app.model import prefix, view
+from app.model.engine import enabled
 from app.model.replay import MAX_STEPS, ScheduleError, replay
 from app.model.scenario import load_all
 from app.model.view import build_run_view
@@ -42,3 +43,28 @@ def test_the_cache_is_bounded_and_too_long_schedules_are_refused_like_replay():
     assert info["entries"] <= prefix.MAX_RUNS and info["bytes"] <= prefix._runs.max_bytes
     long = "12" * (MAX_STEPS // 2 + 5)
     assert _outcome(prefix.cached_replay, s, "old", long) == _outcome(replay, s, "old", long)
+
+
+def _buttons(view):
+    return [(c["id"], c["step_over"], c["run_until_blocked"]) for c in view["cpus"]]
+
+
+@settings(max_examples=40, deadline=None)
+@given(sid=st.sampled_from(sorted(SCENARIOS)), code=st.sampled_from(["old", "new"]),
+       picks=st.lists(st.integers(min_value=0, max_value=3), max_size=60))
+def test_a_walk_continued_from_the_parent_state_equals_a_fresh_walk(sid, code, picks):
+    """"Step over" and "Run" of a state whose parent was shown just before (its CPU's walk is the
+    parent's less one step, app/model/view.py) are those of a state shown cold."""
+    s = SCENARIOS[sid]
+    run = replay(s, code, "")
+    t = ""
+    for pick in picks:
+        warm = _buttons(build_run_view(run))
+        view._walks.clear()
+        assert warm == _buttons(build_run_view(run))
+        can = enabled(run.world)
+        if not can:
+            break
+        t += str(can[pick % len(can)])
+        run = prefix.cached_replay(s, code, t)
+        build_run_view(replay(s, code, t[:-1]))  # the parent shown just before: its walks cached
