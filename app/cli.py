@@ -18,7 +18,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .model.api import ModelInputError, build_view, list_scenarios
+# Only what every command needs: each command imports its own part of the model (and only the
+# server imports the web stack), so `python -m app scenarios` starts in a fraction of the time.
+from .model.errors import ModelInputError
 from .model.scenario import ScenarioFileError
 
 
@@ -52,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _print_scenarios(as_json: bool) -> int:
+    from .model.api import list_scenarios
+
     data = list_scenarios()
     if as_json:
         print(json.dumps(data, indent=2))
@@ -87,6 +91,8 @@ def _print_text(view: dict[str, Any]) -> None:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    from .model.api import build_view
+
     view = build_view(args.scenario, args.code, args.schedule)
     if args.format == "json":
         print(json.dumps(view, indent=2))

@@ -350,7 +350,7 @@ def check_cached(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any
 
 
 def check_command(scenario_id: str | None, code: str | None, all_: bool, as_json: bool, max_states: int) -> int:
-    from .api import UnknownCode, UnknownScenario
+    from .errors import UnknownCode, UnknownScenario
 
     scenarios = load_all()
     codes = all_codes()
