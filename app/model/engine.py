@@ -131,46 +131,34 @@ class Part:
     """A copy-on-write view of one keyed part of the world (heap, folios, ...).
 
     Reads go to the previous world's cached index; the first write copies it.
-    Only written parts are rebuilt, re-sorted and re-hashed at commit. It also
-    notes which keys the step read and wrote (``read``, ``written``; ``read_all``
-    when it looked at every record): the explorer's partial-order reduction
-    decides from them which steps of different CPUs commute (footprint.py).
+    Only written parts are rebuilt, re-sorted and re-hashed at commit.
     """
 
-    __slots__ = ("base", "dirty", "read", "written", "read_all")
+    __slots__ = ("base", "dirty")
 
     def __init__(self, base: dict[Any, Any]) -> None:
         self.base = base
         self.dirty = False
-        self.read: set[Any] = set()
-        self.written: set[Any] = set()
-        self.read_all = False
 
     def __getitem__(self, key: Any) -> Any:
-        self.read.add(key)
         return self.base[key]
 
     def get(self, key: Any, default: Any = None) -> Any:
-        self.read.add(key)
         return self.base.get(key, default)
 
     def __contains__(self, key: Any) -> bool:
-        self.read.add(key)
         return key in self.base
 
     def values(self) -> Any:
-        self.read_all = True
         return self.base.values()
 
     def items(self) -> Any:
-        self.read_all = True
         return self.base.items()
 
     def __setitem__(self, key: Any, value: Any) -> None:
         if not self.dirty:
             self.base = dict(self.base)
             self.dirty = True
-        self.written.add(key)
         self.base[key] = value
 
 

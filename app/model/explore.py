@@ -33,8 +33,6 @@ from functools import lru_cache
 from typing import Any, Callable
 
 from .engine import PART_INDEX, SHARED_PARTS, Blocked, run_step
-from .footprint import bit, footprint
-from .por import CycleFound, Graph, Stopped, reduced_graph
 from .state import PARTS
 from .initial import initial_world
 from .replay import final_violations, replay
@@ -69,7 +67,7 @@ class Exploration:
     terminal_states: int
     deadlock_states: int
     seconds: float
-    reduction: str  # "none", "local-steps" or "por" (REDUCTIONS)
+    reduction: bool
     complete: bool  # False when the state budget stopped the search
     stopped_reason: str | None
     groups: list[Group] = field(default_factory=list)
@@ -102,7 +100,7 @@ class Exploration:
             "terminal_states": self.terminal_states,
             "deadlocks": self.deadlock_states,
             "seconds": round(self.seconds, 4),
-            "reduction": self.reduction,
+            "reduction": "local-steps" if self.reduction else "none",
             "complete": self.complete,
             "stopped_reason": self.stopped_reason,
             "violations": violations,
@@ -128,18 +126,13 @@ class Transitions:
         self.memo: dict[tuple[int, object], dict[tuple[int, ...], dict[tuple[int, ...], tuple[Any, ...]]]] = {}
         self.runs = 0
         self.hits = 0
-        self._cpu_bits: int | None = None
 
     def step(self, world: World, cpu_id: int) -> tuple[World | None, bool]:
         """(next world or None when blocked, whether the step was CPU-local)."""
-        child, local, _reads, _writes = self.step_footprint(world, cpu_id)
-        return child, local
-
-    def step_footprint(self, world: World, cpu_id: int) -> tuple[World | None, bool, int, int]:
-        """step(), also with the step's footprint (reads, writes: footprint.py), blocked or not."""
-        cpu = world.cpu(cpu_id)
+        cpu = world.cpus[cpu_id - 1]
         if not self.enabled:
-            return self._run(world, cpu_id)[0]
+            result = run_step(world, cpu_id)[0]
+            return (None, False) if isinstance(result, Blocked) else (result.world, result.local)
         hashes = world.part_hashes or tuple(hash(p) for p in world.parts())
         by_reads = self.memo.get((cpu_id, cpu))
         if by_reads is not None:
@@ -152,43 +145,32 @@ class Transitions:
                 if all(parts[i] is v or parts[i] == v for i, v in zip(read, values)):
                     self.hits += 1
                     return self._apply(world, hashes, cpu_id, outcome)
-        answer, result, ctx = self._run(world, cpu_id)
+        self.runs += 1
+        result, ctx = run_step(world, cpu_id)
         if ctx.read_cpus:
-            return answer
+            return (None, False) if isinstance(result, Blocked) else (result.world, result.local)
         read = tuple(PART_INDEX[name] for name in SHARED_PARTS if ctx.fetched(name))
         parts = world.parts()
         if isinstance(result, Blocked):
-            outcome: tuple[Any, ...] = (None, (), False, answer[2], answer[3])
+            outcome: tuple[Any, ...] = ()
+            answer: tuple[World | None, bool] = (None, False)
         else:
             new = result.world
             new_parts = new.parts()
             written = tuple(
                 (i, new_parts[i], new.part_hashes[i]) for i in range(1, len(PARTS)) if new_parts[i] is not parts[i]
             )
-            outcome = (new.cpus[cpu_id - 1], written, result.local, answer[2], answer[3])
+            outcome = (new.cpus[cpu_id - 1], written, result.local)
+            answer = (new, result.local)
         table = self.memo.setdefault((cpu_id, cpu), {}).setdefault(read, {})
         table[tuple(hashes[i] for i in read)] = (tuple(parts[i] for i in read), outcome)
         return answer
 
-    def _run(self, world: World, cpu_id: int) -> tuple[tuple[World | None, bool, int, int], Any, Any]:
-        self.runs += 1
-        result, ctx = run_step(world, cpu_id)
-        blocked = isinstance(result, Blocked)
-        if self._cpu_bits is None:
-            self._cpu_bits = 0
-            for c in world.cpus:
-                self._cpu_bits |= bit(("cpu", c.id))
-        reads, writes = footprint(ctx, blocked, not blocked and ctx.cpu_state == "crashed", self._cpu_bits)
-        if blocked:
-            return (None, False, reads, writes), result, ctx
-        return (result.world, result.local, reads, writes), result, ctx
-
     @staticmethod
-    def _apply(world: World, hashes: tuple[int, ...], cpu_id: int,
-               outcome: tuple[Any, ...]) -> tuple[World | None, bool, int, int]:
-        new_cpu, written, local, reads, writes = outcome
-        if new_cpu is None:
-            return None, False, reads, writes
+    def _apply(world: World, hashes: tuple[int, ...], cpu_id: int, outcome: tuple[Any, ...]) -> tuple[World | None, bool]:
+        if not outcome:
+            return None, False
+        new_cpu, written, local = outcome
         values = list(world.parts())
         new_hashes = list(hashes)
         cpus = list(world.cpus)
@@ -202,7 +184,7 @@ class Transitions:
         new.__dict__.update(zip(PARTS, values))
         new.__dict__["steps"] = world.steps + 1
         new.__dict__["part_hashes"] = tuple(new_hashes)
-        return new, local, reads, writes
+        return new, local
 
 
 def _path(parents: list[tuple[int, int]], state: int) -> str:
@@ -218,7 +200,7 @@ def explore(
     scenario: Scenario,
     code: str,
     max_states: int = DEFAULT_MAX_STATES,
-    reduction: bool | str = False,
+    reduction: bool = False,
     prefix: str = "",
     memo: bool = True,
     max_seconds: float | None = None,
@@ -233,17 +215,6 @@ def explore(
     started = time.perf_counter()
     deadline = None if max_seconds is None else started + max_seconds
     root = replay(scenario, code, prefix).world if prefix else initial_world(scenario, code)
-    mode = _mode(reduction)
-    transitions_memo = Transitions(enabled=memo)
-    graph: Graph | None = None
-    if mode == "por":
-        try:
-            graph = reduced_graph(root, transitions_memo.step_footprint, max_states, deadline, should_stop,
-                                  f"{max_seconds:g}" if max_seconds is not None else "")
-        except CycleFound:
-            mode = "none"  # the reduction does not handle cycles (no shipped scenario has one)
-        except Stopped as stop:
-            return _stopped(scenario, code, mode, stop.reason, started)
     index: dict[World, int] = {root: 0}
     worlds: list[World] = [root]
     parents: list[tuple[int, int]] = [(0, 0)]
@@ -253,6 +224,7 @@ def explore(
     transitions = 0
     stopped: str | None = None
     groups: dict[tuple[str, str | None], Group] = {}
+    transitions_memo = Transitions(enabled=memo)
     terminal_keys: dict[int, set[tuple[str, str | None]]] = {}
 
     def note(state: int, world: World, extra: list[Any]) -> set[tuple[str, str | None]]:
@@ -279,15 +251,13 @@ def explore(
         children: list[int] = []
         moves: list[tuple[int, World]] = []
         crashed = any(c.state == "crashed" for c in world.cpus)
-        if graph is not None:  # the reduced graph, searched again breadth-first for shortest schedules
-            moves = [(cpu_id, graph.worlds[c]) for cpu_id, c in graph.edges[graph.index[world]]]
-        for cpu in () if crashed or graph is not None else world.cpus:
+        for cpu in () if crashed else world.cpus:
             if cpu.state != "run" or cpu.pc is None:
                 continue
             child_world, local = transitions_memo.step(world, cpu.id)
             if child_world is None:
                 continue
-            if mode == "local-steps" and local:
+            if reduction and local:
                 moves = [(cpu.id, child_world)]
                 break
             moves.append((cpu.id, child_world))
@@ -337,30 +307,12 @@ def explore(
         terminal_states=len(terminal_keys),
         deadlock_states=deadlocks,
         seconds=time.perf_counter() - started,
-        reduction=mode,
+        reduction=reduction,
         complete=stopped is None,
         stopped_reason=stopped,
         groups=ordered,
         schedules={g.first_state: prefix + _path(parents, g.first_state) for g in ordered},
     )
-
-
-# What each reduction is called in results; True stands for the local-step one (older callers).
-REDUCTIONS = ("none", "local-steps", "por")
-
-
-def _mode(reduction: bool | str) -> str:
-    mode = {False: "none", True: "local-steps"}.get(reduction, reduction)  # type: ignore[call-overload]
-    if mode not in REDUCTIONS:
-        raise ValueError(f"unknown reduction {reduction!r}; the reductions are {', '.join(REDUCTIONS)}")
-    return str(mode)
-
-
-def _stopped(scenario: Scenario, code: str, mode: str, reason: str, started: float) -> Exploration:
-    """A reduced search cut by a budget: no verdict, as the exact search says when it stops."""
-    return Exploration(scenario=scenario.id, code=code, states=0, transitions=0, depth=0, complete_runs=None,
-                       terminal_states=0, deadlock_states=0, seconds=time.perf_counter() - started,
-                       reduction=mode, complete=False, stopped_reason=reason)
 
 
 def _count_paths(succ: list[list[int]]) -> list[int] | None:
