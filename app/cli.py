@@ -3,7 +3,7 @@
     python -m app [--host H] [--port P] [--workers N]   serve (same as `make run`)
     python -m app scenarios [--json]
     python -m app replay SCENARIO --code old|new|VARIANT --schedule 1112... [--format text|json|kasan|diagram]
-    python -m app check SCENARIO --code CODE [--json] [--max-states N]
+    python -m app check SCENARIO --code CODE [--json] [--max-states N] [--exact] [--cached]
     python -m app check --all [--json]
 
 Bad input exits with status 2 and one line on stderr that names what is wrong.
@@ -50,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--all", action="store_true")
     c.add_argument("--json", action="store_true")
     c.add_argument("--max-states", type=int, default=2_000_000)
+    c.add_argument("--exact", action="store_true",
+                   help="no reduction: every interleaving (the 3-CPU scenarios are otherwise reduced)")
+    c.add_argument("--cached", action="store_true",
+                   help="use the disk cache of verdicts (ZSWAP_VERDICT_CACHE_DIR): read a stored verdict, "
+                        "store a computed one; without it, check always searches")
     return p
 
 
@@ -111,7 +116,7 @@ def _replay(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from .model.explore import check_command
 
-    return check_command(args.scenario, args.code, args.all, args.json, args.max_states)
+    return check_command(args.scenario, args.code, args.all, args.json, args.max_states, args.exact, args.cached)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -94,6 +94,22 @@ def check(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any]:
     return check_cached(scenario_id, code, prefix)
 
 
+def stored_verdict(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any] | None:
+    """The verdict from the disk cache (app/model/verdict_store.py), or None; input as check()."""
+    from . import verdict_store
+    from .explore import REDUCED, stored_name
+
+    return verdict_store.get(stored_name(scenario(scenario_id), check_code(code), prefix, scenario_id in REDUCED))
+
+
+def store_verdict(scenario_id: str, code: str, prefix: str, result: dict[str, Any]) -> None:
+    """Keep a complete verdict in the disk cache (the search's own reduction, as check() runs it)."""
+    from . import verdict_store
+    from .explore import REDUCED, stored_name
+
+    verdict_store.put(stored_name(scenario(scenario_id), check_code(code), prefix, scenario_id in REDUCED), result)
+
+
 @lru_cache(maxsize=64)
 def search_cost(scenario_id: str, code: str) -> float:
     """An estimate of how many states the explorer will visit: the product over CPUs of (steps the

@@ -7,7 +7,8 @@ what was expected.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -101,6 +102,9 @@ class Scenario:
     cpus: list[CpuSpec]
     world: WorldSpec
     tours: list[TourSpec] = field(default_factory=list)
+    # SHA-256 of the file's text as parsed (not a field of the file): the disk cache of
+    # verdicts (verdict_store.py) keys on it, so an edited file never gets an old verdict.
+    source_sha: str = ""
 
 
 # The schema of a file, one table per record: field -> (type, required, constraints). Checked by
@@ -243,7 +247,7 @@ def parse_scenario(text: str, origin: str) -> Scenario:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
         raise ScenarioFileError(f"{origin}: {shown}")
     assert scenario is not None
-    return scenario
+    return replace(scenario, source_sha=hashlib.sha256(text.encode()).hexdigest())
 
 
 def read_text(path: Path) -> str:
