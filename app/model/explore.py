@@ -452,4 +452,5 @@ def _print_table(results: list[dict[str, Any]]) -> None:
             verdict = "; ".join(parts)
         print(f"{r['scenario']:32} {r['code']:22} {r['states']:>8} {str(runs):>10} {r['seconds']:>6.2f}  {verdict}")
         if r["reduction"] != "none":
-            print(f"{'':32} (local-step reduction: runs counted up to the placement of CPU-local steps)")
+            print(f"{'':32} (local-step reduction: runs are representative schedules, CPU-local steps taken "
+                  "as soon as reached; --exact counts every interleaving)")

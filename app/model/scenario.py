@@ -7,7 +7,6 @@ what was expected.
 from __future__ import annotations
 
 import os
-import hashlib
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -102,9 +101,15 @@ class Scenario:
     cpus: list[CpuSpec]
     world: WorldSpec
     tours: list[TourSpec] = field(default_factory=list)
-    # SHA-256 of the file's text as parsed (not a field of the file): the disk cache of
-    # verdicts (verdict_store.py) keys on it, so an edited file never gets an old verdict.
-    source_sha: str = ""
+    # The file's text as parsed (not a field of the file): the disk cache of verdicts keys on
+    # its hash (source_sha), so an edited file never gets an old verdict.
+    source: str = field(default="", repr=False, compare=False)
+
+    @property
+    def source_sha(self) -> str:
+        import hashlib  # only when the disk cache is used: hashlib loads OpenSSL (6 ms)
+
+        return hashlib.sha256(self.source.encode()).hexdigest()
 
 
 # The schema of a file, one table per record: field -> (type, required, constraints). Checked by
@@ -247,7 +252,7 @@ def parse_scenario(text: str, origin: str) -> Scenario:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
         raise ScenarioFileError(f"{origin}: {shown}")
     assert scenario is not None
-    return replace(scenario, source_sha=hashlib.sha256(text.encode()).hexdigest())
+    return replace(scenario, source=text)
 
 
 def read_text(path: Path) -> str:
