@@ -37,7 +37,7 @@ from .engine import PART_INDEX, SHARED_PARTS, Blocked, run_step
 from .state import PARTS
 from .initial import initial_world
 from .replay import final_violations, replay
-from .scenario import Scenario, all_codes, load_all
+from .scenario import Scenario, all_codes, load_all, load_one, scenario_ids
 from .source import line_of
 from .state import World
 
@@ -400,17 +400,22 @@ def check_command(scenario_id: str | None, code: str | None, all_: bool, as_json
                   exact: bool = False, cached: bool = False) -> int:
     from .errors import UnknownCode, UnknownScenario
 
-    scenarios = load_all()
     codes = all_codes()
     if all_:
         if scenario_id:
             sys.stderr.write("error: give either a scenario or --all, not both\n")
             return 2
+        scenarios = load_all()
         targets = [(s, c) for s in scenarios for c in ([code] if code else codes)]
     else:
         if not scenario_id:
-            sys.stderr.write("error: name a scenario (or use --all); scenarios: " + ", ".join(scenarios) + "\n")
+            sys.stderr.write("error: name a scenario (or use --all); scenarios: " + ", ".join(scenario_ids()) + "\n")
             return 2
+        # Only this scenario's file is read (and its tours replayed), not every file.
+        one = load_one(scenario_id)
+        if one is None:
+            raise UnknownScenario(scenario_id, scenario_ids())
+        scenarios = {scenario_id: one}
         targets = [(scenario_id, c) for c in ([code] if code else ["old", "new"])]
     if max_states < 1:
         sys.stderr.write("error: --max-states must be at least 1\n")

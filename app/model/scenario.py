@@ -302,3 +302,22 @@ def load_all(directory: Path = SCENARIO_DIR) -> dict[str, Scenario]:
         scenario = load_file(path)
         scenarios[scenario.id] = scenario
     return scenarios
+
+
+@cache
+def load_one(scenario_id: str, directory: Path = SCENARIO_DIR) -> Scenario | None:
+    """One scenario by id, reading and checking only its own file (what `check SCENARIO` needs:
+    parsing every file and replaying every tour was a third of its start-up); None when no file
+    in the folder has that id."""
+    import re
+
+    path = directory / f"{scenario_id}.toml"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,60}", scenario_id) or not path.exists():
+        return None
+    return load_file(path)
+
+
+def scenario_ids(directory: Path = SCENARIO_DIR) -> list[str]:
+    """The ids of the folder's scenarios, from the file names alone."""
+    return sorted(p.stem for p in directory.glob("*.toml"))
+
