@@ -23,7 +23,7 @@ def _verdict(result: Exploration) -> dict[tuple[str, str | None], int]:
 def test_the_reduced_search_keeps_every_verdict(scenario: str, code: str) -> None:
     s = load_all()[scenario]
     exact, reduced = explore(s, code), explore(s, code, reduction=True)
-    assert exact.reduction == "none" and reduced.reduction == "local-steps"
+    assert exact.to_dict()["reduction"] == "none" and reduced.to_dict()["reduction"] == "local-steps"
     assert _verdict(reduced) == _verdict(exact)
     assert reduced.deadlock_states == exact.deadlock_states
     leaks = lambda r: sorted(g.key for g in r.groups if g.kind == "leak")  # noqa: E731
