@@ -1,10 +1,21 @@
 """Fixtures shared by every test directory."""
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
+
 import pytest
 from fastapi.testclient import TestClient
 
-from app.web.app import create_app
+# The disk cache of verdicts (app/model/verdict_store.py) of the test session lives in a folder
+# of its own, never in the project's .cache/: a test must search, not read an earlier run's answer.
+_VERDICTS = tempfile.mkdtemp(prefix="zswap-test-verdicts-")
+os.environ["ZSWAP_VERDICT_CACHE_DIR"] = _VERDICTS
+atexit.register(shutil.rmtree, _VERDICTS, True)
+
+from app.web.app import create_app  # noqa: E402 - after the environment above
 
 
 @pytest.fixture(scope="session")

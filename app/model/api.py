@@ -14,37 +14,9 @@ from .initial import actor_for
 from .prefix import cached_replay
 from .replay import ScheduleError as _ScheduleError
 from .cache import bounded_cache, share
-from .scenario import CODES, Scenario, ScenarioFileError, all_codes, code_info, load_all
-from .view import build_run_view, cpu_label
+from .errors import ModelInputError, ScheduleError, UnknownCode, UnknownScenario
+from .scenario import CODES, Scenario, ScenarioFileError, all_codes, code_info, cpu_label, load_all
 from .viewtypes import RunView
-
-
-class ModelInputError(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class UnknownScenario(ModelInputError):
-    def __init__(self, scenario: str, valid: list[str]) -> None:
-        super().__init__(f"unknown scenario {scenario!r}; the scenarios are: {', '.join(valid)}")
-        self.scenario = scenario
-        self.valid = valid
-
-
-class UnknownCode(ModelInputError):
-    def __init__(self, code: str, valid: list[str]) -> None:
-        super().__init__(f"unknown code {code!r}; the codes are: {', '.join(valid)}")
-        self.code = code
-        self.valid = valid
-
-
-class ScheduleError(ModelInputError):
-    def __init__(self, position: int, reason: str, valid_prefix: str) -> None:
-        super().__init__(f"schedule position {position}: {reason}")
-        self.position = position
-        self.reason = reason
-        self.valid_prefix = valid_prefix
 
 
 def scenario(scenario_id: str) -> Scenario:
@@ -122,6 +94,22 @@ def check(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any]:
     return check_cached(scenario_id, code, prefix)
 
 
+def stored_verdict(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any] | None:
+    """The verdict from the disk cache (app/model/verdict_store.py), or None; input as check()."""
+    from . import verdict_store
+    from .explore import REDUCED, stored_name
+
+    return verdict_store.get(stored_name(scenario(scenario_id), check_code(code), prefix, scenario_id in REDUCED))
+
+
+def store_verdict(scenario_id: str, code: str, prefix: str, result: dict[str, Any]) -> None:
+    """Keep a complete verdict in the disk cache (the search's own reduction, as check() runs it)."""
+    from . import verdict_store
+    from .explore import REDUCED, stored_name
+
+    verdict_store.put(stored_name(scenario(scenario_id), check_code(code), prefix, scenario_id in REDUCED), result)
+
+
 @lru_cache(maxsize=64)
 def search_cost(scenario_id: str, code: str) -> float:
     """An estimate of how many states the explorer will visit: the product over CPUs of (steps the
@@ -163,6 +151,8 @@ def view_size(view: RunView) -> int:
 # the exports of one state; the rendered text of each is cached on its own.
 @bounded_cache(256, share(0.25), view_size)
 def _cached_view(scenario_id: str, code: str, schedule: str) -> RunView:
+    from .view import build_run_view  # the view's modules (reports, lanes, sources) load on first use
+
     return build_run_view(run(scenario_id, code, schedule))
 
 

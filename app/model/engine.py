@@ -560,6 +560,7 @@ def run_step(world: World, cpu_id: int) -> tuple[StepResult | Blocked, Ctx]:
     try:
         step.run(ctx)
     except Blocked as blocked:
+        blocked.__traceback__ = None  # no frame -> exception -> frame cycle left for the collector
         return blocked, ctx
     except _Stop:
         pass

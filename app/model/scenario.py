@@ -6,14 +6,11 @@ what was expected.
 """
 from __future__ import annotations
 
-import tomllib
+import os
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-import os
 
 # The bundled scenarios; ZSWAP_SCENARIO_DIR points the CLI and the server at another folder.
 SCENARIO_DIR = Path(os.environ.get("ZSWAP_SCENARIO_DIR") or Path(__file__).resolve().parents[2] / "scenarios")
@@ -42,47 +39,49 @@ MAX_SUMMARY = 4000
 MAX_NARRATION = 300_000
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class CpuSpec(_Strict):
-    id: int = Field(ge=1, le=MAX_CPUS)
+@dataclass(frozen=True)
+class CpuSpec:
+    id: int
     actor: ActorKind
-    process: str | None = Field(default=None, min_length=1, max_length=20)  # exit / swapin: whose PTE; store: whose page
-    slot: int | None = Field(default=None, ge=0, le=1 << 20)  # store: the slot reused
+    process: str | None = None  # exit / swapin: whose PTE; store: whose page
+    slot: int | None = None  # store: the slot reused
 
 
-class SlotSpec(_Strict):
-    offset: int = Field(ge=0, le=1 << 20)
-    owner: str = Field(min_length=1, max_length=20)  # the process whose PTE holds swp_entry(0, offset)
+@dataclass(frozen=True)
+class SlotSpec:
+    offset: int
+    owner: str  # the process whose PTE holds swp_entry(0, offset)
 
 
-class EntrySpec(_Strict):
-    name: str = Field(min_length=1, max_length=20)
-    slot: int = Field(ge=0, le=1 << 20)
+@dataclass(frozen=True)
+class EntrySpec:
+    name: str
+    slot: int
 
 
-class WorldSpec(_Strict):
-    slots: list[SlotSpec] = Field(min_length=1, max_length=MAX_SLOTS)
-    entries: list[EntrySpec] = Field(max_length=MAX_ENTRIES)
-    lru: list[str] = Field(max_length=MAX_ENTRIES)  # entry names, head first
+@dataclass(frozen=True)
+class WorldSpec:
+    slots: list[SlotSpec]
+    entries: list[EntrySpec]
+    lru: list[str]  # entry names, head first
     exclusive_loads: bool = False
     slab_reuse: bool = True
 
 
-class SegmentSpec(_Strict):
+@dataclass(frozen=True)
+class SegmentSpec:
     """A run of steps in a tour and the sentence a presenter says over each of them."""
 
-    cpus: str = Field(pattern=r"^[1-9]+$", max_length=MAX_TOUR_STEPS)
-    note: str = Field(min_length=1, max_length=MAX_NOTE)
+    cpus: str
+    note: str
 
 
-class TourSpec(_Strict):
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")
-    title: str = Field(max_length=MAX_TITLE)
-    code: str = Field(max_length=40)
-    segments: list[SegmentSpec] = Field(min_length=1, max_length=MAX_TOUR_STEPS)
+@dataclass(frozen=True)
+class TourSpec:
+    name: str
+    title: str
+    code: str
+    segments: list[SegmentSpec]
 
     @property
     def schedule(self) -> str:
@@ -94,59 +93,111 @@ class TourSpec(_Strict):
         return [s.note for s in self.segments for _ in s.cpus]
 
 
-class Scenario(_Strict):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,60}$")
-    title: str = Field(max_length=MAX_TITLE)
-    summary: str = Field(max_length=MAX_SUMMARY)
-    cpus: list[CpuSpec] = Field(min_length=1, max_length=MAX_CPUS)
+@dataclass(frozen=True)
+class Scenario:
+    id: str
+    title: str
+    summary: str
+    cpus: list[CpuSpec]
     world: WorldSpec
-    tours: list[TourSpec] = Field(default=[], max_length=MAX_TOURS)
+    tours: list[TourSpec] = field(default_factory=list)
+    # The file's text as parsed (not a field of the file): the disk cache of verdicts keys on
+    # its hash (source_sha), so an edited file never gets an old verdict.
+    source: str = field(default="", repr=False, compare=False)
 
-    @model_validator(mode="after")
-    def _references(self) -> "Scenario":
-        ids = [c.id for c in self.cpus]
-        if ids != list(range(1, len(ids) + 1)):
-            raise ValueError(f"cpus: ids must be 1, 2, ... in order; got {ids}")
-        # Sets, not lists: every check below is linear in the file's size.
-        offsets = {s.offset for s in self.world.slots}
-        if len(offsets) != len(self.world.slots):
-            raise ValueError("world.slots: two slots share an offset")
-        owners = {s.owner for s in self.world.slots}
-        if len(owners) > MAX_PROCESSES:
-            raise ValueError(f"world.slots: {len(owners)} processes own slots; at most {MAX_PROCESSES} are allowed")
-        names = {e.name for e in self.world.entries}
-        if len(names) != len(self.world.entries):
-            raise ValueError("world.entries: two entries share a name")
-        for i, entry in enumerate(self.world.entries):
-            if entry.slot not in offsets:
-                raise ValueError(f"world.entries[{i}].slot: no slot with offset {entry.slot}")
-        for i, name in enumerate(self.world.lru):
-            if name not in names:
-                raise ValueError(f"world.lru[{i}]: no entry named {name!r}")
-        for i, cpu in enumerate(self.cpus):
-            if cpu.actor in ("exit", "swapin") and cpu.process not in owners:
-                raise ValueError(f"cpus[{i}].process: {cpu.actor} needs a process that owns a slot; got {cpu.process!r}")
-            if cpu.actor == "store":
-                if cpu.slot not in offsets:
-                    raise ValueError(f"cpus[{i}].slot: store needs an existing slot offset; got {cpu.slot!r}")
-                if not cpu.process or cpu.process in owners:
-                    raise ValueError(f"cpus[{i}].process: store needs a new process name; got {cpu.process!r}")
-            if cpu.actor in ("writeback", "swapoff") and (cpu.process or cpu.slot is not None):
-                raise ValueError(f"cpus[{i}]: {cpu.actor} takes no process or slot")
-        n = len(self.cpus)
-        for i, tour in enumerate(self.tours):
-            if tour.code not in all_codes():
-                raise ValueError(f"tours[{i}].code: expected one of {all_codes()}; got {tour.code!r}")
-            bad = [ch for ch in tour.schedule if int(ch) > n]
-            if bad:
-                raise ValueError(f"tours[{i}].segments: CPU{bad[0]} does not exist (CPUs are 1-{n})")
-            if len(tour.schedule) > MAX_TOUR_STEPS:
-                raise ValueError(f"tours[{i}].segments: the tour has more than {MAX_TOUR_STEPS} steps")
-        narration = sum(len(seg.note) * len(seg.cpus) for tour in self.tours for seg in tour.segments)
-        if narration > MAX_NARRATION:
-            raise ValueError(f"tours: {narration} characters of narration (each note times its steps); "
-                             f"at most {MAX_NARRATION} are allowed")
-        return self
+    @property
+    def source_sha(self) -> str:
+        import hashlib  # only when the disk cache is used: hashlib loads OpenSSL (6 ms)
+
+        return hashlib.sha256(self.source.encode()).hexdigest()
+
+
+# The schema of a file, one table per record: field -> (type, required, constraints). Checked by
+# app/model/schema_check.py (strict: no coercion, unknown fields refused), which names each
+# problem by its field path, as pydantic would; the classes above are what the model uses.
+_TEXT20 = {"min_length": 1, "max_length": 20}
+_OFFSET = {"ge": 0, "le": 1 << 20}
+SCHEMA: dict[type, dict[str, tuple[object, bool, dict[str, object]]]] = {
+    CpuSpec: {
+        "id": (int, True, {"ge": 1, "le": MAX_CPUS}),
+        "actor": (ActorKind, True, {}),
+        "process": (str, False, _TEXT20),
+        "slot": (int, False, _OFFSET),
+    },
+    SlotSpec: {"offset": (int, True, _OFFSET), "owner": (str, True, _TEXT20)},
+    EntrySpec: {"name": (str, True, _TEXT20), "slot": (int, True, _OFFSET)},
+    WorldSpec: {
+        "slots": (list[SlotSpec], True, {"min_length": 1, "max_length": MAX_SLOTS}),
+        "entries": (list[EntrySpec], True, {"max_length": MAX_ENTRIES}),
+        "lru": (list[str], True, {"max_length": MAX_ENTRIES}),
+        "exclusive_loads": (bool, False, {}),
+        "slab_reuse": (bool, False, {}),
+    },
+    SegmentSpec: {
+        "cpus": (str, True, {"pattern": r"^[1-9]+$", "max_length": MAX_TOUR_STEPS}),
+        "note": (str, True, {"min_length": 1, "max_length": MAX_NOTE}),
+    },
+    TourSpec: {
+        "name": (str, True, {"pattern": r"^[a-z0-9][a-z0-9-]{0,40}$"}),
+        "title": (str, True, {"max_length": MAX_TITLE}),
+        "code": (str, True, {"max_length": 40}),
+        "segments": (list[SegmentSpec], True, {"min_length": 1, "max_length": MAX_TOUR_STEPS}),
+    },
+    Scenario: {
+        "id": (str, True, {"pattern": r"^[a-z0-9][a-z0-9-]{0,60}$"}),
+        "title": (str, True, {"max_length": MAX_TITLE}),
+        "summary": (str, True, {"max_length": MAX_SUMMARY}),
+        "cpus": (list[CpuSpec], True, {"min_length": 1, "max_length": MAX_CPUS}),
+        "world": (WorldSpec, True, {}),
+        "tours": (list[TourSpec], False, {"max_length": MAX_TOURS}),
+    },
+}
+
+
+def _references(self: Scenario) -> None:
+    """What the per-field schema cannot say: references between fields, and totals."""
+    ids = [c.id for c in self.cpus]
+    if ids != list(range(1, len(ids) + 1)):
+        raise ValueError(f"cpus: ids must be 1, 2, ... in order; got {ids}")
+    # Sets, not lists: every check below is linear in the file's size.
+    offsets = {s.offset for s in self.world.slots}
+    if len(offsets) != len(self.world.slots):
+        raise ValueError("world.slots: two slots share an offset")
+    owners = {s.owner for s in self.world.slots}
+    if len(owners) > MAX_PROCESSES:
+        raise ValueError(f"world.slots: {len(owners)} processes own slots; at most {MAX_PROCESSES} are allowed")
+    names = {e.name for e in self.world.entries}
+    if len(names) != len(self.world.entries):
+        raise ValueError("world.entries: two entries share a name")
+    for i, entry in enumerate(self.world.entries):
+        if entry.slot not in offsets:
+            raise ValueError(f"world.entries[{i}].slot: no slot with offset {entry.slot}")
+    for i, name in enumerate(self.world.lru):
+        if name not in names:
+            raise ValueError(f"world.lru[{i}]: no entry named {name!r}")
+    for i, cpu in enumerate(self.cpus):
+        if cpu.actor in ("exit", "swapin") and cpu.process not in owners:
+            raise ValueError(f"cpus[{i}].process: {cpu.actor} needs a process that owns a slot; got {cpu.process!r}")
+        if cpu.actor == "store":
+            if cpu.slot not in offsets:
+                raise ValueError(f"cpus[{i}].slot: store needs an existing slot offset; got {cpu.slot!r}")
+            if not cpu.process or cpu.process in owners:
+                raise ValueError(f"cpus[{i}].process: store needs a new process name; got {cpu.process!r}")
+        if cpu.actor in ("writeback", "swapoff") and (cpu.process or cpu.slot is not None):
+            raise ValueError(f"cpus[{i}]: {cpu.actor} takes no process or slot")
+    n = len(self.cpus)
+    for i, tour in enumerate(self.tours):
+        if tour.code not in all_codes():
+            raise ValueError(f"tours[{i}].code: expected one of {all_codes()}; got {tour.code!r}")
+        bad = [ch for ch in tour.schedule if int(ch) > n]
+        if bad:
+            raise ValueError(f"tours[{i}].segments: CPU{bad[0]} does not exist (CPUs are 1-{n})")
+        if len(tour.schedule) > MAX_TOUR_STEPS:
+            raise ValueError(f"tours[{i}].segments: the tour has more than {MAX_TOUR_STEPS} steps")
+    narration = sum(len(seg.note) * len(seg.cpus) for tour in self.tours for seg in tour.segments)
+    if narration > MAX_NARRATION:
+        raise ValueError(f"tours: {narration} characters of narration (each note times its steps); "
+                         f"at most {MAX_NARRATION} are allowed")
 
 
 class ScenarioFileError(Exception):
@@ -165,12 +216,23 @@ def code_info(code: str) -> tuple[str, str]:
     return CODES.get(code) or VARIANTS[code]
 
 
+def cpu_label(cpu_id: int, actor: str) -> str:
+    """How the product names a schedulable actor: "CPU1", "CPU2", ...; the write I/O completion
+    runs in interrupt context on whichever CPU the interrupt hits, so it is named "I/O", not
+    CPUn (its digit still steps it)."""
+    return "I/O" if actor == "io" else f"CPU{cpu_id}"
+
+
 def _one_line(text: str, limit: int = 300) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def parse_scenario(text: str, origin: str) -> Scenario:
+    import tomllib  # only when a file is read: `import app.model.scenario` stays cheap
+
+    from .schema_check import validate
+
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -179,15 +241,18 @@ def parse_scenario(text: str, origin: str) -> Scenario:
         raise ScenarioFileError(f"{origin}: not valid TOML: nested too deeply") from None
     except ValueError as err:  # e.g. an integer of more than 4300 digits
         raise ScenarioFileError(f"{origin}: not valid TOML: {_one_line(err)}") from None
-    try:
-        return Scenario.model_validate(raw)
-    except ValidationError as err:
-        problems = []
-        for e in err.errors():
-            path = ".".join(str(p) for p in e["loc"]) or "(top level)"
-            problems.append(f"{path}: {_one_line(e['msg'])}")
+    scenario, errors = validate(Scenario, raw, SCHEMA)
+    if scenario is not None and not errors:
+        try:
+            _references(scenario)
+        except ValueError as err:
+            errors = [((), f"Value error, {err}")]
+    if errors:
+        problems = [f"{'.'.join(str(p) for p in loc) or '(top level)'}: {_one_line(msg)}" for loc, msg in errors]
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
-        raise ScenarioFileError(f"{origin}: {shown}") from None
+        raise ScenarioFileError(f"{origin}: {shown}")
+    assert scenario is not None
+    return replace(scenario, source=text)
 
 
 def read_text(path: Path) -> str:
@@ -237,3 +302,22 @@ def load_all(directory: Path = SCENARIO_DIR) -> dict[str, Scenario]:
         scenario = load_file(path)
         scenarios[scenario.id] = scenario
     return scenarios
+
+
+@cache
+def load_one(scenario_id: str, directory: Path = SCENARIO_DIR) -> Scenario | None:
+    """One scenario by id, reading and checking only its own file (what `check SCENARIO` needs:
+    parsing every file and replaying every tour was a third of its start-up); None when no file
+    in the folder has that id."""
+    import re
+
+    path = directory / f"{scenario_id}.toml"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,60}", scenario_id) or not path.exists():
+        return None
+    return load_file(path)
+
+
+def scenario_ids(directory: Path = SCENARIO_DIR) -> list[str]:
+    """The ids of the folder's scenarios, from the file names alone."""
+    return sorted(p.stem for p in directory.glob("*.toml"))
+

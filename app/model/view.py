@@ -12,7 +12,7 @@ from .engine import ACTORS, Blocked, StepResult, try_step
 from .lanes import lane_rows
 from .replay import Run, all_violations
 from .reports import free_chain, report
-from .scenario import Scenario
+from .scenario import Scenario, cpu_label  # noqa: F401 - cpu_label: re-exported for the web layer
 from .source import PROGRAMS, KernelLine, line_of
 from .state import Cpu, Violation, World
 from .stepfacts import containing, step_facts
@@ -71,13 +71,6 @@ _SHOWN_LOCALS: tuple[tuple[str, str, str], ...] = (
 )
 # Model local -> kernel name, for the locals that hold pointers (Event.pointers).
 _POINTER_LOCALS = {model: shown for model, shown, kind in _SHOWN_LOCALS if kind == "ptr"}
-
-
-def cpu_label(cpu_id: int, actor: str) -> str:
-    """How the product names a schedulable actor: "CPU1", "CPU2", ...; the write I/O completion
-    runs in interrupt context on whichever CPU the interrupt hits, so it is named "I/O", not
-    CPUn (its digit still steps it)."""
-    return "I/O" if actor == "io" else f"CPU{cpu_id}"
 
 
 def source_line(step_id: str) -> SourceLine:

@@ -90,8 +90,13 @@ _explorer = threading.BoundedSemaphore(1)
 
 
 def _check(scenario_id: str, code: str, t: str = "") -> dict[str, Any]:
+    stored = api.stored_verdict(scenario_id, code, t)
+    if stored is not None:
+        return _with_texts(stored)
     with _explorer:
-        return _with_texts(check(scenario_id, code, t) if t else check(scenario_id, code))
+        result = check(scenario_id, code, t) if t else check(scenario_id, code)
+    api.store_verdict(scenario_id, code, t, result)
+    return _with_texts(result)
 
 
 def _with_texts(result: dict[str, Any]) -> dict[str, Any]:
@@ -164,14 +169,23 @@ def check_input(scenario_id: str, code: str, t: str) -> None:
 
 
 async def search(scenario_id: str, code: str, t: str = "", request: Request | None = None) -> dict[str, Any]:
-    """The explorer's verdict, from the cache or from the search processes (app.web.searches):
+    """The explorer's verdict, from the caches (this process's, then the disk's) or from the
+    search processes (app.web.searches):
     raises ModelInputError for bad input, searches.Busy when the pool is full, searches.ClientGone
     when the request's client left first."""
     done = cached_verdict(scenario_id, code, t)
     if done is not None:
         return done
     check_input(scenario_id, code, t)
-    result = _with_texts(await searches.pool.run((scenario_id, code, t), request))
+    # Computed before, by this server before a restart or by another worker (verdict_store.py).
+    stored = api.stored_verdict(scenario_id, code, t)
+    if stored is not None:
+        result = _with_texts(stored)
+        _remember((scenario_id, code, t), result)
+        return result
+    raw = await searches.pool.run((scenario_id, code, t), request)
+    api.store_verdict(scenario_id, code, t, raw)  # only a complete search is stored
+    result = _with_texts(raw)
     _remember((scenario_id, code, t), result)
     return result
 

@@ -198,3 +198,15 @@ def test_a_bad_scenario_file_is_named_with_its_field_path_and_exits_2(tmp_path: 
     assert r.returncode == 2
     assert "Traceback" not in r.stderr
     assert "broken.toml" in r.stderr and "colour" in r.stderr and "cpus" in r.stderr
+
+
+@pytest.mark.parametrize("args", [["scenarios"], ["check", "two-shrinkers", "--code", "old"],
+                                  ["replay", "two-shrinkers", "--schedule", "11"]])
+def test_the_model_commands_never_import_the_web_stack(args: list[str]) -> None:
+    """Start-up (issue 12): a model command loads neither the web stack nor pydantic."""
+    probe = ("import sys\nfrom app.cli import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"
+             "heavy = {'fastapi', 'starlette', 'uvicorn', 'jinja2', 'pydantic', 'pydantic_core'}\n"
+             "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n") % (args,)
+    r = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[]"

@@ -165,3 +165,15 @@ def test_cli_and_server_exit_2_with_one_line(tmp_path: Path, data: bytes) -> Non
         lines = [x for x in r.stderr.splitlines() if x.strip()]
         assert r.returncode == 2, (args, r.stderr)
         assert len(lines) == 1 and str(path) in lines[0] and "Traceback" not in r.stderr, (args, r.stderr)
+
+
+def test_check_of_one_scenario_reads_only_its_file(tmp_path: Path) -> None:
+    """`check SCENARIO` parses only that file (start-up, issue 12); listing them all still refuses
+    the folder's bad file, and an unknown id lists the ids the file names give."""
+    _write(tmp_path, TINY, "tiny.toml")
+    _write(tmp_path, b"id = \xff\n", "bad.toml")
+    r = _run(["-m", "app", "check", "tiny", "--code", "new"], tmp_path)
+    assert r.returncode in (0, 1) and "tiny" in r.stdout, r.stderr
+    assert _run(["-m", "app", "scenarios"], tmp_path).returncode == 2
+    r = _run(["-m", "app", "check", "nope"], tmp_path)
+    assert r.returncode == 2 and "bad, tiny" in r.stderr

@@ -324,6 +324,7 @@ def test_openapi_declares_every_error_with_the_media_type_it_is_sent_in(app):
 
 def test_a_page_whose_verdicts_cannot_be_searched_now_is_a_503(client, monkeypatch):
     monkeypatch.setattr(modelapi, "_verdicts", {})
+    monkeypatch.setenv("ZSWAP_VERDICT_CACHE", "0")  # none computed before, on disk either
     monkeypatch.setattr(searches.pool, "_free_main", [])
     from app.web import pages
 

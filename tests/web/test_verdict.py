@@ -127,6 +127,7 @@ def test_concurrent_requests_compute_a_verdict_once(monkeypatch):
 
     monkeypatch.setattr(modelapi, "check", slow)
     monkeypatch.setattr(modelapi, "_verdicts", {})
+    monkeypatch.setenv("ZSWAP_VERDICT_CACHE", "0")  # this process's memo alone, not the disk
     threads = [threading.Thread(target=modelapi.verdict, args=(SEED, "old")) for _ in range(4)]
     for th in threads:
         th.start()
@@ -194,3 +195,26 @@ def test_the_from_here_verdict_fragment_links_races_that_start_with_the_prefix(c
     assert 'id="verdict-old-here"' in r.text and "continue from this state" in r.text
     races = [m for m in r.text.split('href="')[1:] if m.startswith("/s/")]
     assert races and all(f"t={PREFIX}" in m.split('"')[0] for m in races)
+
+
+def test_a_verdict_on_disk_is_served_without_a_search(client, monkeypatch):
+    """A restarted server or a second worker (a process with an empty memo) reads the verdict
+    another process stored (app/model/verdict_store.py) instead of searching again; and what
+    the server computes, it stores."""
+    key = ("two-shrinkers", "new-no-recheck")
+    monkeypatch.delitem(modelapi._verdicts, key, raising=False)
+    real = model_api.check(*key)
+    model_api.store_verdict(*key, "", dict(real, states=424242))  # no search gives this count
+
+    async def no_search(*args, **kwargs):
+        raise AssertionError("searched although the verdict was on disk")
+
+    monkeypatch.setattr(modelapi.searches.pool, "run", no_search)
+    body = client.get(urls.api_check(*key)).json()
+    assert body["states"] == 424242 and body["complete_runs_text"] == str(real["complete_runs"])
+    monkeypatch.undo()
+    fresh = ("two-shrinkers", "new-tree-before-folio")
+    modelapi._verdicts.pop(fresh, None)
+    assert model_api.stored_verdict(*fresh) is None or model_api.stored_verdict(*fresh)["complete"]
+    body = client.get(urls.api_check(*fresh)).json()
+    assert model_api.stored_verdict(*fresh)["states"] == body["states"]
