@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.web import api, errors, exports, modelapi, pages, render
 from app.web import assets, compression, head, limits, searches
+from app.web import traces
 
 log = logging.getLogger("app.web")
 
@@ -145,6 +146,7 @@ def create_app() -> FastAPI:
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(exports.router)
+    app.include_router(traces.router)
     app.add_exception_handler(errors.WebError, _web_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

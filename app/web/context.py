@@ -105,6 +105,12 @@ class PageContext:
         return urls.scenario(self.view["scenario"], code or self.code, self.t if t is None else t,
                              self.tour.name if self.tour else None)
 
+    @property
+    def kasan_url(self) -> str | None:
+        """The download of the run's KASAN report (.txt), once it has one."""
+        has = any(v["kind"] in modelapi.MEMORY_ERRORS for v in self.view["violations"])
+        return urls.kasan_txt(self.view["scenario"], self.code, self.t) if has else None
+
     def step_url(self, index: int) -> str:
         """The state right after schedule step `index` (0-based)."""
         return self.url(self.t[: index + 1])

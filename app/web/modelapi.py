@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from starlette.requests import Request
 
-from app.model import api
+from app.model import api, trace
 from app.web import searches
 
 ModelInputError = api.ModelInputError
@@ -26,6 +26,14 @@ build_view: Callable[[str, str, str], dict[str, Any]] = api.build_view
 shared_view: Callable[[str, str, str], dict[str, Any]] = api.shared_view
 validate: Callable[[str, str, str], "api.ScheduleError | None"] = api.validate
 check: Callable[..., dict[str, Any]] = api.check
+# Trace files (app.model.trace): written from a view, read back checked against the model.
+TraceError = trace.TraceError
+TraceTarget = trace.TraceTarget
+MAX_TRACE_BYTES = trace.MAX_TRACE_BYTES
+trace_text = trace.trace_text
+kasan_text = trace.kasan_text
+read_trace = trace.read
+MEMORY_ERRORS = trace.MEMORY_ERRORS  # the violations the kernel prints a report for (KASAN, oops)
 old_code_crash: Callable[[str, str, str], "dict[str, Any] | None"] = api.old_code_crash
 
 # The model refuses schedules longer than this; the web passes at most one step more so that a

@@ -77,13 +77,26 @@ class ErrorBody(BaseModel):
     errors; `valid` lists the accepted values for an unknown scenario, code or tour."""
 
     error: Literal["unknown-scenario", "unknown-code", "unknown-tour", "bad-schedule",
-                   "bad-request", "not-found", "method-not-allowed", "busy", "internal"]
+                   "bad-request", "not-found", "method-not-allowed", "busy", "internal", "no-report",
+                   "trace-too-large", "trace-empty", "trace-not-json", "trace-not-a-trace", "trace-version",
+                   "trace-field", "trace-unknown-scenario", "trace-unknown-code", "trace-bad-schedule",
+                   "trace-mismatch"]
     message: str
     position: int | None = None
     reason: str | None = None
     valid_prefix: str | None = None
     valid_prefix_url: str | None = None
     valid: list[str] | None = None
+    field: str | None = None  # a trace file's field that is wrong or differs from the model
+
+
+class TraceTarget(BaseModel):
+    """The state a valid trace file describes, and its page."""
+
+    scenario: str
+    code: str
+    schedule: str
+    url: str
 
 
 class Violation(BaseModel):

@@ -44,6 +44,29 @@ def diagram_txt(scenario_id: str, code: str = "old", t: str = "") -> str:
     return f"/s/{quote(scenario_id, safe='')}/diagram.txt" + _q(code=code, t=t)
 
 
+def trace_json(scenario_id: str, code: str = "old", t: str = "") -> str:
+    """The run as a trace file (JSON, a download); the index opens it again (open_trace)."""
+    return f"/s/{quote(scenario_id, safe='')}/trace.json" + _q(code=code, t=t)
+
+
+def kasan_txt(scenario_id: str, code: str = "old", t: str = "") -> str:
+    """The run's KASAN report as plain text, as the kernel prints it."""
+    return f"/s/{quote(scenario_id, safe='')}/kasan.txt" + _q(code=code, t=t)
+
+
+def open_trace() -> str:
+    """The index's form that opens a trace file (upload or paste)."""
+    return "/#open-trace"
+
+
+def open_trace_post() -> str:
+    return "/trace"
+
+
+def api_open_trace() -> str:
+    return "/api/trace"
+
+
 def static(path: str) -> str:
     """A static file with `?v=` its content hash, so browsers may cache it for good (assets.py);
     a file that does not exist gets no `v` (and the page's test of its links fails)."""

@@ -76,6 +76,18 @@ def page(browser):
     assert not errors, "browser errors:\n" + "\n".join(errors)
 
 
+@pytest.fixture()
+def projector(browser):
+    """A fresh page at projector size (1280x720) that takes downloads; the test fails if the page throws."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720}, accept_downloads=True)
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    yield pg
+    ctx.close()
+    assert not errors, errors
+
+
 SEED = "lru-writeback-vs-swapoff"
 
 
