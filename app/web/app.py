@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.web import api, errors, exports, modelapi, pages, render
 from app.web import assets, compression, head, limits, searches
-from app.web import traces
+from app.web import embeds, traces
 
 log = logging.getLogger("app.web")
 
@@ -31,6 +31,11 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
 ]
 STATIC_HEADERS = [(b"x-content-type-options", b"nosniff")]
+# The embed pages (app.web.embeds) alone may be framed, by any site: no X-Frame-Options, and
+# frame-ancestors opened; everything else of the CSP stays.
+EMBED_CSP = CSP.replace("frame-ancestors 'none'", "frame-ancestors *")
+EMBED_HEADERS = [(b"content-security-policy", EMBED_CSP.encode()) if k == b"content-security-policy" else (k, v)
+                 for k, v in SECURITY_HEADERS if k != b"x-frame-options"]
 
 
 class SecurityHeaders:
@@ -46,7 +51,9 @@ class SecurityHeaders:
 
         # A stylesheet or script is not a document: CSP, framing and referrer rules mean nothing
         # on it, and leaving them off saves about 300 bytes on each of a first load's responses.
-        extra = STATIC_HEADERS if scope["path"].startswith("/static/") else SECURITY_HEADERS
+        path = scope["path"]
+        extra = (STATIC_HEADERS if path.startswith("/static/")
+                 else EMBED_HEADERS if path.startswith(embeds.PATH_PREFIX) else SECURITY_HEADERS)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -147,6 +154,7 @@ def create_app() -> FastAPI:
     app.include_router(api.router)
     app.include_router(exports.router)
     app.include_router(traces.router)
+    app.include_router(embeds.router)
     app.add_exception_handler(errors.WebError, _web_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -246,9 +246,10 @@ def matching_tour(scenario: dict[str, Any], code: str, t: str) -> tuple[str, str
     return urls.scenario(scenario["id"], code, x["schedule"][:common], x["name"]), x["title"]
 
 
-def page_context(scenario: dict[str, Any], view: dict[str, Any], tour: str | None) -> PageContext:
+def page_context(scenario: dict[str, Any], view: dict[str, Any], tour: str | None,
+                 make: type[PageContext] = PageContext) -> PageContext:
     code, t = view["code"], view["schedule"]
-    ctx = PageContext(
+    ctx = make(
         scenario=scenario, view=view, code=code, t=t,
         tour=_tour(scenario, tour, code, t) if tour else None,
         controls={}, code_links=code_links(scenario, code, t, tour),

@@ -29,6 +29,7 @@ env = Environment(
     lstrip_blocks=True,
 )
 env.globals["urls"] = urls
+env.globals["embed"] = False  # True when rendering the read-only embed (app.web.embeds)
 
 
 def wants_fragment(request: Request) -> bool:

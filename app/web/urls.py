@@ -67,6 +67,14 @@ def api_open_trace() -> str:
     return "/api/trace"
 
 
+def embed(scenario_id: str, code: str = "old", t: str = "", start: int = 0, at: int | None = None) -> str:
+    """The read-only stage of the state after `at` steps of `t` (default: all of them), for an
+    <iframe>; its ← and → stay between step `start` and the end of `t`."""
+    shown = None if at is None or at == len(t) else str(at)
+    return f"/embed/{quote(scenario_id, safe='')}" + _q(code=code, t=t, **{"from": str(start) if start else None},
+                                                        at=shown)
+
+
 def static(path: str) -> str:
     """A static file with `?v=` its content hash, so browsers may cache it for good (assets.py);
     a file that does not exist gets no `v` (and the page's test of its links fails)."""
