@@ -111,6 +111,16 @@ class PageContext:
         has = any(v["kind"] in modelapi.MEMORY_ERRORS for v in self.view["violations"])
         return urls.kasan_txt(self.view["scenario"], self.code, self.t) if has else None
 
+    @property
+    def compare_link(self) -> tuple[str, str]:
+        """("compare with the fixed code" or "... the old code", the compare page of this schedule
+        on both codes; the other side cut where the schedule stops replaying on its code)."""
+        other = "old" if self.code == "new" else "new"
+        link = next((c for c in self.code_links if c.id == other), None)
+        steps = link.valid_steps if link is not None else len(self.t)
+        label = "Compare with the old code" if other == "old" else "Compare with the fixed code"
+        return label, urls.compare(self.view["scenario"], self.code, self.t, other, self.t[:steps])
+
     def step_url(self, index: int) -> str:
         """The state right after schedule step `index` (0-based)."""
         return self.url(self.t[: index + 1])

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from starlette.requests import Request
 
-from app.model import api, trace
+from app.model import api, compare as _compare, trace
 from app.web import searches
 
 ModelInputError = api.ModelInputError
@@ -34,6 +34,9 @@ trace_text = trace.trace_text
 kasan_text = trace.kasan_text
 read_trace = trace.read
 MEMORY_ERRORS = trace.MEMORY_ERRORS  # the violations the kernel prints a report for (KASAN, oops)
+# Two runs side by side (app.model.compare): where they part, what differs pane by pane.
+compare = _compare.compare
+COMPARE_PANE_TITLES = _compare.PANE_TITLES
 old_code_crash: Callable[[str, str, str], "dict[str, Any] | None"] = api.old_code_crash
 
 # The model refuses schedules longer than this; the web passes at most one step more so that a

@@ -75,6 +75,13 @@ def embed(scenario_id: str, code: str = "old", t: str = "", start: int = 0, at: 
                                                         at=shown)
 
 
+def compare(scenario_id: str, code_a: str = "old", t_a: str = "", code_b: str = "new", t_b: str = "") -> str:
+    """Two runs side by side: each side is CODE:SCHEDULE (the URL is the whole state)."""
+    def side(code: str, t: str) -> str:
+        return quote(code, safe="") + ":" + quote(t, safe="")
+    return f"/compare/{quote(scenario_id, safe='')}?a={side(code_a, t_a)}&b={side(code_b, t_b)}"
+
+
 def static(path: str) -> str:
     """A static file with `?v=` its content hash, so browsers may cache it for good (assets.py);
     a file that does not exist gets no `v` (and the page's test of its links fails)."""

@@ -92,6 +92,30 @@ SEED = "lru-writeback-vs-swapoff"
 
 
 @pytest.fixture(scope="session")
+def uaf() -> str:
+    """The schedule of the seed's tour uaf-a: old code, ends in the use-after-free."""
+    from app.web import modelapi
+
+    return next(t["schedule"] for t in modelapi.scenario(SEED)["tours"] if t["name"] == "uaf-a")
+
+
+def _href(page: str, id_: str) -> str | None:
+    import html
+    import re
+
+    tag = re.search(rf'<a [^>]*\bid="{id_}"[^>]*>', page)
+    m = re.search(r'href="([^"]*)"', tag.group(0)) if tag else None
+    return html.unescape(m.group(1)) if m else None
+
+
+@pytest.fixture(scope="session")
+def href():
+    """href(page, id): the unescaped href of the link with this id in an HTML text (None when
+    there is no such link, e.g. a disabled button in its place)."""
+    return _href
+
+
+@pytest.fixture(scope="session")
 def seed_tours() -> dict:
     """The seed's tours, recognised by what they do (not by name): the shortest old-code tour that
     ends in a use-after-free, and a new-code tour during which some CPU sleeps.

@@ -12,16 +12,6 @@ from app.web import modelapi, urls
 SEED = "lru-writeback-vs-swapoff"
 
 
-@pytest.fixture(scope="module")
-def uaf() -> str:
-    return next(t["schedule"] for t in modelapi.scenario(SEED)["tours"] if t["name"] == "uaf-a")
-
-
-def hrefs(page: str, id_: str) -> str | None:
-    m = re.search(rf'id="{id_}" href="([^"]*)"', page)
-    return html.unescape(m.group(1)) if m else None
-
-
 def test_only_the_embed_may_be_framed(client, uaf):
     embed = client.get(urls.embed(SEED, "old", uaf, 50))
     assert embed.status_code == 200
@@ -37,7 +27,7 @@ def test_only_the_embed_may_be_framed(client, uaf):
     assert bad.status_code == 422 and "frame-ancestors *" in bad.headers["content-security-policy"]
 
 
-def test_the_embed_is_the_stage_without_chrome_or_step_controls(client, uaf):
+def test_the_embed_is_the_stage_without_chrome_or_step_controls(client, uaf, href):
     page = client.get(urls.embed(SEED, "old", uaf, 50)).text
     assert 'id="stage"' in page and 'id="cpu1"' in page and 'id="pane-lanes"' in page
     assert 'data-steps="55"' in page and "BUG: KASAN: slab-use-after-free" in page
@@ -45,16 +35,16 @@ def test_the_embed_is_the_stage_without_chrome_or_step_controls(client, uaf):
                    "htmx-4", 'id="tours-menu"', 'id="pane-schedule"'):
         assert absent not in page, absent
     assert "GPL-2.0" in page  # the quoted kernel lines keep their attribution
-    assert hrefs(page, "embed-open") == urls.scenario(SEED, "old", uaf)
+    assert href(page, "embed-open") == urls.scenario(SEED, "old", uaf)
 
 
-def test_left_and_right_stay_between_from_and_t(client, uaf):
+def test_left_and_right_stay_between_from_and_t(client, uaf, href):
     page = client.get(urls.embed(SEED, "old", uaf, 53)).text
-    assert hrefs(page, "embed-back") == urls.embed(SEED, "old", uaf, 53, 54)
-    assert hrefs(page, "embed-forward") is None and 'id="embed-forward" disabled' in page
+    assert href(page, "embed-back") == urls.embed(SEED, "old", uaf, 53, 54)
+    assert href(page, "embed-forward") is None and 'id="embed-forward" disabled' in page
     first = client.get(urls.embed(SEED, "old", uaf, 53, 53)).text
-    assert 'data-steps="53"' in first and hrefs(first, "embed-back") is None and 'id="embed-back" disabled' in first
-    assert hrefs(first, "embed-forward") == urls.embed(SEED, "old", uaf, 53, 54)
+    assert 'data-steps="53"' in first and href(first, "embed-back") is None and 'id="embed-back" disabled' in first
+    assert href(first, "embed-forward") == urls.embed(SEED, "old", uaf, 53, 54)
     assert 'data-hotkey="ArrowRight"' in first and 'data-hotkey="ArrowLeft"' not in first
     # A lane row inside the range stays in the embed; one before `from` opens the visualizer.
     rows = [html.unescape(h) for h in re.findall(r'class="lane-link" href="([^"]*)"', page)]

@@ -15,11 +15,6 @@ def tour(name: str) -> str:
     return next(t["schedule"] for t in modelapi.scenario(SEED)["tours"] if t["name"] == name)
 
 
-@pytest.fixture(scope="module")
-def uaf() -> str:
-    return tour("uaf-a")
-
-
 def download(client, t: str, code: str = "old") -> str:
     r = client.get(urls.trace_json(SEED, code, t))
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
