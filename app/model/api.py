@@ -83,6 +83,11 @@ def list_scenarios() -> list[dict[str, Any]]:
                     {"name": t.name, "title": t.title, "code": t.code, "schedule": t.schedule, "steps": t.steps}
                     for t in s.tours
                 ],
+                "challenges": [
+                    {"name": c.name, "title": c.title, "code": c.code, "prompt": c.prompt, "why": c.why,
+                     "goal": c.goal.kind, "violation": getattr(c.goal, "violation", None)}
+                    for c in s.challenges
+                ],
             }
         )
     return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -94,6 +94,47 @@ class TourSpec(_Strict):
         return [s.note for s in self.segments for _ in s.cpus]
 
 
+# Challenges: a scenario, a code and a goal the model checks on the states of a run
+# (app/model/challenges.py). The kinds a goal can name:
+ViolationKind = Literal["use-after-free", "double-free", "null-deref", "leak", "stale-writeback",
+                        "sleep-in-atomic", "deadlock"]
+BlockedOn = Literal["lru-lock", "tree-lock", "folio-lock", "writeback", "completion"]  # engine.BlockedOn
+MAX_CHALLENGES = 32
+
+
+class ViolationGoal(_Strict):
+    """Some CPU (or this one) hits a violation of this kind."""
+
+    kind: Literal["violation"]
+    violation: ViolationKind
+    cpu: int | None = Field(default=None, ge=1, le=MAX_CPUS)
+
+
+class BlockedGoal(_Strict):
+    """This CPU cannot move: it sleeps or spins on this lock or wait."""
+
+    kind: Literal["blocked"]
+    cpu: int = Field(ge=1, le=MAX_CPUS)
+    on: BlockedOn
+
+
+class ReusedAddressGoal(_Strict):
+    """ABA: a CPU (or this one) holds an entry pointer whose object was freed while it held it and
+    whose address now holds a live, newly allocated object."""
+
+    kind: Literal["reused-address"]
+    cpu: int | None = Field(default=None, ge=1, le=MAX_CPUS)
+
+
+class ChallengeSpec(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")
+    title: str = Field(max_length=MAX_TITLE)
+    code: str = Field(max_length=40)
+    prompt: str = Field(min_length=1, max_length=MAX_NOTE)  # what the room is asked to do
+    why: str = Field(min_length=1, max_length=MAX_NOTE)  # shown once it is done, or given up
+    goal: Annotated[ViolationGoal | BlockedGoal | ReusedAddressGoal, Field(discriminator="kind")]
+
+
 class Scenario(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,60}$")
     title: str = Field(max_length=MAX_TITLE)
@@ -101,6 +142,7 @@ class Scenario(_Strict):
     cpus: list[CpuSpec] = Field(min_length=1, max_length=MAX_CPUS)
     world: WorldSpec
     tours: list[TourSpec] = Field(default=[], max_length=MAX_TOURS)
+    challenges: list[ChallengeSpec] = Field(default=[], max_length=MAX_CHALLENGES)
 
     @model_validator(mode="after")
     def _references(self) -> "Scenario":
@@ -142,6 +184,13 @@ class Scenario(_Strict):
                 raise ValueError(f"tours[{i}].segments: CPU{bad[0]} does not exist (CPUs are 1-{n})")
             if len(tour.schedule) > MAX_TOUR_STEPS:
                 raise ValueError(f"tours[{i}].segments: the tour has more than {MAX_TOUR_STEPS} steps")
+        if len({c.name for c in self.challenges}) != len(self.challenges):
+            raise ValueError("challenges: two challenges share a name")
+        for i, ch in enumerate(self.challenges):
+            if ch.code not in all_codes():
+                raise ValueError(f"challenges[{i}].code: expected one of {all_codes()}; got {ch.code!r}")
+            if ch.goal.cpu is not None and ch.goal.cpu > n:
+                raise ValueError(f"challenges[{i}].goal.cpu: CPU{ch.goal.cpu} does not exist (CPUs are 1-{n})")
         narration = sum(len(seg.note) * len(seg.cpus) for tour in self.tours for seg in tour.segments)
         if narration > MAX_NARRATION:
             raise ValueError(f"tours: {narration} characters of narration (each note times its steps); "

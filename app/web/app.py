@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.web import api, errors, exports, modelapi, pages, render
 from app.web import assets, compression, head, limits, searches
-from app.web import compare, embeds, traces
+from app.web import challenges, compare, embeds, traces
 
 log = logging.getLogger("app.web")
 
@@ -156,6 +156,7 @@ def create_app() -> FastAPI:
     app.include_router(traces.router)
     app.include_router(embeds.router)
     app.include_router(compare.router)
+    app.include_router(challenges.router)
     app.add_exception_handler(errors.WebError, _web_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -257,9 +257,11 @@ def matching_tour(scenario: dict[str, Any], code: str, t: str) -> tuple[str, str
 
 
 def page_context(scenario: dict[str, Any], view: dict[str, Any], tour: str | None,
-                 make: type[PageContext] = PageContext) -> PageContext:
+                 make: type[PageContext] = PageContext, **extra: Any) -> PageContext:
+    """The page's context; `make` a subclass whose url() sends the stage's links elsewhere (the
+    embed, a challenge), `extra` its own fields."""
     code, t = view["code"], view["schedule"]
-    ctx = make(
+    ctx = make(**extra,
         scenario=scenario, view=view, code=code, t=t,
         tour=_tour(scenario, tour, code, t) if tour else None,
         controls={}, code_links=code_links(scenario, code, t, tour),

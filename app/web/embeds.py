@@ -66,9 +66,7 @@ def _position(name: str, value: int | None, low: int, high: int, default: int) -
 def embed_html(scenario_id: str, code: str, t: str, start: int, at: int) -> str:
     scenario, _ = pages.run_page_view(scenario_id, code, t, None, api=False)  # the whole range replays
     view = modelapi.replay(scenario_id, code, t[:at])
-    ctx = context.page_context(scenario, view, None, make=EmbedContext)
-    assert isinstance(ctx, EmbedContext)
-    ctx.full_t, ctx.start = t, start
+    ctx = context.page_context(scenario, view, None, make=EmbedContext, full_t=t, start=start)
     ctx.start_tour_url = ctx.start_tour_title = None  # no tour in an embed: → is the next step of `t`
     return render.render("embed.html", ctx=ctx, view=view, is_fragment=False, embed=True)
 

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from starlette.requests import Request
 
-from app.model import api, compare as _compare, trace
+from app.model import api, challenges as _challenges, compare as _compare, trace
 from app.web import searches
 
 ModelInputError = api.ModelInputError
@@ -37,6 +37,10 @@ MEMORY_ERRORS = trace.MEMORY_ERRORS  # the violations the kernel prints a report
 # Two runs side by side (app.model.compare): where they part, what differs pane by pane.
 compare = _compare.compare
 COMPARE_PANE_TITLES = _compare.PANE_TITLES
+# Challenges (app.model.challenges): a goal per scenario and code, checked on a run's states.
+UnknownChallenge = _challenges.UnknownChallenge
+attempt = _challenges.attempt
+shortest = _challenges.shortest
 old_code_crash: Callable[[str, str, str], "dict[str, Any] | None"] = api.old_code_crash
 
 # The model refuses schedules longer than this; the web passes at most one step more so that a

@@ -62,6 +62,16 @@ class TourInfo(BaseModel):
     steps: list[str]
 
 
+class ChallengeInfo(BaseModel):
+    name: str
+    title: str
+    code: str
+    prompt: str
+    why: str
+    goal: Literal["violation", "blocked", "reused-address"]
+    violation: str | None  # the violation kind a "violation" goal asks for
+
+
 class ScenarioInfo(BaseModel):
     id: str
     title: str
@@ -70,6 +80,7 @@ class ScenarioInfo(BaseModel):
     code_info: list[CodeInfo]  # the same codes, each with a title and a description
     cpus: list[CpuInfo]
     tours: list[TourInfo]
+    challenges: list[ChallengeInfo]
 
 
 class ErrorBody(BaseModel):
@@ -80,7 +91,7 @@ class ErrorBody(BaseModel):
                    "bad-request", "not-found", "method-not-allowed", "busy", "internal", "no-report",
                    "trace-too-large", "trace-empty", "trace-not-json", "trace-not-a-trace", "trace-version",
                    "trace-field", "trace-unknown-scenario", "trace-unknown-code", "trace-bad-schedule",
-                   "trace-mismatch"]
+                   "trace-mismatch", "unknown-challenge"]
     message: str
     position: int | None = None
     reason: str | None = None

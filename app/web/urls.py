@@ -82,6 +82,13 @@ def compare(scenario_id: str, code_a: str = "old", t_a: str = "", code_b: str = 
     return f"/compare/{quote(scenario_id, safe='')}?a={side(code_a, t_a)}&b={side(code_b, t_b)}"
 
 
+def challenge(scenario_id: str, name: str, t: str = "", answer: bool = False) -> str:
+    """A challenge: its scenario and code stepped by schedule `t`; `answer` shows the explorer's
+    answer ("Give up")."""
+    return (f"/challenge/{quote(scenario_id, safe='')}/{quote(name, safe='')}"
+            + _q(t=t, answer="1" if answer else None))
+
+
 def static(path: str) -> str:
     """A static file with `?v=` its content hash, so browsers may cache it for good (assets.py);
     a file that does not exist gets no `v` (and the page's test of its links fails)."""
