@@ -80,7 +80,9 @@ def list_scenarios() -> list[dict[str, Any]]:
                     for c in s.cpus
                 ],
                 "tours": [
-                    {"name": t.name, "title": t.title, "code": t.code, "schedule": t.schedule, "steps": t.steps}
+                    {"name": t.name, "title": t.title, "code": t.code, "schedule": t.schedule, "steps": t.steps,
+                     "predict": [{"step": i, "question": p.question, "choices": list(p.choices), "answer": p.answer}
+                                 for i, p in t.predicts]}
                     for t in s.tours
                 ],
                 "challenges": [

@@ -40,6 +40,7 @@ MAX_NOTE = 600
 MAX_TITLE = 200
 MAX_SUMMARY = 4000
 MAX_NARRATION = 300_000
+MAX_CHOICES = 5  # of a tour's "predict" stop
 
 
 class _Strict(BaseModel):
@@ -71,11 +72,27 @@ class WorldSpec(_Strict):
     slab_reuse: bool = True
 
 
+class PredictSpec(_Strict):
+    """A "predict" stop: before the segment's first step the page asks what will happen and
+    reveals the answer once a choice is made."""
+
+    question: str = Field(min_length=1, max_length=MAX_NOTE)
+    choices: list[Annotated[str, Field(min_length=1, max_length=MAX_TITLE)]] = Field(min_length=2, max_length=MAX_CHOICES)
+    answer: int = Field(ge=0, lt=MAX_CHOICES)  # index into choices
+
+    @model_validator(mode="after")
+    def _answer_is_a_choice(self) -> "PredictSpec":
+        if self.answer >= len(self.choices):
+            raise ValueError(f"answer: {self.answer} is not the index of a choice (0-{len(self.choices) - 1})")
+        return self
+
+
 class SegmentSpec(_Strict):
     """A run of steps in a tour and the sentence a presenter says over each of them."""
 
     cpus: str = Field(pattern=r"^[1-9]+$", max_length=MAX_TOUR_STEPS)
     note: str = Field(min_length=1, max_length=MAX_NOTE)
+    predict: PredictSpec | None = None
 
 
 class TourSpec(_Strict):
@@ -92,6 +109,16 @@ class TourSpec(_Strict):
     def steps(self) -> list[str]:
         """One sentence per schedule step."""
         return [s.note for s in self.segments for _ in s.cpus]
+
+    @property
+    def predicts(self) -> list[tuple[int, PredictSpec]]:
+        """(index of the step the question is asked before, the question), in schedule order."""
+        out, at = [], 0
+        for seg in self.segments:
+            if seg.predict is not None:
+                out.append((at, seg.predict))
+            at += len(seg.cpus)
+        return out
 
 
 # Challenges: a scenario, a code and a goal the model checks on the states of a run

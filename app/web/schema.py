@@ -54,12 +54,22 @@ class CpuInfo(BaseModel):
     actor_title: str
 
 
+class PredictInfo(BaseModel):
+    """A tour's "predict" stop: asked before step `step` (0-based) is taken."""
+
+    step: int
+    question: str
+    choices: list[str]
+    answer: int  # index into choices
+
+
 class TourInfo(BaseModel):
     name: str
     title: str
     code: str
     schedule: str
     steps: list[str]
+    predict: list[PredictInfo]
 
 
 class ChallengeInfo(BaseModel):
@@ -91,7 +101,7 @@ class ErrorBody(BaseModel):
                    "bad-request", "not-found", "method-not-allowed", "busy", "internal", "no-report",
                    "trace-too-large", "trace-empty", "trace-not-json", "trace-not-a-trace", "trace-version",
                    "trace-field", "trace-unknown-scenario", "trace-unknown-code", "trace-bad-schedule",
-                   "trace-mismatch", "unknown-challenge"]
+                   "trace-mismatch", "unknown-challenge", "bad-pick"]
     message: str
     position: int | None = None
     reason: str | None = None

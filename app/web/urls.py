@@ -17,9 +17,12 @@ def index() -> str:
     return "/"
 
 
-def scenario(scenario_id: str, code: str = "old", t: str = "", tour: str | None = None) -> str:
-    """The page of one state: the schedule `t` replayed on `code` (the URL is the whole state)."""
-    return f"/s/{quote(scenario_id, safe='')}" + _q(code=code, t=t, tour=tour)
+def scenario(scenario_id: str, code: str = "old", t: str = "", tour: str | None = None,
+             pick: int | None = None) -> str:
+    """The page of one state: the schedule `t` replayed on `code` (the URL is the whole state);
+    `pick`: the choice made at the tour's "predict" stop there."""
+    return f"/s/{quote(scenario_id, safe='')}" + _q(code=code, t=t, tour=tour,
+                                                    pick=None if pick is None else str(pick))
 
 
 def api_scenarios() -> str:
