@@ -343,8 +343,12 @@ REDUCED = {"writeback-vs-swapin-vs-swapoff", "two-shrinkers-vs-swapoff"}
 
 @lru_cache(maxsize=256)
 def check_cached(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any]:
-    scenario = load_all()[scenario_id]
-    result = explore(scenario, code, reduction=scenario_id in REDUCED, prefix=prefix).to_dict()
+    from .api import scenario as lookup
+    from .userscenario import USER_MAX_STATES, is_user
+
+    scenario = lookup(scenario_id)  # a user's scenario is carried by its id
+    budget = USER_MAX_STATES if is_user(scenario_id) else DEFAULT_MAX_STATES
+    result = explore(scenario, code, max_states=budget, reduction=scenario_id in REDUCED, prefix=prefix).to_dict()
     result["prefix"] = prefix
     return result
 

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.web import api, errors, exports, modelapi, pages, render
 from app.web import assets, compression, head, limits, searches
-from app.web import challenges, compare, embeds, traces
+from app.web import challenges, compare, embeds, traces, userscenarios
 
 log = logging.getLogger("app.web")
 
@@ -65,6 +65,11 @@ class SecurityHeaders:
 
 async def _web_error(request: Request, exc: errors.WebError) -> Response:
     return errors.respond(request, exc)
+
+
+async def _user_scenario_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, modelapi.UserScenarioError)
+    return errors.respond(request, errors.user_scenario(exc))
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -157,7 +162,9 @@ def create_app() -> FastAPI:
     app.include_router(embeds.router)
     app.include_router(compare.router)
     app.include_router(challenges.router)
+    app.include_router(userscenarios.router)
     app.add_exception_handler(errors.WebError, _web_error)
+    app.add_exception_handler(modelapi.UserScenarioError, _user_scenario_error)  # a bad scenario link
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)

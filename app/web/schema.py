@@ -101,7 +101,8 @@ class ErrorBody(BaseModel):
                    "bad-request", "not-found", "method-not-allowed", "busy", "internal", "no-report",
                    "trace-too-large", "trace-empty", "trace-not-json", "trace-not-a-trace", "trace-version",
                    "trace-field", "trace-unknown-scenario", "trace-unknown-code", "trace-bad-schedule",
-                   "trace-mismatch", "unknown-challenge", "bad-pick"]
+                   "trace-mismatch", "unknown-challenge", "bad-pick", "scenario-link-corrupted",
+                   "scenario-link-too-long", "scenario-too-large", "scenario-invalid"]
     message: str
     position: int | None = None
     reason: str | None = None
@@ -109,6 +110,7 @@ class ErrorBody(BaseModel):
     valid_prefix_url: str | None = None
     valid: list[str] | None = None
     field: str | None = None  # a trace file's field that is wrong or differs from the model
+    problems: list[dict[str, Any]] | None = None  # a user's scenario: each problem with its line
 
 
 class TraceTarget(BaseModel):

@@ -92,6 +92,15 @@ def challenge(scenario_id: str, name: str, t: str = "", answer: bool = False) ->
             + _q(t=t, answer="1" if answer else None))
 
 
+def write(scenario_id: str | None = None) -> str:
+    """The page to write a scenario (TOML); `scenario_id`: start from that one's text."""
+    return "/write" + _q(start=scenario_id)
+
+
+def write_post() -> str:
+    return "/write"
+
+
 def static(path: str) -> str:
     """A static file with `?v=` its content hash, so browsers may cache it for good (assets.py);
     a file that does not exist gets no `v` (and the page's test of its links fails)."""

@@ -20,7 +20,7 @@ def test_keys_reach_the_goal_and_the_page_says_so(projector, server_url):
     page.click(f"#challenge-link-{SEED}-{NAME}")
     page.wait_for_url("**/challenge/**")
     assert "Steps taken: 0" in page.inner_text("#challenge")
-    page.wait_for_function("document.querySelector('#step-1')?.dataset.htmxPowered === 'true'")
+    page.wait_for_function("() => document.querySelector('#step-1')?.dataset.htmxPowered === 'true'")
     for digit in best:
         page.keyboard.press(digit)
     page.wait_for_selector("#challenge-done")

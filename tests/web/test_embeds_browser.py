@@ -90,7 +90,7 @@ def test_the_embed_menu_gives_a_snippet_with_this_origin(projector, server_url):
     projector.goto(server_url + urls.scenario(SEED, "old", t))
     projector.click("#embed-button")
     # The menu's toggle event (asynchronous) puts the origin in: wait for it.
-    projector.wait_for_function("document.getElementById('embed-snippet').value.includes('http')")
+    projector.wait_for_function("() => document.getElementById('embed-snippet').value.includes('http')")
     snippet = projector.locator("#embed-snippet")
     assert snippet.input_value() == (f'<iframe src="{server_url}{urls.embed(SEED, "old", t)}" width="1280" '
                                      f'height="720" title="{modelapi.scenario(SEED)["title"]}" loading="lazy"></iframe>')

@@ -89,7 +89,7 @@ def test_a_bad_predict_stop_is_refused_naming_its_field(stop, where):
 def test_a_room_answers_with_a_key_then_watches_it_happen(projector, server_url, uaf):
     page = projector
     page.goto(server_url + urls.scenario(SEED, "old", uaf[:-1], "uaf-a"))
-    page.wait_for_function("document.querySelector('#pick-2')?.dataset.htmxPowered === 'true'")
+    page.wait_for_function("() => document.querySelector('#pick-2')?.dataset.htmxPowered === 'true'")
     page.keyboard.press("ArrowRight")  # → waits for an answer: nothing happens
     page.wait_for_timeout(300)
     assert page.get_attribute("#state", "data-steps") == str(len(uaf) - 1)
@@ -98,7 +98,7 @@ def test_a_room_answers_with_a_key_then_watches_it_happen(projector, server_url,
     assert "✔ Right." in page.inner_text("#predict-result")
     box = page.locator("#predict").bounding_box()
     assert box is not None and box["y"] + box["height"] <= 720
-    page.wait_for_function("document.querySelector('#tour-next')?.dataset.htmxPowered === 'true'")
+    page.wait_for_function("() => document.querySelector('#tour-next')?.dataset.htmxPowered === 'true'")
     page.keyboard.press("ArrowRight")
     page.wait_for_selector("#crash-banner")
     assert page.get_attribute("#state", "data-steps") == str(len(uaf))
