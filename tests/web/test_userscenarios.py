@@ -40,6 +40,8 @@ def test_a_valid_scenario_opens_in_the_visualizer_carried_in_the_link(client, si
     assert sid.startswith("u~") and userscenario.decode(sid[2:]) == STARTER
     page = client.get(r.headers["location"])
     assert page.status_code == 200 and "My scenario: LRU writeback vs. swapoff" in page.text
+    assert 'id="user-scenario-banner"' in page.text  # said, so that a shared link is not taken for a shipped one
+    assert 'id="user-scenario-banner"' not in client.get(urls.scenario(SEED, "old")).text
     t = "1111111122222222222222222222222222222222222222222222221"  # the seed's race, on the user's copy
     crash = client.get(urls.scenario(sid, "old", t))
     assert crash.status_code == 200 and "BUG: KASAN: slab-use-after-free" in crash.text
