@@ -306,3 +306,41 @@
     }
   }
 })();
+
+// ---- embeds (templates/embed.html, _embed_menu.html) ----------------------------------------
+(function () {
+  "use strict";
+  // Framed by another site, a link that leaves the embed's range opens the visualizer in a new
+  // tab: the visualizer refuses to be framed, so in the frame it would show nothing.
+  document.addEventListener("click", function (ev) {
+    if (!document.body.classList.contains("embed-page")) return;
+    var a = ev.target.closest ? ev.target.closest("a[href]") : null;
+    if (!a || a.origin !== location.origin || a.pathname.indexOf("/embed/") === 0) return;
+    if (a.pathname === location.pathname && a.search === location.search) return;  // an anchor on this page
+    a.target = "_blank";
+    a.rel = "noopener";
+  });
+
+  // The Embed menu: the snippet with this server's origin and the chosen first step.
+  function snippet() {
+    var box = document.getElementById("embed-snippet");
+    var from = document.getElementById("embed-from");
+    if (!box || !from) return;
+    var n = parseInt(from.value, 10);
+    var src = location.origin + box.getAttribute("data-embed-path") + (n > 0 ? "&from=" + n : "");
+    var title = box.getAttribute("data-embed-title").replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
+    box.value = '<iframe src="' + src + '" width="1280" height="720" title="' + title +
+      '" loading="lazy"></iframe>';
+    var preview = document.getElementById("embed-preview");
+    if (preview) preview.href = src;
+  }
+  document.addEventListener("toggle", function (ev) {
+    if (ev.target.id === "embed-menu" && ev.target.open) {
+      snippet();
+      document.getElementById("embed-snippet").select();
+    }
+  }, true);
+  document.addEventListener("input", function (ev) {
+    if (ev.target.hasAttribute && ev.target.hasAttribute("data-embed-from")) snippet();
+  });
+})();

@@ -20,10 +20,16 @@ from .viewtypes import RunView
 
 
 def scenario(scenario_id: str) -> Scenario:
+    """A shipped scenario, or a user's scenario carried by its id, a link (app/model/userscenario.py:
+    a bad link raises UserScenarioError, a ModelInputError)."""
+    from . import userscenario
+
     scenarios = load_all()
-    if scenario_id not in scenarios:
-        raise UnknownScenario(scenario_id, sorted(scenarios))
-    return scenarios[scenario_id]
+    if scenario_id in scenarios:
+        return scenarios[scenario_id]
+    if userscenario.is_user(scenario_id):
+        return userscenario.load(scenario_id)
+    raise UnknownScenario(scenario_id, sorted(scenarios))
 
 
 def check_code(code: str) -> str:
@@ -37,27 +43,34 @@ def codes() -> list[dict[str, str]]:
 
 
 def list_scenarios() -> list[dict[str, Any]]:
-    out = []
-    for s in load_all().values():
-        out.append(
-            {
-                "id": s.id,
-                "title": s.title,
-                "summary": " ".join(s.summary.split()),
-                "codes": all_codes(),  # ids: "old", "new" and the variants
-                "code_info": codes(),  # the same codes with a title and a description each
-                "cpus": [
-                    {"id": c.id, "actor": c.actor, "label": cpu_label(c.id, c.actor),
-                     "actor_title": ACTORS[actor_for(c.actor, "new")].title.replace(" (fixed code)", "")}
-                    for c in s.cpus
-                ],
-                "tours": [
-                    {"name": t.name, "title": t.title, "code": t.code, "schedule": t.schedule, "steps": t.steps}
-                    for t in s.tours
-                ],
-            }
-        )
-    return out
+    return [scenario_info(s) for s in load_all().values()]
+
+
+def scenario_info(s: Scenario) -> dict[str, Any]:
+    """One scenario as the web and the JSON API list it."""
+    return {
+        "id": s.id,
+        "title": s.title,
+        "summary": " ".join(s.summary.split()),
+        "codes": all_codes(),  # ids: "old", "new" and the variants
+        "code_info": codes(),  # the same codes with a title and a description each
+        "cpus": [
+            {"id": c.id, "actor": c.actor, "label": cpu_label(c.id, c.actor),
+             "actor_title": ACTORS[actor_for(c.actor, "new")].title.replace(" (fixed code)", "")}
+            for c in s.cpus
+        ],
+        "tours": [
+            {"name": t.name, "title": t.title, "code": t.code, "schedule": t.schedule, "steps": t.steps,
+             "predict": [{"step": i, "question": p.question, "choices": list(p.choices), "answer": p.answer}
+                         for i, p in t.predicts]}
+            for t in s.tours
+        ],
+        "challenges": [
+            {"name": c.name, "title": c.title, "code": c.code, "prompt": c.prompt, "why": c.why,
+             "goal": c.goal.kind, "violation": getattr(c.goal, "violation", None)}
+            for c in s.challenges
+        ],
+    }
 
 
 def run(scenario_id: str, code: str, schedule: str):  # type: ignore[no-untyped-def]

@@ -29,6 +29,8 @@ from .state import (
 )
 
 BlockKind = Literal["waiting", "sleeping", "idle"]  # idle: the I/O completion with nothing in flight
+# What a blocked CPU waits for (challenge goals check it: app/model/challenges.py).
+BlockedOn = Literal["lru-lock", "tree-lock", "folio-lock", "writeback", "completion", "io"]
 
 # The kernel functions a tree->lock access happens in, innermost first (reports.py prints
 # them; "[inline]" ones are folded into the next out-of-line one by the compiler).
@@ -39,10 +41,11 @@ UNLOCK_FRAMES = ("queued_spin_unlock", "do_raw_spin_unlock", "__raw_spin_unlock"
 class Blocked(Exception):
     """The step cannot run now; ``text`` says why, in a user-facing sentence."""
 
-    def __init__(self, kind: BlockKind, text: str) -> None:
+    def __init__(self, kind: BlockKind, text: str, on: BlockedOn | None = None) -> None:
         super().__init__(text)
         self.kind = kind
         self.text = text
+        self.on = on
 
 
 class _Stop(Exception):
@@ -391,7 +394,8 @@ class Ctx:
         holder = self.lru.lock
         if holder is not None:
             who = "itself" if holder == self.cpu_id else f"CPU{holder}"
-            raise Blocked("waiting", f"waiting for the LRU lock (nlru->lock), held by {who}: its next step takes it")
+            raise Blocked("waiting", f"waiting for the LRU lock (nlru->lock), held by {who}: its next step takes it",
+                          "lru-lock")
         self.lru = evolve(self.lru, lock=self.cpu_id)
         self.mark("lru")
         self.mark("locks")
@@ -416,7 +420,8 @@ class Ctx:
         tree = self.trees[addr]
         if tree.lock is not None:
             who = "itself" if tree.lock == self.cpu_id else f"CPU{tree.lock}"
-            raise Blocked("waiting", f"waiting for tree->lock at {addr + 8:#x}, held by {who}: its next step takes it")
+            raise Blocked("waiting", f"waiting for tree->lock at {addr + 8:#x}, held by {who}: its next step takes it",
+                          "tree-lock")
         self.trees[addr] = evolve(tree, lock=self.cpu_id)
         self.mark(f"tree:{addr:#x}")
         self.mark("locks")
@@ -433,7 +438,7 @@ class Ctx:
         folio = self.folios[addr]
         if folio.locked_by is not None:
             who = "itself" if folio.locked_by == self.cpu_id else f"CPU{folio.locked_by}"
-            raise Blocked("sleeping", f"sleeping in folio_lock on folio {addr:#x} held by {who}")
+            raise Blocked("sleeping", f"sleeping in folio_lock on folio {addr:#x} held by {who}", "folio-lock")
         self.set_folio(addr, locked_by=self.cpu_id)
         self.mark("locks")
 

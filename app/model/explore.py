@@ -393,7 +393,12 @@ def verdict(scenario: Scenario, code: str, prefix: str = "", exact: bool = False
 
 @lru_cache(maxsize=256)
 def check_cached(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any]:
-    return verdict(load_all()[scenario_id], code, prefix)
+    from .api import scenario as lookup
+    from .userscenario import USER_MAX_STATES, is_user
+
+    scenario = lookup(scenario_id)  # a user's scenario is carried by its id
+    budget = USER_MAX_STATES if is_user(scenario_id) else DEFAULT_MAX_STATES
+    return verdict(scenario, code, prefix, max_states=budget)
 
 
 def check_command(scenario_id: str | None, code: str | None, all_: bool, as_json: bool, max_states: int,

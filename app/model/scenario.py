@@ -37,6 +37,7 @@ MAX_NOTE = 600
 MAX_TITLE = 200
 MAX_SUMMARY = 4000
 MAX_NARRATION = 300_000
+MAX_CHOICES = 5  # of a tour's "predict" stop
 
 
 @dataclass(frozen=True)
@@ -69,11 +70,28 @@ class WorldSpec:
 
 
 @dataclass(frozen=True)
+class PredictSpec:
+    """A "predict" stop: before the segment's first step the page asks what will happen and
+    reveals the answer once a choice is made."""
+
+    question: str
+    choices: list[str]
+    answer: int  # index into choices
+
+    def invalid(self) -> str | None:
+        """What is wrong across the fields (schema_check reports it at the record), or None."""
+        if self.answer >= len(self.choices):
+            return f"answer: {self.answer} is not the index of a choice (0-{len(self.choices) - 1})"
+        return None
+
+
+@dataclass(frozen=True)
 class SegmentSpec:
     """A run of steps in a tour and the sentence a presenter says over each of them."""
 
     cpus: str
     note: str
+    predict: PredictSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +110,61 @@ class TourSpec:
         """One sentence per schedule step."""
         return [s.note for s in self.segments for _ in s.cpus]
 
+    @property
+    def predicts(self) -> list[tuple[int, PredictSpec]]:
+        """(index of the step the question is asked before, the question), in schedule order."""
+        out, at = [], 0
+        for seg in self.segments:
+            if seg.predict is not None:
+                out.append((at, seg.predict))
+            at += len(seg.cpus)
+        return out
+
+
+# Challenges: a scenario, a code and a goal the model checks on the states of a run
+# (app/model/challenges.py). The kinds a goal can name:
+ViolationKind = Literal["use-after-free", "double-free", "null-deref", "leak", "stale-writeback",
+                        "sleep-in-atomic", "deadlock"]
+BlockedOn = Literal["lru-lock", "tree-lock", "folio-lock", "writeback", "completion"]  # engine.BlockedOn
+MAX_CHALLENGES = 32
+
+
+@dataclass(frozen=True)
+class ViolationGoal:
+    """Some CPU (or this one) hits a violation of this kind."""
+
+    kind: Literal["violation"]
+    violation: ViolationKind
+    cpu: int | None = None
+
+
+@dataclass(frozen=True)
+class BlockedGoal:
+    """This CPU cannot move: it sleeps or spins on this lock or wait."""
+
+    kind: Literal["blocked"]
+    cpu: int
+    on: BlockedOn
+
+
+@dataclass(frozen=True)
+class ReusedAddressGoal:
+    """ABA: a CPU (or this one) holds an entry pointer whose object was freed while it held it and
+    whose address now holds a live, newly allocated object."""
+
+    kind: Literal["reused-address"]
+    cpu: int | None = None
+
+
+@dataclass(frozen=True)
+class ChallengeSpec:
+    name: str
+    title: str
+    code: str
+    prompt: str  # what the room is asked to do
+    why: str  # shown once it is done, or given up
+    goal: ViolationGoal | BlockedGoal | ReusedAddressGoal
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -101,6 +174,7 @@ class Scenario:
     cpus: list[CpuSpec]
     world: WorldSpec
     tours: list[TourSpec] = field(default_factory=list)
+    challenges: list[ChallengeSpec] = field(default_factory=list)
     # The file's text as parsed (not a field of the file): the disk cache of verdicts keys on
     # its hash (source_sha), so an edited file never gets an old verdict.
     source: str = field(default="", repr=False, compare=False)
@@ -133,15 +207,45 @@ SCHEMA: dict[type, dict[str, tuple[object, bool, dict[str, object]]]] = {
         "exclusive_loads": (bool, False, {}),
         "slab_reuse": (bool, False, {}),
     },
+    PredictSpec: {
+        "question": (str, True, {"min_length": 1, "max_length": MAX_NOTE}),
+        "choices": (list[str], True, {"min_length": 2, "max_length": MAX_CHOICES,
+                                      "items": {"min_length": 1, "max_length": MAX_TITLE}}),
+        "answer": (int, True, {"ge": 0, "lt": MAX_CHOICES}),
+    },
     SegmentSpec: {
         "cpus": (str, True, {"pattern": r"^[1-9]+$", "max_length": MAX_TOUR_STEPS}),
         "note": (str, True, {"min_length": 1, "max_length": MAX_NOTE}),
+        "predict": (PredictSpec, False, {}),
     },
     TourSpec: {
         "name": (str, True, {"pattern": r"^[a-z0-9][a-z0-9-]{0,40}$"}),
         "title": (str, True, {"max_length": MAX_TITLE}),
         "code": (str, True, {"max_length": 40}),
         "segments": (list[SegmentSpec], True, {"min_length": 1, "max_length": MAX_TOUR_STEPS}),
+    },
+    ViolationGoal: {
+        "kind": (Literal["violation"], True, {}),
+        "violation": (ViolationKind, True, {}),
+        "cpu": (int, False, {"ge": 1, "le": MAX_CPUS}),
+    },
+    BlockedGoal: {
+        "kind": (Literal["blocked"], True, {}),
+        "cpu": (int, True, {"ge": 1, "le": MAX_CPUS}),
+        "on": (BlockedOn, True, {}),
+    },
+    ReusedAddressGoal: {
+        "kind": (Literal["reused-address"], True, {}),
+        "cpu": (int, False, {"ge": 1, "le": MAX_CPUS}),
+    },
+    ChallengeSpec: {
+        "name": (str, True, {"pattern": r"^[a-z0-9][a-z0-9-]{0,40}$"}),
+        "title": (str, True, {"max_length": MAX_TITLE}),
+        "code": (str, True, {"max_length": 40}),
+        "prompt": (str, True, {"min_length": 1, "max_length": MAX_NOTE}),
+        "why": (str, True, {"min_length": 1, "max_length": MAX_NOTE}),
+        # One of the goals, told apart by its "kind" (schema_check: a union of records).
+        "goal": (ViolationGoal | BlockedGoal | ReusedAddressGoal, True, {}),
     },
     Scenario: {
         "id": (str, True, {"pattern": r"^[a-z0-9][a-z0-9-]{0,60}$"}),
@@ -150,6 +254,7 @@ SCHEMA: dict[type, dict[str, tuple[object, bool, dict[str, object]]]] = {
         "cpus": (list[CpuSpec], True, {"min_length": 1, "max_length": MAX_CPUS}),
         "world": (WorldSpec, True, {}),
         "tours": (list[TourSpec], False, {"max_length": MAX_TOURS}),
+        "challenges": (list[ChallengeSpec], False, {"max_length": MAX_CHALLENGES}),
     },
 }
 
@@ -194,6 +299,13 @@ def _references(self: Scenario) -> None:
             raise ValueError(f"tours[{i}].segments: CPU{bad[0]} does not exist (CPUs are 1-{n})")
         if len(tour.schedule) > MAX_TOUR_STEPS:
             raise ValueError(f"tours[{i}].segments: the tour has more than {MAX_TOUR_STEPS} steps")
+    if len({c.name for c in self.challenges}) != len(self.challenges):
+        raise ValueError("challenges: two challenges share a name")
+    for i, ch in enumerate(self.challenges):
+        if ch.code not in all_codes():
+            raise ValueError(f"challenges[{i}].code: expected one of {all_codes()}; got {ch.code!r}")
+        if ch.goal.cpu is not None and ch.goal.cpu > n:
+            raise ValueError(f"challenges[{i}].goal.cpu: CPU{ch.goal.cpu} does not exist (CPUs are 1-{n})")
     narration = sum(len(seg.note) * len(seg.cpus) for tour in self.tours for seg in tour.segments)
     if narration > MAX_NARRATION:
         raise ValueError(f"tours: {narration} characters of narration (each note times its steps); "
@@ -228,10 +340,23 @@ def _one_line(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def check_schema(raw: object) -> tuple[Scenario | None, list[tuple[tuple[str | int, ...], str]]]:
+    """(the scenario, []) when parsed TOML fits the schema and its cross-field rules, else (None,
+    each problem as (field path, pydantic's words)); a cross-field problem has an empty path and
+    a message that starts with the path."""
+    from .schema_check import validate
+
+    scenario, errors = validate(Scenario, raw, SCHEMA)
+    if scenario is not None and not errors:
+        try:
+            _references(scenario)
+        except ValueError as err:
+            return None, [((), f"Value error, {err}")]
+    return (scenario if not errors else None), errors
+
+
 def parse_scenario(text: str, origin: str) -> Scenario:
     import tomllib  # only when a file is read: `import app.model.scenario` stays cheap
-
-    from .schema_check import validate
 
     try:
         raw = tomllib.loads(text)
@@ -241,12 +366,7 @@ def parse_scenario(text: str, origin: str) -> Scenario:
         raise ScenarioFileError(f"{origin}: not valid TOML: nested too deeply") from None
     except ValueError as err:  # e.g. an integer of more than 4300 digits
         raise ScenarioFileError(f"{origin}: not valid TOML: {_one_line(err)}") from None
-    scenario, errors = validate(Scenario, raw, SCHEMA)
-    if scenario is not None and not errors:
-        try:
-            _references(scenario)
-        except ValueError as err:
-            errors = [((), f"Value error, {err}")]
+    scenario, errors = check_schema(raw)
     if errors:
         problems = [f"{'.'.join(str(p) for p in loc) or '(top level)'}: {_one_line(msg)}" for loc, msg in errors]
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")

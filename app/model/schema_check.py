@@ -10,6 +10,7 @@ start-up (issue 12); the web layer still uses pydantic for its OpenAPI schema.
 from __future__ import annotations
 
 import re
+import types
 import typing
 from typing import Any
 
@@ -25,7 +26,8 @@ def _literal_words(values: tuple[Any, ...]) -> str:
 
 
 def _constraints(value: Any, rules: dict[str, Any], loc: Loc, errors: list[Error]) -> None:
-    """ge/le for numbers, min_length/max_length for strings and lists, pattern for strings."""
+    """ge/le/lt for numbers, min_length/max_length for strings and lists, pattern for strings (a
+    list's "items" rules apply to each of its items)."""
     what = "String" if isinstance(value, str) else "List"
     unit = "character" if isinstance(value, str) else "item"
     for rule, bound in rules.items():
@@ -33,6 +35,8 @@ def _constraints(value: Any, rules: dict[str, Any], loc: Loc, errors: list[Error
             errors.append((loc, f"Input should be greater than or equal to {bound}"))
         elif rule == "le" and value > bound:
             errors.append((loc, f"Input should be less than or equal to {bound}"))
+        elif rule == "lt" and value >= bound:
+            errors.append((loc, f"Input should be less than {bound}"))
         elif rule == "min_length" and len(value) < bound:
             errors.append((loc, f"{what} should have at least {bound} {unit}{'' if bound == 1 else 's'}"))
         elif rule == "max_length" and len(value) > bound:
@@ -56,9 +60,11 @@ def _value(tp: Any, value: Any, rules: dict[str, Any], loc: Loc, schema: dict[ty
             errors.append((loc, "Input should be a valid list"))
             return None
         (item_type,) = typing.get_args(tp)
-        items = [_value(item_type, v, {}, (*loc, i), schema, errors) for i, v in enumerate(value)]
-        _constraints(value, rules, loc, errors)
+        items = [_value(item_type, v, rules.get("items", {}), (*loc, i), schema, errors) for i, v in enumerate(value)]
+        _constraints(value, {k: v for k, v in rules.items() if k != "items"}, loc, errors)
         return items
+    if origin in (typing.Union, types.UnionType):
+        return _tagged(typing.get_args(tp), value, loc, schema, errors)
     if tp in schema:
         return _record(tp, value, loc, schema, errors)
     # Strict scalars: bool is a subclass of int in Python, but not an integer in a scenario file.
@@ -67,6 +73,21 @@ def _value(tp: Any, value: Any, rules: dict[str, Any], loc: Loc, schema: dict[ty
         return None
     _constraints(value, rules, loc, errors)
     return value
+
+
+def _tagged(records: tuple[type, ...], value: Any, loc: Loc, schema: dict[type, Any], errors: list[Error]) -> Any:
+    """One of several records told apart by their "kind" field (a Literal), as pydantic's
+    discriminated unions: the problems of the chosen one are named under its tag."""
+    by_tag = {typing.get_args(schema[cls]["kind"][0])[0]: cls for cls in records}
+    if not isinstance(value, dict) or "kind" not in value:
+        errors.append((loc, "Unable to extract tag using discriminator 'kind'"))
+        return None
+    cls = by_tag.get(value["kind"]) if isinstance(value["kind"], str) else None
+    if cls is None:
+        errors.append((loc, f"Input tag {value['kind']!r} found using 'kind' does not match any of the "
+                            f"expected tags: {', '.join(repr(t) for t in by_tag)}"))
+        return None
+    return _record(cls, value, (*loc, value["kind"]), schema, errors)
 
 
 def _record(cls: type, raw: Any, loc: Loc, schema: dict[type, Any], errors: list[Error]) -> Any:
@@ -85,7 +106,16 @@ def _record(cls: type, raw: Any, loc: Loc, schema: dict[type, Any], errors: list
     for name in raw:
         if name not in fields:
             errors.append(((*loc, name), "Extra inputs are not permitted"))
-    return cls(**values) if len(errors) == before else None
+    if len(errors) != before:
+        return None
+    record = cls(**values)
+    # A rule across the record's own fields (pydantic's model validator): its `invalid()` says why.
+    invalid = getattr(record, "invalid", None)
+    why = invalid() if invalid is not None else None
+    if why:
+        errors.append((loc, f"Value error, {why}"))
+        return None
+    return record
 
 
 def validate(cls: type, raw: Any, schema: dict[type, Any]) -> tuple[Any, list[Error]]:

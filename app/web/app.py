@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.web import api, errors, exports, live, modelapi, pages, render, rooms
 from app.web import assets, compression, head, limits, searches
+from app.web import challenges, compare, embeds, traces, userscenarios
 
 log = logging.getLogger("app.web")
 
@@ -31,6 +32,11 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
 ]
 STATIC_HEADERS = [(b"x-content-type-options", b"nosniff")]
+# The embed pages (app.web.embeds) alone may be framed, by any site: no X-Frame-Options, and
+# frame-ancestors opened; everything else of the CSP stays.
+EMBED_CSP = CSP.replace("frame-ancestors 'none'", "frame-ancestors *")
+EMBED_HEADERS = [(b"content-security-policy", EMBED_CSP.encode()) if k == b"content-security-policy" else (k, v)
+                 for k, v in SECURITY_HEADERS if k != b"x-frame-options"]
 
 
 class SecurityHeaders:
@@ -46,7 +52,9 @@ class SecurityHeaders:
 
         # A stylesheet or script is not a document: CSP, framing and referrer rules mean nothing
         # on it, and leaving them off saves about 300 bytes on each of a first load's responses.
-        extra = STATIC_HEADERS if scope["path"].startswith("/static/") else SECURITY_HEADERS
+        path = scope["path"]
+        extra = (STATIC_HEADERS if path.startswith("/static/")
+                 else EMBED_HEADERS if path.startswith(embeds.PATH_PREFIX) else SECURITY_HEADERS)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -71,6 +79,11 @@ def _allowed_methods(request: Request) -> str | None:
                if any(route.matches(dict(request.scope, method=m))[0] == Match.FULL
                       for route in request.app.router.routes)]
     return ", ".join(methods) or None
+
+
+async def _user_scenario_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, modelapi.UserScenarioError)
+    return errors.respond(request, errors.user_scenario(exc))
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -165,8 +178,14 @@ def create_app() -> FastAPI:
     app.include_router(api.router)
     app.include_router(exports.router)
     app.include_router(live.router)
+    app.include_router(traces.router)
+    app.include_router(embeds.router)
+    app.include_router(compare.router)
+    app.include_router(challenges.router)
+    app.include_router(userscenarios.router)
     app.add_exception_handler(errors.WebError, _web_error)
     app.add_exception_handler(rooms.RoomError, _room_error)
+    app.add_exception_handler(modelapi.UserScenarioError, _user_scenario_error)  # a bad scenario link
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -54,6 +54,22 @@ class TourState:
     next_url: str | None
     start_url: str
     rejoin_url: str | None  # back to where the schedule left the tour
+    predict: "PredictState | None" = None  # the question asked before the next step, if any
+
+
+@dataclass
+class PredictState:
+    """A tour's "predict" stop: the question before the next step, its choices (key, text, the
+    URL that picks it) and, once one is picked, the answer."""
+
+    question: str
+    choices: list[tuple[str, str, str]]
+    answer: int
+    picked: int | None
+
+    @property
+    def right(self) -> bool:
+        return self.picked == self.answer
 
 
 @dataclass
@@ -99,6 +115,22 @@ class PageContext:
     def lane_row(self, lanes: dict[str, Any], row: dict[str, Any]) -> Markup:
         """One row of the lane diagram, rendered (app/web/lanerows.py)."""
         return lanerows.html(self, lanes, row)
+
+    @property
+    def kasan_url(self) -> str | None:
+        """The download of the run's KASAN report (.txt), once it has one."""
+        has = any(v["kind"] in modelapi.MEMORY_ERRORS for v in self.view["violations"])
+        return urls.kasan_txt(self.view["scenario"], self.code, self.t) if has else None
+
+    @property
+    def compare_link(self) -> tuple[str, str]:
+        """("compare with the fixed code" or "... the old code", the compare page of this schedule
+        on both codes; the other side cut where the schedule stops replaying on its code)."""
+        other = "old" if self.code == "new" else "new"
+        link = next((c for c in self.code_links if c.id == other), None)
+        steps = link.valid_steps if link is not None else len(self.t)
+        label = "Compare with the old code" if other == "old" else "Compare with the fixed code"
+        return label, urls.compare(self.view["scenario"], self.code, self.t, other, self.t[:steps])
 
     def step_url(self, index: int) -> str:
         """The state right after schedule step `index` (0-based)."""
@@ -158,7 +190,10 @@ def common_prefix(a: str, b: str) -> int:
     return len(os.path.commonprefix([a, b]))
 
 
-def _tour(scenario: dict[str, Any], name: str, code: str, t: str) -> TourState:
+PICK_KEYS = "abcde"  # a predict stop's choices: letters, since digits step the CPUs
+
+
+def _tour(scenario: dict[str, Any], name: str, code: str, t: str, pick: int | None = None) -> TourState:
     tour = next(x for x in scenario["tours"] if x["name"] == name)
     sched: str = tour["schedule"]
     steps: list[str] = tour["steps"]
@@ -170,7 +205,14 @@ def _tour(scenario: dict[str, Any], name: str, code: str, t: str) -> TourState:
         return steps[i] if 0 <= i < len(steps) else None
 
     nxt = on_tour and pos < len(sched)
+    stop = next((p for p in tour["predict"] if p["step"] == pos), None) if nxt else None
+    predict = None
+    if stop is not None:
+        predict = PredictState(stop["question"],
+                               [(PICK_KEYS[i], text, urls.scenario(scenario["id"], code, t, name, pick=i))
+                                for i, text in enumerate(stop["choices"])], stop["answer"], pick)
     return TourState(
+        predict=predict,
         name=name, title=tour["title"], code=tour["code"], total=len(sched), position=pos,
         on_tour=on_tour, wrong_code=tour["code"] != code,
         done_sentence=sentence(pos - 1) if on_tour else None,
@@ -207,11 +249,14 @@ def matching_tour(scenario: dict[str, Any], code: str, t: str) -> tuple[str, str
 
 
 def page_context(scenario: dict[str, Any], view: dict[str, Any], tour: str | None,
-                 whole_listing: bool = False) -> PageContext:
+                 whole_listing: bool = False, make: type[PageContext] = PageContext,
+                 pick: int | None = None, **extra: Any) -> PageContext:
+    """The page's context, with each CPU's whole listing or only its window; `make` a subclass
+    whose url() sends the stage's links elsewhere (the embed, a challenge), `extra` its own fields."""
     code, t = view["code"], view["schedule"]
-    ctx = PageContext(
+    ctx = make(**extra,
         scenario=scenario, view=view, code=code, t=t,
-        tour=_tour(scenario, tour, code, t) if tour else None,
+        tour=_tour(scenario, tour, code, t, pick) if tour else None,
         controls={}, code_links=code_links(scenario, code, t, tour),
         heap_by_addr={o["addr"]: o for o in view["world"]["heap"]},
         changes=view.get("changes") or {},

@@ -36,8 +36,21 @@ def unknown_scenario(scenario_id: str) -> WebError:
                     [(s["title"], urls.scenario(s["id"])) for s in modelapi.scenarios()])
 
 
+USER_SCENARIO_STATUS = {"scenario-link-too-long": 414, "scenario-too-large": 413,
+                        "scenario-link-corrupted": 400, "scenario-invalid": 422}
+
+
+def user_scenario(e: modelapi.UserScenarioError) -> WebError:
+    """A scenario link (or text) that cannot be used: its named 4xx, each problem with its line."""
+    body = {"error": e.error, "message": e.message,
+            "problems": [{"line": line, "message": message} for line, message in e.problems]}
+    return WebError(USER_SCENARIO_STATUS.get(e.error, 400), body, [("write a scenario", urls.write())])
+
+
 def from_model(e: Exception, scenario_id: str, code: str, t: str, tour: str | None, api: bool) -> WebError:
     """Turn a model input error into the web's answer, with links that work."""
+    if isinstance(e, modelapi.UserScenarioError):
+        return user_scenario(e)
     if isinstance(e, modelapi.UnknownScenario):
         return unknown_scenario(scenario_id)
     if isinstance(e, modelapi.UnknownCode):

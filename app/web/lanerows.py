@@ -25,11 +25,14 @@ _html = BoundedCache(4096, share(0.02), text_size)
 def html(ctx: "PageContext", lanes: dict[str, Any], row: dict[str, Any]) -> Markup:
     """One <li> of the lane diagram (templates/_lane_row.html)."""
     current = "current" in row["marks"]
-    key = (ctx.view["scenario"], ctx.code, ctx.tour.name if ctx.tour else None,
-           ctx.t[: row["last"] + 1], row["first"], current, tuple(lanes["cpus"]), tuple(lanes["labels"]))
+    # The row's link, as this page makes it: a scenario page, an embed and a challenge link the
+    # same step to different places.
+    url = ctx.url(ctx.t[: row["last"] + 1])
+    key = (ctx.view["scenario"], ctx.code, ctx.t[: row["last"] + 1], row["first"], current,
+           tuple(lanes["cpus"]), tuple(lanes["labels"]), url)
     hit, text = _html.get(key)
     if not hit:
-        text = render.render("_lane_row.html", ctx=ctx, lanes=lanes, r=row, current=current)
+        text = render.render("_lane_row.html", lanes=lanes, r=row, current=current, url=url)
         _html.put(key, text)
     return Markup(text)
 

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from starlette.requests import Request
 
-from app.model import api
+from app.model import api, challenges as _challenges, compare as _compare, trace, userscenario
 from app.web import searches
 
 ModelInputError = api.ModelInputError
@@ -26,6 +26,29 @@ build_view: Callable[[str, str, str], dict[str, Any]] = api.build_view
 shared_view: Callable[[str, str, str], dict[str, Any]] = api.shared_view
 validate: Callable[[str, str, str], "api.ScheduleError | None"] = api.validate
 check: Callable[..., dict[str, Any]] = api.check
+# A user's scenario carried in a link (app.model.userscenario): its id is "u~" + the link.
+UserScenarioError = userscenario.UserScenarioError
+is_user = userscenario.is_user
+check_user_scenario = userscenario.check
+user_scenario_id = userscenario.scenario_id
+USER_LIMITS = userscenario.USER_LIMITS
+USER_MAX_STATES = userscenario.USER_MAX_STATES
+
+# Trace files (app.model.trace): written from a view, read back checked against the model.
+TraceError = trace.TraceError
+TraceTarget = trace.TraceTarget
+MAX_TRACE_BYTES = trace.MAX_TRACE_BYTES
+trace_text = trace.trace_text
+kasan_text = trace.kasan_text
+read_trace = trace.read
+MEMORY_ERRORS = trace.MEMORY_ERRORS  # the violations the kernel prints a report for (KASAN, oops)
+# Two runs side by side (app.model.compare): where they part, what differs pane by pane.
+compare = _compare.compare
+COMPARE_PANE_TITLES = _compare.PANE_TITLES
+# Challenges (app.model.challenges): a goal per scenario and code, checked on a run's states.
+UnknownChallenge = _challenges.UnknownChallenge
+attempt = _challenges.attempt
+shortest = _challenges.shortest
 old_code_crash: Callable[[str, str, str], "dict[str, Any] | None"] = api.old_code_crash
 
 # The model refuses schedules longer than this; the web passes at most one step more so that a
@@ -47,8 +70,16 @@ def scenarios() -> tuple[dict[str, Any], ...]:
 
 
 def scenario(scenario_id: str) -> dict[str, Any] | None:
-    """The scenario with this id, or None."""
+    """The scenario with this id, or None; a user's scenario is carried by its id, a link
+    (app.model.userscenario), and a bad one raises UserScenarioError."""
+    if is_user(scenario_id):
+        return _user_scenario(scenario_id)
     return next((s for s in scenarios() if s["id"] == scenario_id), None)
+
+
+@lru_cache(maxsize=64)
+def _user_scenario(scenario_id: str) -> dict[str, Any]:
+    return api.scenario_info(api.scenario(scenario_id))
 
 
 def scenario_ids() -> list[str]:
@@ -69,10 +100,12 @@ def replay(scenario_id: str, code: str, schedule: str) -> dict[str, Any]:
         raise
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=256)  # user scenarios (their ids are links) come and go: bounded
 def is_heavy(scenario_id: str) -> bool:
     """True when the explorer needs seconds, not a fraction of one, for this scenario (by its
     estimated cost, not its CPU count alone)."""
+    if is_user(scenario_id):
+        return True  # a user's scenario is searched on request only, never on a page load
     if scenario(scenario_id) is None:
         return False
     return max(api.search_cost(scenario_id, c) for c in MAIN_CODES) > HEAVY_STATES
@@ -127,7 +160,7 @@ def verdict(scenario_id: str, code: str, t: str = "") -> dict[str, Any]:
 
 def cached_verdict(scenario_id: str, code: str, t: str = "") -> dict[str, Any] | None:
     """The verdict if it was already computed in this process, else None (never computes)."""
-    if not t:
+    if not t and not is_user(scenario_id):
         return _verdicts.get((scenario_id, code))
     found = _here.get((scenario_id, code, t))
     if found is not None:
@@ -147,7 +180,7 @@ def _remember(key: tuple[str, str, str], result: dict[str, Any]) -> None:
     global _here_bytes
     if not result["complete"] and "state budget" not in (result.get("stopped_reason") or ""):
         return
-    if not key[2]:
+    if not key[2] and not is_user(key[0]):  # a finite set: kept for good
         _verdicts[key[:2]] = result
         return
     size = len(json.dumps(result))

@@ -68,6 +68,8 @@ async def scenario_page(
     code: Code = "old",
     t: Schedule = "",
     tour: Annotated[str | None, Query(description="follow this tour of the scenario")] = None,
+    pick: Annotated[int | None, Query(ge=0, le=9, description="the choice made at the tour's "
+                                                               "\"predict\" stop of this state")] = None,
 ) -> HTMLResponse:
     """Replay schedule `t` on `code`; htmx swaps get only the <main id="state"> fragment."""
     fragment = render.wants_fragment(request)
@@ -81,9 +83,9 @@ async def scenario_page(
     whole = render.wants_whole_listing(request)
     if compression.accepts_gzip(request.headers.get("accept-encoding")):
         # Browsers accept gzip: the page (about 65 kB) is compressed once per state, not per request.
-        body = await work.cached_or_run(state_gzip, fragment, scenario_id, code, t, tour, whole)
+        body = await work.cached_or_run(state_gzip, fragment, scenario_id, code, t, tour, whole, pick)
         return Response(body, media_type="text/html; charset=utf-8", headers=GZIP_HEADERS)
-    html = await work.cached_or_run(state_html, fragment, scenario_id, code, t, tour, whole)
+    html = await work.cached_or_run(state_html, fragment, scenario_id, code, t, tour, whole, pick)
     return HTMLResponse(html, headers={"Vary": VARY_ENCODING})
 
 
@@ -101,23 +103,36 @@ GZIP_HEADERS = {"Vary": VARY_ENCODING, "Content-Encoding": "gzip"}
 
 @bounded_cache(CACHE_SIZE, share(0.06))
 def state_gzip(fragment: bool, scenario_id: str, code: str, t: str, tour: str | None,
-               whole: bool = False) -> bytes:
+               whole: bool = False, pick: int | None = None) -> bytes:
     """state_html, gzip-compressed (cached beside it: the URL is the state, so is the body)."""
-    return gzip.compress(state_html(fragment, scenario_id, code, t, tour, whole).encode(), compresslevel=6)
+    return gzip.compress(state_html(fragment, scenario_id, code, t, tour, whole, pick).encode(), compresslevel=6)
 
 
 @bounded_cache(CACHE_SIZE, share(0.12))
 def state_html(fragment: bool, scenario_id: str, code: str, t: str, tour: str | None,
-               whole: bool = False) -> str:
+               whole: bool = False, pick: int | None = None) -> str:
     """The page (or fragment) of one state, with whole listings or only their windows; bad input
     raises WebError, which is not cached."""
     scenario, view = run_page_view(scenario_id, code, t, tour, api=False)
-    ctx = context.page_context(scenario, view, tour, whole)
+    ctx = context.page_context(scenario, view, tour, whole, pick=pick)
+    if pick is not None:
+        check_pick(ctx, pick)
     here = context.here_verdict(scenario, code, t)
     if fragment:
         return render.render("_state.html", ctx=ctx, view=view, is_fragment=True, here=here)
     return render.render("scenario.html", ctx=ctx, view=view, is_fragment=False, here=here,
                          verdicts=context.verdict_pane(scenario))
+
+
+def check_pick(ctx: context.PageContext, pick: int) -> None:
+    """`pick` must answer the question this state of the tour asks: else a named 400."""
+    predict = ctx.tour.predict if ctx.tour is not None and ctx.tour.on_tour else None
+    if predict is None:
+        raise errors.WebError(400, {"error": "bad-pick", "message": "`pick` answers a tour's question, and this "
+                                    "state of the tour asks none."}, [("this state", ctx.url())])
+    if pick >= len(predict.choices):
+        raise errors.WebError(400, {"error": "bad-pick", "message": f"`pick` must be 0-{len(predict.choices) - 1}: "
+                                    f"the question has {len(predict.choices)} choices."}, [("the question", ctx.url())])
 
 
 @router.get("/s/{scenario_id}/verdict", response_class=HTMLResponse, responses=ERROR_RESPONSES,

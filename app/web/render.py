@@ -30,6 +30,8 @@ env = Environment(
     lstrip_blocks=True,
 )
 env.globals["urls"] = urls
+env.globals["embed"] = False  # True when rendering the read-only embed (app.web.embeds)
+env.globals["challenge"] = None  # the challenge's state on a challenge page (app.web.challenges)
 
 
 def wants_fragment(request: Request) -> bool:

@@ -54,12 +54,32 @@ class CpuInfo(BaseModel):
     actor_title: str
 
 
+class PredictInfo(BaseModel):
+    """A tour's "predict" stop: asked before step `step` (0-based) is taken."""
+
+    step: int
+    question: str
+    choices: list[str]
+    answer: int  # index into choices
+
+
 class TourInfo(BaseModel):
     name: str
     title: str
     code: str
     schedule: str
     steps: list[str]
+    predict: list[PredictInfo]
+
+
+class ChallengeInfo(BaseModel):
+    name: str
+    title: str
+    code: str
+    prompt: str
+    why: str
+    goal: Literal["violation", "blocked", "reused-address"]
+    violation: str | None  # the violation kind a "violation" goal asks for
 
 
 class ScenarioInfo(BaseModel):
@@ -70,6 +90,7 @@ class ScenarioInfo(BaseModel):
     code_info: list[CodeInfo]  # the same codes, each with a title and a description
     cpus: list[CpuInfo]
     tours: list[TourInfo]
+    challenges: list[ChallengeInfo]
 
 
 class ErrorBody(BaseModel):
@@ -77,17 +98,33 @@ class ErrorBody(BaseModel):
     errors; `valid` lists the accepted values for an unknown scenario, code or tour."""
 
     error: Literal["unknown-scenario", "unknown-code", "unknown-tour", "bad-schedule",
-                   "bad-request", "not-found", "method-not-allowed", "busy", "internal",
+                   "bad-request", "not-found", "method-not-allowed", "busy", "internal", "no-report",
                    # live rooms (app/web/live.py)
                    "unknown-room", "bad-room-code", "unknown-token", "missing-token", "bad-token",
                    "bad-state-url", "state-too-large", "body-too-large", "too-many-rooms", "rooms-full",
-                   "room-full", "publish-rate", "store-unavailable"]
+                   "room-full", "publish-rate", "store-unavailable",
+                   # trace files, challenges, predict stops and scenarios in a link
+                   "trace-too-large", "trace-empty", "trace-not-json", "trace-not-a-trace", "trace-version",
+                   "trace-field", "trace-unknown-scenario", "trace-unknown-code", "trace-bad-schedule",
+                   "trace-mismatch", "unknown-challenge", "bad-pick", "scenario-link-corrupted",
+                   "scenario-link-too-long", "scenario-too-large", "scenario-invalid"]
     message: str
     position: int | None = None
     reason: str | None = None
     valid_prefix: str | None = None
     valid_prefix_url: str | None = None
     valid: list[str] | None = None
+    field: str | None = None  # a trace file's field that is wrong or differs from the model
+    problems: list[dict[str, Any]] | None = None  # a user's scenario: each problem with its line
+
+
+class TraceTarget(BaseModel):
+    """The state a valid trace file describes, and its page."""
+
+    scenario: str
+    code: str
+    schedule: str
+    url: str
 
 
 class Violation(BaseModel):

@@ -43,6 +43,7 @@ SLOTS = WORKERS + QUEUE
 MAIN_SLOTS = 64
 
 Key = tuple[str, str, str]  # scenario, code, prefix
+USER_PREFIX = "u~"  # app.model.userscenario.PREFIX: the id of a user's scenario is its link
 
 
 class Busy(Exception):
@@ -68,9 +69,11 @@ def _init(flags: Any) -> None:
 
 def _search(slot: int, scenario_id: str, code: str, prefix: str, max_states: int,
             max_seconds: float, submitted: float) -> dict[str, Any] | None:
-    """One search, as app.model.api.check returns it (the caller validated the input)."""
+    """One search, as app.model.api.check returns it (the caller validated the input). A user's
+    scenario is carried by its id (a link) and gets the smaller budget."""
+    from app.model.api import scenario as lookup
     from app.model.explore import REDUCED, explore
-    from app.model.scenario import load_all
+    from app.model.userscenario import USER_MAX_STATES, is_user
 
     def cancelled() -> bool:
         return bool(_FLAGS[slot])
@@ -78,10 +81,15 @@ def _search(slot: int, scenario_id: str, code: str, prefix: str, max_states: int
     left = max_seconds - (time.time() - submitted)
     if cancelled() or left <= 0:
         return None
-    result = explore(load_all()[scenario_id], code, max_states=max_states, reduction=scenario_id in REDUCED,
+    user = is_user(scenario_id)
+    if user:
+        max_states = min(max_states, USER_MAX_STATES)
+    result = explore(lookup(scenario_id), code, max_states=max_states, reduction=scenario_id in REDUCED,
                      prefix=prefix, max_seconds=left, should_stop=cancelled).to_dict()
     if result["stopped_reason"] and "time budget" in result["stopped_reason"]:
         result["stopped_reason"] = f"stopped at the time budget of {max_seconds:g} s (waiting included)"
+    if user and result["stopped_reason"] and "state budget" in result["stopped_reason"]:
+        result["stopped_reason"] += " (the budget of a scenario in a link)"
     if cancelled():
         return None
     result["prefix"] = prefix
@@ -123,12 +131,15 @@ class Pool:
     def _start(self, key: Key, keep: bool) -> _Job:
         executor = self._pool()
         with self._lock:
-            free = self._free_main if not key[2] else self._free
+            # A user's scenario (its id a link) is no finite set: its searches queue like the
+            # "from this state" ones, with their time budget.
+            whole = not key[2] and not key[0].startswith(USER_PREFIX)
+            free = self._free_main if whole else self._free
             if not free:
                 raise Busy()
             slot = free.pop()
         self._flags[slot] = 0
-        seconds = MAX_SECONDS if key[2] else MAX_SECONDS_WHOLE
+        seconds = MAX_SECONDS_WHOLE if whole else MAX_SECONDS
         try:
             inner = executor.submit(_search, slot, *key, MAX_STATES, seconds, time.time())
         except (cf.process.BrokenProcessPool, RuntimeError):

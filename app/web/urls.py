@@ -26,9 +26,12 @@ def index() -> str:
     return "/"
 
 
-def scenario(scenario_id: str, code: str = "old", t: str = "", tour: str | None = None) -> str:
-    """The page of one state: the schedule `t` replayed on `code` (the URL is the whole state)."""
-    return f"/s/{quote(scenario_id, safe='')}" + _q(code=code, t=t, tour=tour)
+def scenario(scenario_id: str, code: str = "old", t: str = "", tour: str | None = None,
+             pick: int | None = None) -> str:
+    """The page of one state: the schedule `t` replayed on `code` (the URL is the whole state);
+    `pick`: the choice made at the tour's "predict" stop there."""
+    return f"/s/{quote(scenario_id, safe='')}" + _q(code=code, t=t, tour=tour,
+                                                    pick=None if pick is None else str(pick))
 
 
 def api_scenarios() -> str:
@@ -51,6 +54,60 @@ def lanes_svg(scenario_id: str, code: str = "old", t: str = "") -> str:
 def diagram_txt(scenario_id: str, code: str = "old", t: str = "") -> str:
     """The same run as a plain-text race diagram in the style of kernel commit messages."""
     return f"/s/{quote(scenario_id, safe='')}/diagram.txt" + _q(code=code, t=t)
+
+
+def trace_json(scenario_id: str, code: str = "old", t: str = "") -> str:
+    """The run as a trace file (JSON, a download); the index opens it again (open_trace)."""
+    return f"/s/{quote(scenario_id, safe='')}/trace.json" + _q(code=code, t=t)
+
+
+def kasan_txt(scenario_id: str, code: str = "old", t: str = "") -> str:
+    """The run's KASAN report as plain text, as the kernel prints it."""
+    return f"/s/{quote(scenario_id, safe='')}/kasan.txt" + _q(code=code, t=t)
+
+
+def open_trace() -> str:
+    """The index's form that opens a trace file (upload or paste)."""
+    return "/#open-trace"
+
+
+def open_trace_post() -> str:
+    return "/trace"
+
+
+def api_open_trace() -> str:
+    return "/api/trace"
+
+
+def embed(scenario_id: str, code: str = "old", t: str = "", start: int = 0, at: int | None = None) -> str:
+    """The read-only stage of the state after `at` steps of `t` (default: all of them), for an
+    <iframe>; its ← and → stay between step `start` and the end of `t`."""
+    shown = None if at is None or at == len(t) else str(at)
+    return f"/embed/{quote(scenario_id, safe='')}" + _q(code=code, t=t, **{"from": str(start) if start else None},
+                                                        at=shown)
+
+
+def compare(scenario_id: str, code_a: str = "old", t_a: str = "", code_b: str = "new", t_b: str = "") -> str:
+    """Two runs side by side: each side is CODE:SCHEDULE (the URL is the whole state)."""
+    def side(code: str, t: str) -> str:
+        return quote(code, safe="") + ":" + quote(t, safe="")
+    return f"/compare/{quote(scenario_id, safe='')}?a={side(code_a, t_a)}&b={side(code_b, t_b)}"
+
+
+def challenge(scenario_id: str, name: str, t: str = "", answer: bool = False) -> str:
+    """A challenge: its scenario and code stepped by schedule `t`; `answer` shows the explorer's
+    answer ("Give up")."""
+    return (f"/challenge/{quote(scenario_id, safe='')}/{quote(name, safe='')}"
+            + _q(t=t, answer="1" if answer else None))
+
+
+def write(scenario_id: str | None = None) -> str:
+    """The page to write a scenario (TOML); `scenario_id`: start from that one's text."""
+    return "/write" + _q(start=scenario_id)
+
+
+def write_post() -> str:
+    return "/write"
 
 
 def static(path: str) -> str:

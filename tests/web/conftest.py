@@ -76,7 +76,43 @@ def page(browser):
     assert not errors, "browser errors:\n" + "\n".join(errors)
 
 
+@pytest.fixture()
+def projector(browser):
+    """A fresh page at projector size (1280x720) that takes downloads; the test fails if the page throws."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720}, accept_downloads=True)
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    yield pg
+    ctx.close()
+    assert not errors, errors
+
+
 SEED = "lru-writeback-vs-swapoff"
+
+
+@pytest.fixture(scope="session")
+def uaf() -> str:
+    """The schedule of the seed's tour uaf-a: old code, ends in the use-after-free."""
+    from app.web import modelapi
+
+    return next(t["schedule"] for t in modelapi.scenario(SEED)["tours"] if t["name"] == "uaf-a")
+
+
+def _href(page: str, id_: str) -> str | None:
+    import html
+    import re
+
+    tag = re.search(rf'<a [^>]*\bid="{id_}"[^>]*>', page)
+    m = re.search(r'href="([^"]*)"', tag.group(0)) if tag else None
+    return html.unescape(m.group(1)) if m else None
+
+
+@pytest.fixture(scope="session")
+def href():
+    """href(page, id): the unescaped href of the link with this id in an HTML text (None when
+    there is no such link, e.g. a disabled button in its place)."""
+    return _href
 
 
 @pytest.fixture(scope="session")

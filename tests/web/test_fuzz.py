@@ -20,7 +20,11 @@ load_all_checks()
 def test_api_conforms_to_its_openapi_schema(case):
     """Every route with every check schemathesis has: declared status codes (503 included),
     content types, response headers and schemas; never a server error."""
-    case.call_and_validate(checks=CHECKS.get_all())
+    # A trace file is valid only when it matches the model step by step, which no schema can
+    # say: every generated body is rightly refused there (tests/web/test_traces.py covers it).
+    excluded = ([c for c in CHECKS.get_all() if c.__name__ == "positive_data_acceptance"]
+                if case.path == urls.api_open_trace() else [])
+    case.call_and_validate(checks=CHECKS.get_all(), excluded_checks=excluded)
 
 
 schedules = st.text(alphabet="0123456789x<>&\"' %", max_size=40)

@@ -22,14 +22,8 @@ def _tour(name: str) -> dict:
 
 
 @pytest.fixture()
-def page(browser):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 720})
-    pg = ctx.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    yield pg
-    ctx.close()
-    assert not errors, errors
+def page(projector):
+    return projector
 
 
 def steps(page) -> int:

@@ -40,7 +40,7 @@ def lru_del(c: Ctx, addr: int) -> None:
     """zswap_lru_del -> list_lru_del: takes the LRU lock, unlinks if linked."""
     if c.lru.lock is not None:
         who = "itself" if c.lru.lock == c.cpu_id else f"CPU{c.lru.lock}"
-        raise Blocked("waiting", f"waiting for the LRU lock (inside zswap_lru_del), held by {who}")
+        raise Blocked("waiting", f"waiting for the LRU lock (inside zswap_lru_del), held by {who}", "lru-lock")
     entry = c.entry(addr)
     if entry.on_lru:
         c.lru_set(tuple(a for a in c.lru.order if a != addr))
@@ -51,7 +51,7 @@ def lru_add_tail(c: Ctx, addr: int) -> None:
     """zswap_lru_add / list_lru_putback: link at the tail if not linked."""
     if c.lru.lock is not None:
         who = "itself" if c.lru.lock == c.cpu_id else f"CPU{c.lru.lock}"
-        raise Blocked("waiting", f"waiting for the LRU lock (nlru->lock), held by {who}")
+        raise Blocked("waiting", f"waiting for the LRU lock (nlru->lock), held by {who}", "lru-lock")
     entry = c.entry(addr)
     if not entry.on_lru:
         c.lru_set(c.lru.order + (addr,))

@@ -21,7 +21,7 @@ actor_def(ActorDef(IO_ACTOR, "I/O completion: end_swap_bio_write -> folio_end_wr
 def w1_end_writeback(c: Ctx) -> None:
     in_flight = sorted(f.addr for f in c.folios.values() if f.writeback)
     if not in_flight:
-        raise Blocked("idle", "idle: no write I/O in flight")
+        raise Blocked("idle", "idle: no write I/O in flight", "io")
     addr = in_flight[0]
     c.set_folio(addr, writeback=False)
     c.say(

@@ -114,7 +114,8 @@ step_def("S3f")(lock_folio(then="S3g", say="folio_lock() on folio {folio} succee
 def _wait_writeback(c: Ctx) -> None:
     folio = c.folios[c.get("folio")]  # type: ignore[index]
     if folio.writeback:
-        raise Blocked("sleeping", f"sleeping in folio_wait_writeback on folio {folio.addr:#x}: its write I/O is in flight")
+        raise Blocked("sleeping", f"sleeping in folio_wait_writeback on folio {folio.addr:#x}: its write I/O is in flight",
+                          "writeback")
     c.might_sleep("folio_wait_writeback()")
 
 
@@ -272,7 +273,8 @@ def s5b(c: Ctx) -> None:
 def s5c(c: Ctx) -> None:
     if c.swap.refs:
         who = ", ".join(f"CPU{r}" for r in c.swap.refs)
-        raise Blocked("sleeping", f"sleeping in wait_for_completion(&p->comp): {who} still holds get_swap_device()")
+        raise Blocked("sleeping", f"sleeping in wait_for_completion(&p->comp): {who} still holds get_swap_device()",
+                          "completion")
     c.say("wait_for_completion(&p->comp): no get_swap_device() holder is left.")
     c.goto("S6")
 
