@@ -131,6 +131,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # collector's sight, a full collection under load took 10-15 ms instead of 50.
     gc.collect()
     gc.freeze()
+    # A full collection walks every live object and, in a server, finds next to nothing: with a
+    # room of 2,000 followers it took 40-260 ms (growing with the connections) and collected 0
+    # objects, and one of them stalled a publish to 320 ms (bench/bench_live.py). Young garbage is
+    # still collected as before; full collections come a tenth as often.
+    gen0, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(gen0, gen1, gen2 * 10)
     logging.getLogger("uvicorn.access").addFilter(live.HIDE_TOKENS)
     task = None
     if os.environ.get("ZSWAP_WEB_PRECOMPUTE", "1") != "0":
