@@ -1,0 +1,67 @@
+"""Server CPU of one click on a state nobody asked for before: the htmx fragment of a schedule
+whose parent (the schedule less its last step) was rendered just before, as the previous click
+did. In-process, no HTTP: `pages.state_gzip` (replay, view, render, gzip), timed with
+`time.process_time`, so the figure holds on a machine other work shares.
+
+Walks of 3-25 random steps over every scenario and code (seeded); for each, the parent is
+rendered untimed, then the child timed. Reports the median and the 95th percentile.
+
+    .venv/bin/python bench/bench_step.py [--walks 300] [--seed 5] [--repo PATH]
+
+`--repo` measures another checkout of this project (e.g. an older commit) with this venv, for
+before/after comparisons: run it on both and compare medians.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--walks", type=int, default=300)
+    ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--repo", type=Path, default=REPO)
+    args = ap.parse_args()
+    repo = args.repo.resolve()
+    sys.path.insert(0, str(repo))
+    os.chdir(repo)
+    os.environ.setdefault("ZSWAP_WEB_CACHE", "512")
+    from app.web import modelapi, pages
+
+    rng = random.Random(args.seed)
+    ids = [s["id"] for s in modelapi.scenarios()]
+    walks = []
+    for _ in range(args.walks):
+        sid, code = rng.choice(ids), rng.choice(["old", "new"])
+        t = ""
+        for _ in range(rng.randint(3, 25)):
+            view = modelapi.replay(sid, code, t)
+            if not view["enabled"]:
+                break
+            t += str(rng.choice(view["enabled"]))
+        if t:
+            walks.append((sid, code, t))
+    walks = list(dict.fromkeys(walks))
+    pages.clear_caches()
+    times = []
+    for sid, code, t in walks:
+        pages.state_gzip(True, sid, code, t[:-1], None)  # the previous click
+        start = time.process_time()
+        pages.state_gzip(True, sid, code, t, None)
+        times.append((time.process_time() - start) * 1000)
+    times.sort()
+    print(f"{repo}: {len(times)} never-seen steps, parent rendered just before: CPU per step "
+          f"median {statistics.median(times):.2f} ms, p95 {times[int(len(times) * 0.95)]:.2f} ms, "
+          f"mean {statistics.fmean(times):.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
