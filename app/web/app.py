@@ -121,6 +121,10 @@ async def _precompute() -> None:
         log.exception("precomputing the explorer's verdicts failed")
 
 
+# The collector's thresholds as the process started (an app made twice must not raise them twice).
+GC_THRESHOLDS = gc.get_threshold()
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """At startup, the search process computes the old/new verdicts of the scenarios whose
@@ -135,7 +139,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # room of 2,000 followers it took 40-260 ms (growing with the connections) and collected 0
     # objects, and one of them stalled a publish to 320 ms (bench/bench_live.py). Young garbage is
     # still collected as before; full collections come a tenth as often.
-    gen0, gen1, gen2 = gc.get_threshold()
+    gen0, gen1, gen2 = GC_THRESHOLDS
     gc.set_threshold(gen0, gen1, gen2 * 10)
     logging.getLogger("uvicorn.access").addFilter(live.HIDE_TOKENS)
     task = None

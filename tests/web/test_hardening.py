@@ -331,3 +331,18 @@ def test_a_page_whose_verdicts_cannot_be_searched_now_is_a_503(client, monkeypat
     pages.clear_caches()
     r = client.get(urls.scenario(SEED, "old"))
     assert r.status_code == 503 and r.headers["retry-after"]
+
+
+def test_full_collections_are_made_rarer_once_however_many_apps_start():
+    """The server raises the collector's generation-2 threshold tenfold (a room's followers made
+    every full collection long and useless); an app started again must not raise it again."""
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from app.web import app as web_app
+
+    for _ in range(3):
+        with TestClient(web_app.create_app()):
+            pass
+    assert gc.get_threshold()[2] == web_app.GC_THRESHOLDS[2] * 10
