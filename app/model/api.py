@@ -98,13 +98,22 @@ def check(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any]:
     "from here, can it still go wrong?". Its shortest schedules start with the prefix; the
     result carries ``prefix``. A prefix that does not replay raises ScheduleError.
     """
-    from .explore import check_cached
-
     scenario(scenario_id)
     check_code(code)
     if prefix:
         run(scenario_id, code, prefix)  # a ScheduleError names the bad position
-    return check_cached(scenario_id, code, prefix)
+    return _checked(scenario_id, code, prefix)
+
+
+@lru_cache(maxsize=256)
+def _checked(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any]:
+    """The search itself, once per (scenario, code, prefix): here, not in explore.py, which looks
+    nothing up by id (a user's scenario is carried by its id, and its search has a smaller budget)."""
+    from .explore import DEFAULT_MAX_STATES, verdict
+    from .userscenario import USER_MAX_STATES, is_user
+
+    budget = USER_MAX_STATES if is_user(scenario_id) else DEFAULT_MAX_STATES
+    return verdict(scenario(scenario_id), code, prefix, max_states=budget)
 
 
 def stored_verdict(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any] | None:

@@ -30,7 +30,6 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Callable
 
 from .engine import PART_INDEX, SHARED_PARTS, Blocked, run_step
@@ -390,15 +389,6 @@ def verdict(scenario: Scenario, code: str, prefix: str = "", exact: bool = False
         verdict_store.put(name, result)
     return result
 
-
-@lru_cache(maxsize=256)
-def check_cached(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any]:
-    from .api import scenario as lookup
-    from .userscenario import USER_MAX_STATES, is_user
-
-    scenario = lookup(scenario_id)  # a user's scenario is carried by its id
-    budget = USER_MAX_STATES if is_user(scenario_id) else DEFAULT_MAX_STATES
-    return verdict(scenario, code, prefix, max_states=budget)
 
 
 def check_command(scenario_id: str | None, code: str | None, all_: bool, as_json: bool, max_states: int,
