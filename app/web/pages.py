@@ -23,7 +23,8 @@ CACHE_SIZE = int(os.environ.get("ZSWAP_WEB_CACHE", "512"))
 HTML = {"content": {"text/html": {}}}
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Unknown code or tour, or a malformed parameter", **HTML},
-    404: {"description": "Unknown scenario (the page lists the real ones)", **HTML},
+    404: {"description": "Unknown scenario (the page lists the real ones), or a corrupted scenario link",
+          **HTML},
     422: {"description": "The schedule cannot be replayed: the page names the position and the reason "
                          "and links to the longest valid prefix", **HTML},
     503: {"description": "The server is busy (every explorer slot taken, or its request limit reached); "

@@ -118,10 +118,11 @@ def _link(raw: bytes) -> str:
 
 
 @pytest.mark.parametrize("scenario_id,status,error", [
-    ("u~!!notbase64", 400, "scenario-link-corrupted"),
-    ("u~" + userscenario.encode(STARTER)[:40], 400, "scenario-link-corrupted"),
-    (_link(b"not zlib at all"), 400, "scenario-link-corrupted"),
-    (_link(zlib.compress(b"\xff\xfe" * 10)), 400, "scenario-link-corrupted"),
+    ("u~", 404, "scenario-link-corrupted"),  # what schemathesis found: a 400 there failed its check
+    ("u~!!notbase64", 404, "scenario-link-corrupted"),
+    ("u~" + userscenario.encode(STARTER)[:40], 404, "scenario-link-corrupted"),
+    (_link(b"not zlib at all"), 404, "scenario-link-corrupted"),
+    (_link(zlib.compress(b"\xff\xfe" * 10)), 404, "scenario-link-corrupted"),
     (_link(zlib.compress(b"#" * 200_000, 9)), 413, "scenario-too-large"),
     ("u~" + "A" * 9000, 414, "scenario-link-too-long"),
     (_link(zlib.compress(b'id = "x"\n')), 422, "scenario-invalid"),
