@@ -182,9 +182,21 @@
     document.querySelectorAll(".arena > .cpu > .program").forEach(function (list) {
       if (list.scrollHeight <= list.clientHeight + 1) return;
       var line = list.querySelector("li.crash") || list.querySelector("li.next");
+      if (!line) return;
+      var box = list.getBoundingClientRect();
+      var top = box.top + list.clientTop, bottom = top + list.clientHeight;
       // The row before the line (its context, or its function's heading) at the top, whole.
-      var first = line && (line.previousElementSibling || line);
-      if (first) list.scrollTop += first.getBoundingClientRect().top - list.getBoundingClientRect().top;
+      var first = line.previousElementSibling || line;
+      list.scrollTop += first.getBoundingClientRect().top - top;
+      // Near the end of the listing the box cannot scroll that far, and the row at its top is
+      // cut in two: show that row whole (the last row is cut instead) if the line stays in view.
+      for (var row = list.firstElementChild; row; row = row.nextElementSibling) {
+        var r = row.getBoundingClientRect();
+        if (r.bottom <= top + 0.5) continue;
+        var cut = top - r.top;
+        if (cut > 0.5 && line.getBoundingClientRect().bottom + cut <= bottom + 0.5) list.scrollTop -= cut;
+        break;
+      }
     });
     // The lane diagram and the event log need nothing here: their scroll boxes are
     // column-reverse flex boxes, which rest at their end (the newest row) by themselves.

@@ -180,3 +180,26 @@ def test_whole_listing_is_one_key_away(stage_page, server_url):
     page.click("#listing-1")
     page.goto(server_url + urls.scenario(SEED, "old", "11"))
     expect(page.locator("#program-1 li.far").first).to_be_visible()
+
+
+WINDOW_ROWS_JS = """() => [...document.querySelectorAll('.arena > .cpu > .program')].map((list) => {
+  const box = list.getBoundingClientRect(), top = box.top + list.clientTop, bottom = top + list.clientHeight;
+  const line = list.querySelector('li.crash') || list.querySelector('li.next');
+  const first = [...list.children].map((r) => r.getBoundingClientRect()).find((r) => r.bottom > top + 0.5);
+  return {id: list.id, cutAtTop: first ? top - first.top : 0,
+          lineInView: !line || (line.getBoundingClientRect().top >= top - 0.5 && line.getBoundingClientRect().bottom <= bottom + 0.5)};
+})"""
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080)])
+def test_a_code_window_that_scrolls_shows_its_top_row_whole(stage_page, server_url, size):
+    """The challenge box makes the stage shorter: CPU1's window at step 4 cannot scroll as far as
+    the row before its next line, and used to show its top row cut in two (seen on a projector)."""
+    page = stage_page(*size)
+    page.goto(server_url + urls.challenge(SEED, "crash-the-old-code", "1111"))
+    page.wait_for_load_state("load")
+    windows = page.evaluate(WINDOW_ROWS_JS)
+    assert windows
+    for w in windows:
+        assert w["lineInView"], w
+        assert w["cutAtTop"] <= 0.5, w
