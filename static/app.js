@@ -49,8 +49,31 @@
     }
   }
   document.addEventListener("htmx:config:request", function (ev) {
-    if (listingOn() && ev.detail && ev.detail.ctx) ev.detail.ctx.request.headers["HX-Listing"] = "whole";
+    var ctx = ev.detail && ev.detail.ctx;
+    if (!ctx) return;
+    if (listingOn()) ctx.request.headers["HX-Listing"] = "whole";
+    // Which state this page shows: the server sends only the regions that differ from it, and an
+    // empty twin (data-same) for each region that is the same (app/web/regions.py).
+    var state = document.getElementById("state");
+    var key = state && state.getAttribute("data-key");
+    if (key && ctx.target === state && !ctx.wholeState) ctx.request.headers["HX-Have"] = key;
   });
+  // The morph leaves an element the answer sends as an empty twin as it is.
+  if (window.htmx) {
+    htmx.registerExtension("zswap-same", {
+      htmx_before_morph_node: function (old, detail) {
+        var n = detail && detail.newNode;
+        return !(n && n.nodeType === 1 && n.hasAttribute("data-same"));
+      }
+    });
+  }
+  // A twin the page had no element for (it showed another state than it said): fetch the state
+  // whole. Never seen; a safety net, not a path.
+  function mended() {
+    if (!document.querySelector("#state [data-same]") || !window.htmx) return false;
+    htmx.ajax("GET", location.pathname + location.search, { target: "#state", swap: "outerMorph", wholeState: true });
+    return true;
+  }
 
   function hotkeyTarget(key) {
     var els = document.querySelectorAll("[data-hotkey]");
@@ -134,10 +157,17 @@
   if (!history.state) {
     try { history.replaceState({ htmx: true }, ""); } catch (e) { /* ignore */ }
   }
-  document.addEventListener("htmx:after:history:push", function (ev) {
+  // htmx would push {htmx: true} and the entry would then be rewritten with zswapPrev: one history
+  // write instead of two (each is a same-document navigation the browser records, on the click's
+  // critical path). Others still hear htmx:after:history:push (static/live.js publishes on it).
+  document.addEventListener("htmx:before:history:update", function (ev) {
+    var h = ev.detail && ev.detail.history;
+    if (!h || h.type !== "push") return;
+    ev.preventDefault();
     var prev = lastUrl;
+    try { history.pushState({ htmx: true, zswapPrev: prev }, "", h.path); } catch (e) { return; }
     lastUrl = location.pathname + location.search;
-    try { history.replaceState({ htmx: true, zswapPrev: prev }, ""); } catch (e) { /* ignore */ }
+    document.dispatchEvent(new CustomEvent("htmx:after:history:push", { detail: { path: h.path } }));
   });
   window.addEventListener("popstate", function () { lastUrl = location.pathname + location.search; });
   document.addEventListener("click", function (ev) {
@@ -203,6 +233,7 @@
   }
 
   function afterSwap() {
+    if (mended()) return;
     applyListing();
     reopenDrawers();
     reveal();

@@ -12,8 +12,9 @@ from .actors.variants import VARIANTS
 from .engine import ACTORS
 from .initial import actor_for
 from .prefix import cached_replay
+from .replay import MAX_STEPS
 from .replay import ScheduleError as _ScheduleError
-from .cache import bounded_cache, share
+from .cache import BoundedCache, bounded_cache, share
 from .errors import ModelInputError, ScheduleError, UnknownCode, UnknownScenario
 from .scenario import CODES, Scenario, ScenarioFileError, all_codes, code_info, cpu_label, load_all
 from .viewtypes import RunView
@@ -83,12 +84,30 @@ def run(scenario_id: str, code: str, schedule: str):  # type: ignore[no-untyped-
 
 
 def validate(scenario_id: str, code: str, schedule: str) -> ScheduleError | None:
-    """The schedule's first error, or None when it replays (cheaper than build_view)."""
+    """The schedule's first error, or None when it replays (cheaper than build_view).
+
+    A page validates its schedule on every other code (how far it stays valid there), and the
+    next step's page the same schedule plus one step. A schedule that broke on a code breaks
+    there at the same step whatever follows, so the parent's error is the answer; the replay
+    cache does not keep failed replays, and redoing one cost a replay from the start, per code,
+    per step."""
+    key = (scenario_id, code, schedule)
+    if schedule:
+        hit, parent = _validated.get((scenario_id, code, schedule[:-1]))
+        if hit and parent is not None and parent.position < MAX_STEPS:
+            _validated.put(key, parent)
+            return parent
     try:
         run(scenario_id, code, schedule)
     except ScheduleError as err:
+        _validated.put(key, err)
         return err
+    _validated.put(key, None)
     return None
+
+
+# A schedule's first error on a code (or None), about 300 bytes an entry.
+_validated = BoundedCache(8192, share(0.01), lambda err: 300)
 
 
 def check(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any]:

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from app.model.cache import bounded_cache, share
-from app.web import compression, context, errors, lanerows, listing, modelapi, render, searches, urls, work
+from app.web import compression, context, errors, lanerows, listing, modelapi, regions, render, searches, urls, work
 from app.web.params import Code, Prefix, Schedule
 
 router = APIRouter()
@@ -82,20 +82,25 @@ async def scenario_page(
             raise errors.busy(searches.RETRY_AFTER) from None
     t = t[: modelapi.MAX_STEPS + 1]
     whole = render.wants_whole_listing(request)
+    # The state the page shows now, if it says (app/web/regions.py): only its changed regions come.
+    have = request.headers.get(regions.HAVE_HEADER) if fragment else None
     if compression.accepts_gzip(request.headers.get("accept-encoding")):
         # Browsers accept gzip: the page (about 65 kB) is compressed once per state, not per request.
-        body = await work.cached_or_run(state_gzip, fragment, scenario_id, code, t, tour, whole, pick)
+        body = await work.cached_or_run(state_gzip, fragment, scenario_id, code, t, tour, whole, pick, have)
         return Response(body, media_type="text/html; charset=utf-8", headers=GZIP_HEADERS)
-    html = await work.cached_or_run(state_html, fragment, scenario_id, code, t, tour, whole, pick)
+    html = await work.cached_or_run(state_delta, fragment, scenario_id, code, t, tour, whole, pick, have)
     return HTMLResponse(html, headers={"Vary": VARY_ENCODING})
 
 
 def clear_caches() -> None:
     state_gzip.cache_clear()
+    state_delta.cache_clear()
     state_html.cache_clear()
+    state_parts.cache_clear()
     events_html.cache_clear()
     listing.clear()
     lanerows.clear()
+    regions.clear()
 
 
 VARY_ENCODING = render.VARY + ", Accept-Encoding"
@@ -104,25 +109,52 @@ GZIP_HEADERS = {"Vary": VARY_ENCODING, "Content-Encoding": "gzip"}
 
 @bounded_cache(CACHE_SIZE, share(0.06))
 def state_gzip(fragment: bool, scenario_id: str, code: str, t: str, tour: str | None,
-               whole: bool = False, pick: int | None = None) -> bytes:
-    """state_html, gzip-compressed (cached beside it: the URL is the state, so is the body)."""
-    return gzip.compress(state_html(fragment, scenario_id, code, t, tour, whole, pick).encode(), compresslevel=6)
+               whole: bool = False, pick: int | None = None, have: str | None = None) -> bytes:
+    """state_delta, gzip-compressed (cached beside it: the URL is the state, so is the body)."""
+    html = state_delta(fragment, scenario_id, code, t, tour, whole, pick, have)
+    return gzip.compress(html.encode(), compresslevel=6)
 
 
-@bounded_cache(CACHE_SIZE, share(0.12))
+@bounded_cache(CACHE_SIZE, share(0.03))
+def state_delta(fragment: bool, scenario_id: str, code: str, t: str, tour: str | None,
+                whole: bool = False, pick: int | None = None, have: str | None = None) -> str:
+    """The fragment of one state for a page that shows state `have` (its #state[data-key]): the
+    regions that page already has come as empty twins. Whole when the server no longer holds
+    that state's regions (a state's HTML never changes, so either answer stays right)."""
+    held = regions.have(have) if fragment else None
+    if held is None:
+        return state_html(fragment, scenario_id, code, t, tour, whole, pick)
+    return state_parts(fragment, scenario_id, code, t, tour, whole, pick).against(held)[0]
+
+
+@bounded_cache(CACHE_SIZE, share(0.09))
 def state_html(fragment: bool, scenario_id: str, code: str, t: str, tour: str | None,
                whole: bool = False, pick: int | None = None) -> str:
     """The page (or fragment) of one state, with whole listings or only their windows; bad input
     raises WebError, which is not cached."""
+    return state_parts(fragment, scenario_id, code, t, tour, whole, pick).whole()
+
+
+@bounded_cache(CACHE_SIZE, share(0.06), regions.parts_size)
+def state_parts(fragment: bool, scenario_id: str, code: str, t: str, tour: str | None,
+                whole: bool = False, pick: int | None = None) -> regions.Parts:
+    """state_html cut at its regions, which are remembered under the state's key for the next
+    step's answer (app/web/regions.py)."""
     scenario, view = run_page_view(scenario_id, code, t, tour, api=False)
     ctx = context.page_context(scenario, view, tour, whole, pick=pick)
     if pick is not None:
         check_pick(ctx, pick)
     here = context.here_verdict(scenario, code, t)
+    key = regions.state_key(scenario_id, code, t, tour, whole, pick)
     if fragment:
-        return render.render("_state.html", ctx=ctx, view=view, is_fragment=True, here=here)
-    return render.render("scenario.html", ctx=ctx, view=view, is_fragment=False, here=here,
-                         verdicts=context.verdict_pane(scenario))
+        html = render.render("_state.html", ctx=ctx, view=view, is_fragment=True, here=here,
+                             state_key=key, **regions.MARKERS)
+    else:
+        html = render.render("scenario.html", ctx=ctx, view=view, is_fragment=False, here=here,
+                             verdicts=context.verdict_pane(scenario), state_key=key, **regions.MARKERS)
+    parts = regions.split(html)
+    regions.remember(key, parts)
+    return parts
 
 
 def check_pick(ctx: context.PageContext, pick: int) -> None:

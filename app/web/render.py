@@ -9,15 +9,16 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from app.web import urls
+from app.web import regions, urls
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
 STATIC = ROOT / "static"
 
 # Headers we branch on when choosing a fragment or a full page (stack-notes: htmx 4 history), and
-# whether the CPUs' listings come whole (static/app.js sends HX-Listing while they are expanded).
-VARY = "HX-Request, HX-Request-Type, HX-History-Restore-Request, HX-Listing"
+# whether the CPUs' listings come whole (static/app.js sends HX-Listing while they are expanded),
+# and which state the page shows (HX-Have: only the regions that differ come, app/web/regions.py).
+VARY = "HX-Request, HX-Request-Type, HX-History-Restore-Request, HX-Listing, HX-Have"
 
 env = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -32,6 +33,9 @@ env = Environment(
 env.globals["urls"] = urls
 env.globals["embed"] = False  # True when rendering the read-only embed (app.web.embeds)
 env.globals["challenge"] = None  # the challenge's state on a challenge page (app.web.challenges)
+# Region markers (app/web/regions.py): only the scenario page's state asks for them.
+env.globals.update(regions.NO_MARKERS)
+env.globals["state_key"] = None  # the state's name for the next step's answer (regions.state_key)
 
 
 def wants_fragment(request: Request) -> bool:
