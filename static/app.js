@@ -52,13 +52,12 @@
     var ctx = ev.detail && ev.detail.ctx;
     if (!ctx) return;
     if (listingOn()) ctx.request.headers["HX-Listing"] = "whole";
-    // Which state this page shows: the server sends only the regions that differ from it, and an
-    // empty twin (data-same) for each region that is the same (app/web/regions.py).
+    // The state shown: the answer sends its unchanged regions as empty twins (app/web/regions.py).
     var state = document.getElementById("state");
     var key = state && state.getAttribute("data-key");
     if (key && ctx.target === state && !ctx.wholeState) ctx.request.headers["HX-Have"] = key;
   });
-  // The morph leaves an element the answer sends as an empty twin as it is.
+  // The morph keeps the element of an empty twin.
   if (window.htmx) {
     htmx.registerExtension("zswap-same", {
       htmx_before_morph_node: function (old, detail) {
@@ -67,8 +66,7 @@
       }
     });
   }
-  // A twin the page had no element for (it showed another state than it said): fetch the state
-  // whole. Never seen; a safety net, not a path.
+  // A twin with no element to keep (never seen; a safety net): fetch the state whole.
   function mended() {
     if (!document.querySelector("#state [data-same]") || !window.htmx) return false;
     htmx.ajax("GET", location.pathname + location.search, { target: "#state", swap: "outerMorph", wholeState: true });
@@ -157,9 +155,7 @@
   if (!history.state) {
     try { history.replaceState({ htmx: true }, ""); } catch (e) { /* ignore */ }
   }
-  // htmx would push {htmx: true} and the entry would then be rewritten with zswapPrev: one history
-  // write instead of two (each is a same-document navigation the browser records, on the click's
-  // critical path). Others still hear htmx:after:history:push (static/live.js publishes on it).
+  // One history write per step, not htmx's push and then ours (live.js hears the push event).
   document.addEventListener("htmx:before:history:update", function (ev) {
     var h = ev.detail && ev.detail.history;
     if (!h || h.type !== "push") return;
