@@ -51,6 +51,8 @@ def main() -> None:
             walks.append((sid, code, t))
     walks = list(dict.fromkeys(walks))
     pages.clear_caches()
+    if hasattr(modelapi, "clear_model_caches"):  # an older --repo lacks it
+        modelapi.clear_model_caches()  # the walks above replayed every state: forget them
     times = []
     for sid, code, t in walks:
         pages.state_gzip(True, sid, code, t[:-1], None)  # the previous click

@@ -110,6 +110,16 @@ def validate(scenario_id: str, code: str, schedule: str) -> ScheduleError | None
 _validated = BoundedCache(8192, share(0.01), lambda err: 300)
 
 
+def clear_caches() -> None:
+    """Forget every replay, view, walk and validation (benchmarks measure states nobody asked for)."""
+    from . import prefix, view
+
+    prefix.clear()
+    view.clear()
+    _validated.clear()
+    _cached_view.cache_clear()
+
+
 def check(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any]:
     """The explorer's verdict for one scenario under one code (cached: it never changes).
 

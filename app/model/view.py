@@ -5,10 +5,11 @@ The JSON API and every HTML pane render this very dict.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .cache import BoundedCache, share
 from .changes import pane_changes
-from .engine import ACTORS, Blocked, StepResult, try_step
+from .engine import ACTORS, PART_INDEX, SHARED_PARTS, Blocked, StepResult, run_step, try_step
 from .lanes import lane_rows
 from .replay import Run, all_violations
 from .reports import free_chain, report
@@ -147,59 +148,94 @@ def _locals(world: World, cpu: Cpu) -> list[Local]:
 @dataclass(frozen=True)
 class _Walk:
     """A CPU running alone from a world until it blocks or is done (at most RUN_LIMIT steps):
-    its (stack depth, function) at each state it reached still running, and the steps it took."""
+    its (stack depth, function) at each state it reached still running, and the steps it took.
+    ``reads``: the shared parts of the world (indices into World.parts()) any of its steps
+    touched, and ``values`` what they were in the world it started from; None when a step looked
+    at other CPUs (such a walk is never reused for another world)."""
 
     frames: tuple[tuple[int, str], ...]
     steps: int
+    reads: tuple[int, ...] | None = None
+    values: tuple[Any, ...] = ()
 
 
-# Walks by (world, CPU). A step's page continues its parent page's walk: when the CPU that took
-# the step is the one walking, its walk from the new world is the old walk less its first step
-# (the CPU runs alone, and a step is a function of the world), so only the other CPUs walk anew.
+# Walks by (world, CPU). A step's page continues its parent page's walk (the CPU runs alone, and
+# a step is a function of the CPU's record and the parts of the world it touches):
+# - when the CPU that took the step is the one walking, its walk from the new world is the old
+#   walk less its first step;
+# - when another CPU took the step, the old walk is still right if the walker's record is the
+#   same and the step left every part the walk touched as it was (checked, not assumed: a step
+#   that takes a lock the walker would wait for changes the part holding that lock).
+# Only a walk that fails both checks runs the CPU again (each of its steps is a model step).
 _walks = BoundedCache(2048, share(0.02), lambda walk: 4096 + 64 * len(walk.frames))
 
 
-def _walk(world: World, cpu_id: int, first: "StepResult | Blocked | None") -> _Walk:
-    """Run ``cpu_id`` alone from ``world``; ``first`` is the already known try_step of it."""
+def clear() -> None:
+    _walks.clear()
+
+
+def _walk(world: World, cpu_id: int) -> _Walk:
+    """Run ``cpu_id`` alone from ``world``, noting what its steps touched."""
     frames: list[tuple[int, str]] = []
-    steps, w, result = 0, world, first
+    touched: set[int] = set()
+    others = False
+    steps, w = 0, world
     while steps < RUN_LIMIT:
         c = w.cpu(cpu_id)
         if c.state != "run" or c.pc is None:
             break
         frames.append((len(c.stack), line_of(c.pc).function))
-        if result is None:
-            result = try_step(w, cpu_id)
+        result, ctx = run_step(w, cpu_id)
+        others = others or ctx.read_cpus
+        touched.update(PART_INDEX[name] for name in SHARED_PARTS if ctx.fetched(name))
         if isinstance(result, Blocked):
             break
-        w, result, steps = result.world, None, steps + 1
-    return _Walk(tuple(frames), steps)
+        w, steps = result.world, steps + 1
+    if others:
+        return _Walk(tuple(frames), steps)
+    reads = tuple(sorted(touched))
+    parts = world.parts()
+    return _Walk(tuple(frames), steps, reads, tuple(parts[i] for i in reads))
 
 
-def _cached_walk(run: Run, world: World, cpu_id: int, first: "StepResult | Blocked | None") -> _Walk:
+def _still_valid(walk: _Walk, world: World) -> bool:
+    """Whether ``walk`` (from another world, with the walker's same record) holds in ``world``."""
+    if walk.reads is None:
+        return False
+    parts = world.parts()
+    return all(parts[i] is v or parts[i] == v for i, v in zip(walk.reads, walk.values))
+
+
+def _cached_walk(run: Run, world: World, cpu_id: int) -> _Walk:
     found, walk = _walks.get((world, cpu_id))
     if found:
         return walk  # type: ignore[no-any-return]
     walk = None
-    if run.steps and run.steps[-1][0] == cpu_id and len(run.worlds) >= 2:
-        found, parent = _walks.get((run.worlds[-2], cpu_id))
-        # A walk cut at RUN_LIMIT may go one step further from here: walk that one anew.
-        if found and 1 <= parent.steps < RUN_LIMIT:
-            walk = _Walk(parent.frames[1:], parent.steps - 1)
+    if run.steps and len(run.worlds) >= 2:
+        before = run.worlds[-2]
+        found, parent = _walks.get((before, cpu_id))
+        if found and run.steps[-1][0] == cpu_id:
+            # A walk cut at RUN_LIMIT may go one step further from here: walk that one anew.
+            if 1 <= parent.steps < RUN_LIMIT:
+                reads = parent.reads
+                values = () if reads is None else tuple(world.parts()[i] for i in reads)
+                walk = _Walk(parent.frames[1:], parent.steps - 1, reads, values)
+        elif found and before.cpu(cpu_id) == world.cpu(cpu_id) and _still_valid(parent, world):
+            walk = _Walk(parent.frames, parent.steps, parent.reads, tuple(world.parts()[i] for i in parent.reads))  # type: ignore[union-attr]
     if walk is None:
-        walk = _walk(world, cpu_id, first)
+        walk = _walk(world, cpu_id)
     _walks.put((world, cpu_id), walk)
     return walk
 
 
-def _run_alone(run: Run, world: World, cpu_id: int, first: "StepResult | Blocked | None") -> tuple[str, str]:
+def _run_alone(run: Run, world: World, cpu_id: int) -> tuple[str, str]:
     """Digits to append for ("step over", "run until blocked"): run ``cpu_id`` alone until it
     blocks or is done; "step over" is the prefix that ends where its current function returns.
     One walk for both (the CPU runs alone, so the shorter walk is a prefix of the longer)."""
     cpu = world.cpu(cpu_id)
     if cpu.state != "run" or cpu.pc is None:
         return "", ""
-    walk = _cached_walk(run, world, cpu_id, first)
+    walk = _cached_walk(run, world, cpu_id)
     depth0, function0 = walk.frames[0]
     frames = [function0]  # kernel calls the model makes without a stack frame
     over: int | None = None
@@ -264,7 +300,7 @@ def _cpu_view(run: Run, world: World, cpu: Cpu, executed: list[str], crash_step:
                 "executed": i in done,
             }
         )
-    step_over, run_until_blocked = _run_alone(run, world, cpu.id, first) if status == "runnable" else ("", "")
+    step_over, run_until_blocked = _run_alone(run, world, cpu.id) if status == "runnable" else ("", "")
     return {
         "id": cpu.id,
         "actor": cpu.actor,

@@ -86,6 +86,11 @@ def scenario_ids() -> list[str]:
     return [s["id"] for s in scenarios()]
 
 
+def clear_model_caches() -> None:
+    """The model forgets every state it replayed (benchmarks of never-seen states)."""
+    api.clear_caches()
+
+
 def replay(scenario_id: str, code: str, schedule: str) -> dict[str, Any]:
     """build_view with the schedule cut one past the limit (the error position is the same).
 

@@ -53,8 +53,9 @@ def _buttons(view):
 @given(sid=st.sampled_from(sorted(SCENARIOS)), code=st.sampled_from(["old", "new"]),
        picks=st.lists(st.integers(min_value=0, max_value=3), max_size=60))
 def test_a_walk_continued_from_the_parent_state_equals_a_fresh_walk(sid, code, picks):
-    """"Step over" and "Run" of a state whose parent was shown just before (its CPU's walk is the
-    parent's less one step, app/model/view.py) are those of a state shown cold."""
+    """"Step over" and "Run" of a state whose parent was shown just before (the stepping CPU's walk
+    is the parent's less one step; another CPU's is the parent's when the step left everything it
+    touches as it was: app/model/view.py) are those of a state shown cold."""
     s = SCENARIOS[sid]
     run = replay(s, code, "")
     t = ""
