@@ -172,6 +172,7 @@ _walks = BoundedCache(2048, share(0.02), lambda walk: 4096 + 64 * len(walk.frame
 
 def clear() -> None:
     _walks.clear()
+    _programs.clear()
 
 
 def _walk(world: World, cpu_id: int) -> _Walk:
@@ -282,24 +283,39 @@ def _listing_positions(listing: tuple[tuple[str, int], ...], history: list[str],
     return done, (place(pc, last) if pc else None)
 
 
-def _cpu_view(run: Run, world: World, cpu: Cpu, executed: list[str], crash_step: str | None,
-              first: "StepResult | Blocked | None") -> CpuView:
-    actor = ACTORS[cpu.actor]
-    status, text, blocked_on = cpu_status(world, cpu, first)
-    program: list[ProgramLine] = []
-    listing = PROGRAMS[cpu.actor]
-    done, here = _listing_positions(listing, executed, cpu.pc)
-    for i, (step_id, depth) in enumerate(listing):
-        line = source_line(step_id)
+# A CPU's listing with its ticks, by what decides them: a CPU that did not take the step keeps
+# its listing, so a step's view builds one listing, not one per CPU. Shared between cached views,
+# which are read-only (build_view hands out deep copies).
+_programs = BoundedCache(4096, share(0.01), lambda program: 300 * len(program))
+
+
+def _program(actor: str, done: frozenset[int], here: int | None, crashed: bool, crash_step: str | None) -> list[ProgramLine]:
+    key = (actor, done, here, crashed, crash_step)
+    found, program = _programs.get(key)
+    if found:
+        return program  # type: ignore[no-any-return]
+    program = []
+    for i, (step_id, depth) in enumerate(PROGRAMS[actor]):
         program.append(
             {
-                **line,  # type: ignore[typeddict-item]
+                **source_line(step_id),  # type: ignore[typeddict-item]
                 "depth": depth,
-                "is_next": status != "crashed" and i == here,
+                "is_next": not crashed and i == here,
                 "is_crash": crash_step == step_id and i == here,
                 "executed": i in done,
             }
         )
+    _programs.put(key, program)
+    return program
+
+
+def _cpu_view(run: Run, world: World, cpu: Cpu, executed: list[str], crash_step: str | None,
+              first: "StepResult | Blocked | None") -> CpuView:
+    actor = ACTORS[cpu.actor]
+    status, text, blocked_on = cpu_status(world, cpu, first)
+    listing = PROGRAMS[cpu.actor]
+    done, here = _listing_positions(listing, executed, cpu.pc)
+    program = _program(cpu.actor, frozenset(done), here, status == "crashed", crash_step)
     step_over, run_until_blocked = _run_alone(run, world, cpu.id) if status == "runnable" else ("", "")
     return {
         "id": cpu.id,

@@ -51,7 +51,7 @@ def _buttons(view):
 
 @settings(max_examples=40, deadline=None)
 @given(sid=st.sampled_from(sorted(SCENARIOS)), code=st.sampled_from(["old", "new"]),
-       picks=st.lists(st.integers(min_value=0, max_value=3), max_size=60))
+       picks=st.lists(st.integers(min_value=0, max_value=3), min_size=8, max_size=60))
 def test_a_walk_continued_from_the_parent_state_equals_a_fresh_walk(sid, code, picks):
     """"Step over" and "Run" of a state whose parent was shown just before (the stepping CPU's walk
     is the parent's less one step; another CPU's is the parent's when the step left everything it
@@ -69,3 +69,25 @@ def test_a_walk_continued_from_the_parent_state_equals_a_fresh_walk(sid, code, p
         t += str(can[pick % len(can)])
         run = prefix.cached_replay(s, code, t)
         build_run_view(replay(s, code, t[:-1]))  # the parent shown just before: its walks cached
+
+
+@settings(max_examples=40, deadline=None)
+@given(sid=st.sampled_from(sorted(SCENARIOS)), code=st.sampled_from(["old", "new"]),
+       picks=st.lists(st.integers(min_value=0, max_value=3), min_size=8, max_size=60))
+def test_a_view_built_after_its_parent_equals_one_built_cold(sid, code, picks):
+    """The whole view of each state of a walk, built right after its parent's (the walks and the
+    listings of the CPUs that did not step are reused: app/model/view.py), equals the view built
+    with every view cache empty."""
+    s = SCENARIOS[sid]
+    run = replay(s, code, "")
+    t = ""
+    for pick in picks:
+        warm = build_run_view(run)
+        view.clear()
+        assert warm == build_run_view(run)
+        can = enabled(run.world)
+        if not can:
+            break
+        t += str(can[pick % len(can)])
+        run = prefix.cached_replay(s, code, t)
+        build_run_view(replay(s, code, t[:-1]))
