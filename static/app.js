@@ -230,6 +230,8 @@
 
   function afterSwap() {
     if (mended()) return;
+    // A menu is closed by a step, as when the morph rewrote it (a kept one keeps its open state).
+    document.querySelectorAll("#state details.menu[open]").forEach(function (d) { d.open = false; });
     applyListing();
     reopenDrawers();
     reveal();

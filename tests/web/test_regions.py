@@ -158,3 +158,16 @@ def test_stepping_keeps_unchanged_regions_and_ends_where_a_fresh_load_does(proje
     stepped = page.evaluate(shown)
     page.goto(page.url)
     assert page.evaluate(shown) == stepped
+
+
+@pytest.mark.browser
+def test_a_step_closes_an_open_menu_the_answer_keeps(projector, server_url):
+    """The Tours menu comes as a twin (it is the same at every step), so the morph no longer
+    closes it: a step still does, as it did when the menu was rewritten."""
+    page = projector
+    page.goto(server_url + urls.scenario(SEED, "old"))
+    page.click("#tours-menu > summary")
+    assert page.evaluate("() => document.getElementById('tours-menu').open")
+    page.keyboard.press("1")
+    page.wait_for_function("() => document.querySelector('#state').dataset.steps === '1'")
+    page.wait_for_function("() => !document.getElementById('tours-menu').open")
