@@ -291,10 +291,18 @@ def test_every_render_cache_and_the_view_cache_are_byte_bounded():
     from app.model import api as model_api
     from app.web import api, exports, pages
 
-    for fn in (pages.state_html, pages.state_gzip, pages.events_html, api.state_json, api.state_json_gzip,
-               exports.lanes_svg_text, exports.diagram_text, model_api._cached_view):
+    from app.model import view
+    from app.web import regions
+
+    for fn in (pages.state_html, pages.state_gzip, pages.state_delta, pages.state_parts, pages.events_html,
+               api.state_json, api.state_json_gzip, exports.lanes_svg_text, exports.diagram_text,
+               model_api._cached_view):
         cache = fn.cache
         assert 0 < cache.max_bytes <= 64 << 20 and cache.max_entries <= 1024, fn.__name__
+    # The memos behind a step (held regions, validations, walks, listings): bounded the same way.
+    for name, cache in (("regions", regions._have), ("validated", model_api._validated),
+                        ("walks", view._walks), ("programs", view._programs)):
+        assert 0 < cache.max_bytes <= 64 << 20 and cache.max_entries <= 8192, name
 
 
 def test_api_scenarios_is_serialised_once(client):
