@@ -200,7 +200,7 @@ def view_size(view: RunView) -> int:
 # about 77 KiB each, 300 MB and more under random schedules, and their millions of small objects
 # made every full garbage collection long. A view is reused by the page, the JSON, the events and
 # the exports of one state; the rendered text of each is cached on its own.
-@bounded_cache(256, share(0.25), view_size)
+@bounded_cache(256, share(0.2), view_size)
 def _cached_view(scenario_id: str, code: str, schedule: str) -> RunView:
     from .view import build_run_view  # the view's modules (reports, lanes, sources) load on first use
 

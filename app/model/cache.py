@@ -19,8 +19,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 BUDGET = int(float(os.environ.get("ZSWAP_CACHE_MB", "64")) * (1 << 20))
 
 
+# Every share taken (a test holds their sum to the whole budget).
+SHARES: list[float] = []
+
+
 def share(fraction: float) -> int:
     """``fraction`` of the process's cache budget, in bytes."""
+    SHARES.append(fraction)
     return int(BUDGET * fraction)
 
 

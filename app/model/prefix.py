@@ -14,7 +14,7 @@ from .scenario import Scenario
 # entries and by an estimate of 2 kB a step, within a share of the process's cache budget.
 STEP_BYTES = 2048
 MAX_RUNS = 1024
-_runs = BoundedCache(MAX_RUNS, share(0.2), lambda run: 1024 + STEP_BYTES * len(run.schedule))
+_runs = BoundedCache(MAX_RUNS, share(0.15), lambda run: 1024 + STEP_BYTES * len(run.schedule))
 
 
 def clear() -> None:

@@ -79,7 +79,7 @@ def state_json_gzip(scenario_id: str, code: str, t: str) -> bytes:
     return gzip.compress(state_json(scenario_id, code, t), compresslevel=compression.COMPRESSLEVEL)
 
 
-@bounded_cache(pages.CACHE_SIZE, share(0.12))
+@bounded_cache(pages.CACHE_SIZE, share(0.08))
 def state_json(scenario_id: str, code: str, t: str) -> bytes:
     """The RunView as JSON bytes (memoised like the pages: the same URL is always the same state)."""
     _, view = pages.run_page_view(scenario_id, code, t, None, api=True)

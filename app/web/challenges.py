@@ -87,7 +87,7 @@ def render_challenge(fragment: bool, scenario_id: str, name: str, t: str, answer
     return render.render("challenge.html", ctx=ctx, view=view, is_fragment=False, here=None, challenge=state)
 
 
-@bounded_cache(pages.CACHE_SIZE, share(0.06))
+@bounded_cache(pages.CACHE_SIZE, share(0.03))
 def challenge_html(fragment: bool, scenario_id: str, name: str, t: str) -> str:
     return render_challenge(fragment, scenario_id, name, t, None)
 

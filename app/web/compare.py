@@ -72,7 +72,7 @@ def _side(scenario_id: str, name: str, code: str, t: str, view: dict[str, Any], 
                        url(t[:-1]) if t else None)
 
 
-@bounded_cache(pages.CACHE_SIZE, share(0.06))
+@bounded_cache(pages.CACHE_SIZE, share(0.03))
 def compare_html(scenario_id: str, code_a: str, t_a: str, code_b: str, t_b: str) -> str:
     scenario = modelapi.scenario(scenario_id)
     if scenario is None:

@@ -62,7 +62,7 @@ def _position(name: str, value: int | None, low: int, high: int, default: int) -
     return value
 
 
-@bounded_cache(pages.CACHE_SIZE, share(0.06))
+@bounded_cache(pages.CACHE_SIZE, share(0.03))
 def embed_html(scenario_id: str, code: str, t: str, start: int, at: int) -> str:
     scenario, _ = pages.run_page_view(scenario_id, code, t, None, api=False)  # the whole range replays
     view = modelapi.replay(scenario_id, code, t[:at])

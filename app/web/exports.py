@@ -74,7 +74,7 @@ def svg_layout(view: dict[str, Any], code: str, t: str) -> dict[str, Any]:
             "row_h": ROW_H}
 
 
-@bounded_cache(pages.CACHE_SIZE, share(0.06))
+@bounded_cache(pages.CACHE_SIZE, share(0.04))
 def lanes_svg_text(scenario_id: str, code: str, t: str) -> str:
     """The SVG of one state (memoised: the URL is the state; bad input raises WebError)."""
     _, view = pages.run_page_view(scenario_id, code, t, None, api=False)

@@ -107,7 +107,7 @@ VARY_ENCODING = render.VARY + ", Accept-Encoding"
 GZIP_HEADERS = {"Vary": VARY_ENCODING, "Content-Encoding": "gzip"}
 
 
-@bounded_cache(CACHE_SIZE, share(0.06))
+@bounded_cache(CACHE_SIZE, share(0.05))
 def state_gzip(fragment: bool, scenario_id: str, code: str, t: str, tour: str | None,
                whole: bool = False, pick: int | None = None, have: str | None = None) -> bytes:
     """state_delta, gzip-compressed (cached beside it: the URL is the state, so is the body)."""
@@ -115,7 +115,7 @@ def state_gzip(fragment: bool, scenario_id: str, code: str, t: str, tour: str | 
     return gzip.compress(html.encode(), compresslevel=6)
 
 
-@bounded_cache(CACHE_SIZE, share(0.03))
+@bounded_cache(CACHE_SIZE, share(0.02))
 def state_delta(fragment: bool, scenario_id: str, code: str, t: str, tour: str | None,
                 whole: bool = False, pick: int | None = None, have: str | None = None) -> str:
     """The fragment of one state for a page that shows state `have` (its #state[data-key]): the
@@ -127,7 +127,7 @@ def state_delta(fragment: bool, scenario_id: str, code: str, t: str, tour: str |
     return state_parts(fragment, scenario_id, code, t, tour, whole, pick).against(held)[0]
 
 
-@bounded_cache(CACHE_SIZE, share(0.09))
+@bounded_cache(CACHE_SIZE, share(0.05))
 def state_html(fragment: bool, scenario_id: str, code: str, t: str, tour: str | None,
                whole: bool = False, pick: int | None = None) -> str:
     """The page (or fragment) of one state, with whole listings or only their windows; bad input
@@ -215,7 +215,7 @@ async def events_fragment(
     return HTMLResponse(body, headers={"Vary": render.VARY})
 
 
-@bounded_cache(CACHE_SIZE, share(0.06))
+@bounded_cache(CACHE_SIZE, share(0.03))
 def events_html(scenario_id: str, code: str, t: str) -> str:
     _, view = run_page_view(scenario_id, code, t, None, api=False)
     step_urls = [urls.scenario(scenario_id, code, t[: i + 1]) for i in range(len(view["events"]))]

@@ -28,13 +28,13 @@ class TraceResponse(Response):
     media_type = "application/json"
 
 
-@bounded_cache(pages.CACHE_SIZE, share(0.04))
+@bounded_cache(pages.CACHE_SIZE, share(0.03))
 def trace_json(scenario_id: str, code: str, t: str) -> str:
     _, view = pages.run_page_view(scenario_id, code, t, None, api=False)
     return modelapi.trace_text(view)
 
 
-@bounded_cache(pages.CACHE_SIZE, share(0.02))
+@bounded_cache(pages.CACHE_SIZE, share(0.01))
 def kasan_txt(scenario_id: str, code: str, t: str) -> str | None:
     _, view = pages.run_page_view(scenario_id, code, t, None, api=False)
     return modelapi.kasan_text(view)

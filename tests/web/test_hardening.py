@@ -305,6 +305,13 @@ def test_every_render_cache_and_the_view_cache_are_byte_bounded():
         assert 0 < cache.max_bytes <= 64 << 20 and cache.max_entries <= 8192, name
 
 
+def test_the_caches_shares_add_up_to_at_most_the_whole_budget(app):
+    """Each cache takes a share of ZSWAP_CACHE_MB; together they may not promise more than it."""
+    from app.model import cache
+
+    assert len(cache.SHARES) >= 20 and sum(cache.SHARES) <= 1.0, sum(cache.SHARES)
+
+
 def test_api_scenarios_is_serialised_once(client):
     from app.web import api
 
