@@ -83,7 +83,7 @@ async def scenario_page(
     t = t[: modelapi.MAX_STEPS + 1]
     whole = render.wants_whole_listing(request)
     # The state the page shows now, if it says (app/web/regions.py): only its changed regions come.
-    have = request.headers.get(regions.HAVE_HEADER) if fragment else None
+    have = regions.asked_have(request.headers.get(regions.HAVE_HEADER)) if fragment else None
     if compression.accepts_gzip(request.headers.get("accept-encoding")):
         # Browsers accept gzip: the page (about 65 kB) is compressed once per state, not per request.
         body = await work.cached_or_run(state_gzip, fragment, scenario_id, code, t, tour, whole, pick, have)

@@ -94,10 +94,20 @@ def split(html: str) -> Parts:
     return Parts(tuple(text), tuple(regions), tuple(ids), tuple(tags))
 
 
+KEY_LENGTH = 18  # hex digits of a state key
+_KEY = re.compile(rf"[0-9a-f]{{{KEY_LENGTH}}}")
+
+
+def asked_have(header: str | None) -> str | None:
+    """The state key a request's HX-Have names, or None when it names none (anything else is
+    ignored: the key becomes part of cache keys, so it must stay short)."""
+    return header if header is not None and _KEY.fullmatch(header) else None
+
+
 def state_key(*args: object) -> str:
     """The opaque name of one rendered state (``#state[data-key]``): the same for its full page and
     its fragment, different for any other state or listing mode."""
-    return hashlib.blake2b(repr(args).encode(), digest_size=9).hexdigest()
+    return hashlib.blake2b(repr(args).encode(), digest_size=KEY_LENGTH // 2).hexdigest()
 
 
 def _size(regions: dict[str, str]) -> int:

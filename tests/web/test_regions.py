@@ -109,6 +109,10 @@ def test_an_unknown_have_or_a_full_page_gets_the_whole_answer(client):
     whole = client.get(url, headers=FRAGMENT).text
     assert client.get(url, headers={**FRAGMENT, "HX-Have": "0123456789abcdef01"}).text == whole
     assert client.get(url, headers={**FRAGMENT, "HX-Have": "<script>"}).text == whole
+    parent = key_of(client.get(urls.scenario(SEED, "old", "111"), headers=FRAGMENT).text)
+    # Only a key's own shape is looked up (it becomes part of cache keys): not a longer header.
+    assert regions.asked_have(parent) == parent and regions.asked_have(parent + "0" * 4000) is None
+    assert client.get(url, headers={**FRAGMENT, "HX-Have": parent + "0" * 4000}).text == whole
     parent_key = key_of(client.get(urls.scenario(SEED, "old", "111"), headers=FRAGMENT).text)
     page = client.get(url, headers={"HX-Have": parent_key}).text  # not an htmx swap: a whole page
     assert "data-same" not in page and page.startswith("<!doctype html>")
