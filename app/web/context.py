@@ -11,7 +11,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from app.web import lanerows, listing, modelapi, urls
+from app.web import lanerows, listing, modelapi, panes, urls
 
 
 @dataclass
@@ -111,6 +111,10 @@ class PageContext:
         """This page's URL with another schedule or code (the tour is kept)."""
         return urls.scenario(self.view["scenario"], code or self.code, self.t if t is None else t,
                              self.tour.name if self.tour else None)
+
+    def pane(self, name: str) -> Markup:
+        """One kernel-state pane of this state, rendered (app/web/panes.py)."""
+        return panes.html(self, self.view, name)
 
     def lane_row(self, lanes: dict[str, Any], row: dict[str, Any]) -> Markup:
         """One row of the lane diagram, rendered (app/web/lanerows.py)."""

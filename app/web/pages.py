@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from app.model.cache import bounded_cache, share
-from app.web import compression, context, errors, lanerows, listing, modelapi, regions, render, searches, urls, work
+from app.web import compression, context, errors, lanerows, listing, modelapi, panes, regions, render, searches, urls, work
 from app.web.params import Code, Prefix, Schedule
 
 router = APIRouter()
@@ -100,6 +100,7 @@ def clear_caches() -> None:
     events_html.cache_clear()
     listing.clear()
     lanerows.clear()
+    panes.clear()
     regions.clear()
 
 
