@@ -136,7 +136,7 @@ def state_html(fragment: bool, scenario_id: str, code: str, t: str, tour: str | 
     return state_parts(fragment, scenario_id, code, t, tour, whole, pick).whole()
 
 
-@bounded_cache(CACHE_SIZE, share(0.06), regions.parts_size)
+@bounded_cache(CACHE_SIZE, share(0.05), regions.parts_size)
 def state_parts(fragment: bool, scenario_id: str, code: str, t: str, tour: str | None,
                 whole: bool = False, pick: int | None = None) -> regions.Parts:
     """state_html cut at its regions, which are remembered under the state's key for the next
@@ -216,7 +216,7 @@ async def events_fragment(
     return HTMLResponse(body, headers={"Vary": render.VARY})
 
 
-@bounded_cache(CACHE_SIZE, share(0.03))
+@bounded_cache(CACHE_SIZE, share(0.02))
 def events_html(scenario_id: str, code: str, t: str) -> str:
     _, view = run_page_view(scenario_id, code, t, None, api=False)
     step_urls = [urls.scenario(scenario_id, code, t[: i + 1]) for i in range(len(view["events"]))]
