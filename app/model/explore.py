@@ -39,6 +39,7 @@ from .replay import final_violations, replay
 from .scenario import Scenario, all_codes, load_all, load_one, scenario_ids
 from .source import line_of
 from .state import World
+from .symmetry import Canon, Perm, classes, compose, inverse, relabel_schedule, relabel_text
 
 DEFAULT_MAX_STATES = 2_000_000
 
@@ -50,6 +51,7 @@ class Group:
     first_state: int
     detail: str
     count: int = 0
+    shortest: str = ""  # the shortest schedule that reaches it (a real one: relabelled back)
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -72,6 +74,8 @@ class Exploration:
     stopped_reason: str | None
     groups: list[Group] = field(default_factory=list)
     schedules: dict[int, str] = field(default_factory=dict)
+    searched: int = 0  # worlds the search kept (representatives under symmetry; else ``states``)
+    symmetric: tuple[tuple[int, ...], ...] = ()  # the interchangeable CPUs it used
 
     def to_dict(self) -> dict[str, Any]:
         violations = []
@@ -87,7 +91,7 @@ class Exploration:
                     "line_label": line.label if line else "",
                     "detail": g.detail,
                     "count": g.count,
-                    "shortest": self.schedules[g.first_state],
+                    "shortest": g.shortest or self.schedules[g.first_state],
                 }
             )
         return {
@@ -104,6 +108,10 @@ class Exploration:
             "complete": self.complete,
             "stopped_reason": self.stopped_reason,
             "violations": violations,
+            # Worlds the search kept: fewer than "states" when it kept one per relabelling of
+            # interchangeable CPUs ("symmetric", each a list of CPU numbers).
+            "states_searched": self.searched or self.states,
+            "symmetric": [list(ids) for ids in self.symmetric],
         }
 
 
@@ -187,15 +195,6 @@ class Transitions:
         return new, local
 
 
-def _path(parents: list[tuple[int, int]], state: int) -> str:
-    digits = []
-    while state:
-        parent, cpu = parents[state]
-        digits.append(str(cpu))
-        state = parent
-    return "".join(reversed(digits))
-
-
 def explore(
     scenario: Scenario,
     code: str,
@@ -205,8 +204,12 @@ def explore(
     memo: bool = True,
     max_seconds: float | None = None,
     should_stop: Callable[[], bool] | None = None,
+    symmetry: bool | None = None,
 ) -> Exploration:
     """Explore every interleaving from the initial world, or from the state after ``prefix``.
+
+    ``symmetry`` (by default: with ``reduction``) keeps one world per relabelling of
+    interchangeable CPUs (symmetry.py); every count stays that of all the worlds.
 
     ``memo=False`` runs every step for real (slow; tests compare the two). ``max_seconds`` is a
     time budget and ``should_stop`` is asked now and then whether anyone still wants the answer;
@@ -218,10 +221,33 @@ def explore(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _explore(scenario, code, max_states, reduction, prefix, memo, max_seconds, should_stop)
+        return _explore(scenario, code, max_states, reduction, prefix, memo, max_seconds, should_stop,
+                        reduction if symmetry is None else symmetry)
     finally:
         if collecting:
             gc.enable()
+
+
+def _path(parents: list[tuple[int, int, Perm | None]], state: int) -> tuple[str, Perm]:
+    """The real schedule to ``state``'s representative's class, and the relabelling from the
+    representative to the world that schedule reaches (symmetry.py; {} without symmetry).
+
+    Each edge is (parent, CPU, sigma): the parent's representative R_p stepped by CPU gave a world
+    that sigma relabelled into this representative. The real world on the path is tau(R), with
+    tau the identity at the root and tau = tau_p after the inverse of sigma; the real CPU is
+    tau_p(CPU)."""
+    edges = []
+    while state:
+        parent, cpu, sigma = parents[state]
+        edges.append((cpu, sigma))
+        state = parent
+    tau: Perm = {}
+    digits = []
+    for cpu, sigma in reversed(edges):
+        digits.append(str(tau.get(cpu, cpu)))
+        if sigma:
+            tau = compose(tau, inverse(sigma))
+    return "".join(digits), tau
 
 
 def _explore(
@@ -233,29 +259,38 @@ def _explore(
     memo: bool,
     max_seconds: float | None,
     should_stop: Callable[[], bool] | None,
+    symmetry: bool,
 ) -> Exploration:
     started = time.perf_counter()
     deadline = None if max_seconds is None else started + max_seconds
     root = replay(scenario, code, prefix).world if prefix else initial_world(scenario, code)
+    cpu_classes = classes(root) if symmetry else ()
+    canon = Canon(cpu_classes) if cpu_classes else None
     index: dict[World, int] = {root: 0}
     worlds: list[World] = [root]
-    parents: list[tuple[int, int]] = [(0, 0)]
+    parents: list[tuple[int, int, Perm | None]] = [(0, 0, None)]
     depth: list[int] = [0]
     succ: list[list[int]] = []
     queue: deque[int] = deque([0])
     transitions = 0
     stopped: str | None = None
     groups: dict[tuple[str, str | None], Group] = {}
+    # Per group found on another world than the representative itself (a final violation under
+    # symmetry): the relabelling from the representative to that world.
+    group_perm: dict[tuple[str, str | None], Perm] = {}
     transitions_memo = Transitions(enabled=memo)
-    terminal_keys: dict[int, set[tuple[str, str | None]]] = {}
+    # Final states: for each distinct world the representative stands for, its violations' keys.
+    terminal_keys: dict[int, list[set[tuple[str, str | None]]]] = {}
 
-    def note(state: int, world: World, extra: list[Any]) -> set[tuple[str, str | None]]:
+    def note(state: int, world: World, extra: list[Any], perm: Perm | None = None) -> set[tuple[str, str | None]]:
         keys: set[tuple[str, str | None]] = set()
         for v in list(world.violations) + extra:
             key = (v.kind, v.step_id)
             keys.add(key)
             if key not in groups:
                 groups[key] = Group(v.kind, v.step_id, state, v.detail)
+                if perm is not None:
+                    group_perm[key] = perm
         return keys
 
     while queue:
@@ -285,6 +320,9 @@ def _explore(
             moves.append((cpu.id, child_world))
         for cpu_id, child in moves:
             transitions += 1
+            sigma: Perm | None = None
+            if canon is not None:
+                child, sigma = canon.canonical(child)
             c = index.get(child)
             if c is None:
                 if len(worlds) >= max_states:
@@ -293,7 +331,7 @@ def _explore(
                 c = len(worlds)
                 index[child] = c
                 worlds.append(child)
-                parents.append((s, cpu_id))
+                parents.append((s, cpu_id, sigma))
                 depth.append(depth[s] + 1)
                 queue.append(c)
                 note(c, child, [])
@@ -303,37 +341,64 @@ def _explore(
             break
         succ.append(children)
         if not moves:
-            terminal_keys[s] = note(s, world, final_violations(world))
+            if canon is None:
+                terminal_keys[s] = [note(s, world, final_violations(world))]
+            else:
+                # A final violation may name one CPU (a deadlock's site is the first stuck CPU's
+                # line): look at every world this representative stands for.
+                terminal_keys[s] = [note(s, w, final_violations(w), p) for w, p in canon.orbit(world)]
         else:
             note(s, world, [])
     while len(succ) < len(worlds):
         succ.append([])
 
+    # Under symmetry a representative stands for a class of worlds that the search without it
+    # counts one by one: the counts below are of every world (the class sizes). Paths are
+    # counted over the representatives' edges: every world of a class has the same moves,
+    # relabelled, so the paths into a class are the paths into its representative's class
+    # summed over the edges that enter it, as without symmetry.
+    sizes = [1] * len(worlds) if canon is None else [canon.orbit_size(w) for w in worlds]
     complete_runs: int | None = None
     if stopped is None:
         paths = _count_paths(succ)
         if paths is not None:
             complete_runs = sum(paths[t] for t in terminal_keys)
-            for t, keys in terminal_keys.items():
-                for key in keys:
-                    groups[key].count += paths[t]
-    deadlocks = sum(1 for keys in terminal_keys.values() if any(k[0] == "deadlock" for k in keys))
+            for t, members in terminal_keys.items():
+                for keys in members:
+                    for key in keys:
+                        groups[key].count += paths[t] // len(members)
+    deadlocks = sum(
+        sizes[t] // len(members) * sum(1 for keys in members if any(k[0] == "deadlock" for k in keys))
+        for t, members in terminal_keys.items()
+    )
     ordered = sorted(groups.values(), key=lambda g: (depth[g.first_state], g.kind, g.step_id or ""))
+    schedules: dict[int, str] = {}
+    for g in ordered:
+        path, tau = _path(parents, g.first_state)
+        extra = group_perm.get(g.key)
+        # The real schedule reaches tau(R); a final violation seen on the world p(R) is reached
+        # by that schedule relabelled with p after the inverse of tau.
+        rho = tau if extra is None else compose(extra, inverse(tau))
+        g.shortest = prefix + relabel_schedule(path, {} if extra is None else rho)
+        g.detail = relabel_text(g.detail, tau) if extra is None else g.detail
+        schedules.setdefault(g.first_state, g.shortest)
     return Exploration(
         scenario=scenario.id,
         code=code,
-        states=len(worlds),
-        transitions=transitions,
+        states=sum(sizes),
+        transitions=transitions if canon is None else sum(sizes[i] * len(succ[i]) for i in range(len(worlds))),
         depth=max(depth),
         complete_runs=complete_runs,
-        terminal_states=len(terminal_keys),
+        terminal_states=sum(sizes[t] for t in terminal_keys),
         deadlock_states=deadlocks,
         seconds=time.perf_counter() - started,
         reduction=reduction,
         complete=stopped is None,
         stopped_reason=stopped,
         groups=ordered,
-        schedules={g.first_state: prefix + _path(parents, g.first_state) for g in ordered},
+        schedules=schedules,
+        searched=len(worlds),
+        symmetric=cpu_classes,
     )
 
 

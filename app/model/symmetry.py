@@ -1,0 +1,165 @@
+"""Symmetry between identical CPUs: one world stands for every relabelling of them.
+
+Two CPUs are interchangeable when they run the same actor from the same initial state (the two
+shrinkers of `two-shrinkers-vs-swapoff`). The model treats CPU numbers as names only: a step
+never orders CPUs by number, so relabelling interchangeable CPUs in a world and in a schedule
+gives a world and a schedule that are just as reachable, with the same violations at the same
+sites (tests/model/test_symmetry.py checks that on every reachable world). The explorer keeps
+one representative per class of relabelled worlds (the canonical one: interchangeable CPUs
+sorted by their own state) and maps every schedule it reports back to a real one.
+
+A CPU number appears in a world in these places, and nowhere else (locals hold addresses,
+offsets and flags, never CPU numbers): each CPU's own record, the holder of a tree lock, of the
+LRU lock and of a folio lock, the swap device's get_swap_device() holders, and a violation's
+CPU (and the "CPUn" its text may name).
+"""
+from __future__ import annotations
+
+import re
+from itertools import permutations
+from typing import Any
+
+from .state import PARTS, Cpu, World, evolve
+
+Perm = dict[int, int]  # CPU number -> CPU number; the identity on CPUs outside the classes
+
+_CPU_NAME = re.compile(r"CPU(\d+)")
+
+
+def classes(world: World) -> tuple[tuple[int, ...], ...]:
+    """The classes of interchangeable CPUs in ``world`` (each of two or more CPUs): the same actor,
+    the same next step, return stack, locals and state, and no CPU number of theirs anywhere in the
+    shared state. Meant for the initial world, where such CPUs have not started yet."""
+    by_state: dict[tuple[Any, ...], list[int]] = {}
+    for cpu in world.cpus:
+        if cpu.actor == "io":
+            continue
+        by_state.setdefault((cpu.actor, cpu.pc, cpu.stack, cpu.locals, cpu.state, cpu.result), []).append(cpu.id)
+    found = tuple(tuple(ids) for ids in by_state.values() if len(ids) > 1)
+    for ids in found:
+        for cpu_id in ids:
+            swapped = {cpu_id: ids[0], ids[0]: cpu_id}
+            if cpu_id != ids[0] and relabel(world, swapped) != world:
+                return ()  # the shared state tells them apart: no symmetry to use
+    return found
+
+
+def _sort_key(cpu: Cpu) -> tuple[str, ...]:
+    """A deterministic order of CPU states (repr: locals mix ints, strings and booleans)."""
+    return (cpu.pc or "", cpu.state, repr(cpu.stack), repr(cpu.locals), cpu.result or "")
+
+
+class Canon:
+    """Canonical representatives of worlds under relabelling of interchangeable CPUs."""
+
+    def __init__(self, cpu_classes: tuple[tuple[int, ...], ...]) -> None:
+        self.classes = cpu_classes
+        self._keys: dict[Cpu, tuple[str, ...]] = {}
+
+    def key(self, cpu: Cpu) -> tuple[str, ...]:
+        k = self._keys.get(cpu)
+        if k is None:
+            k = self._keys[cpu] = _sort_key(cpu)
+        return k
+
+    def canonical(self, world: World) -> tuple[World, Perm | None]:
+        """(the representative, the relabelling that turned ``world`` into it, None for none).
+
+        Interchangeable CPUs are sorted by their own state; CPUs in the same state keep their
+        order (such worlds may then stand for themselves only: less reduction, never a wrong one)."""
+        perm: Perm | None = None
+        for ids in self.classes:
+            cpus = [world.cpus[i - 1] for i in ids]
+            order = sorted(range(len(ids)), key=lambda j: self.key(cpus[j]))
+            if order == list(range(len(ids))):
+                continue
+            perm = perm or {}
+            for position, j in enumerate(order):
+                perm[ids[j]] = ids[position]
+        if perm is None:
+            return world, None
+        return relabel(world, perm), perm
+
+    def orbit(self, world: World) -> list[tuple[World, Perm]]:
+        """Every distinct world ``world`` stands for, each with the relabelling that gives it."""
+        seen: dict[World, Perm] = {}
+        for perm in self.perms():
+            other = relabel(world, perm) if perm else world
+            seen.setdefault(other, perm)
+        return [(w, p) for w, p in seen.items()]
+
+    def orbit_size(self, world: World) -> int:
+        """How many distinct worlds ``world`` stands for: every relabelling, unless some
+        interchangeable CPUs are in the same state (then count them for real)."""
+        size = 1
+        for ids in self.classes:
+            keys = {self.key(world.cpus[i - 1]) for i in ids}
+            if len(keys) < len(ids):
+                return len(self.orbit(world))
+            for n in range(2, len(ids) + 1):
+                size *= n
+        return size
+
+    def perms(self) -> list[Perm]:
+        result: list[Perm] = [{}]
+        for ids in self.classes:
+            result = [
+                {**p, **{a: b for a, b in zip(ids, shuffled) if a != b}}
+                for p in result
+                for shuffled in permutations(ids)
+            ]
+        return result
+
+
+def relabel(world: World, perm: Perm) -> World:
+    """``world`` with every CPU number ``n`` renamed ``perm.get(n, n)``."""
+
+    def m(n: int | None) -> int | None:
+        return n if n is None else perm.get(n, n)
+
+    cpus = [None] * len(world.cpus)
+    for cpu in world.cpus:
+        new_id = perm.get(cpu.id, cpu.id)
+        cpus[new_id - 1] = cpu if new_id == cpu.id else evolve(cpu, id=new_id)  # type: ignore[call-overload]
+    values = list(world.parts())
+    values[PARTS.index("cpus")] = tuple(cpus)
+    values[PARTS.index("trees")] = tuple(t if t.lock is None else evolve(t, lock=m(t.lock)) for t in world.trees)
+    if world.lru.lock is not None:
+        values[PARTS.index("lru")] = evolve(world.lru, lock=m(world.lru.lock))
+    values[PARTS.index("folios")] = tuple(
+        f if f.locked_by is None else evolve(f, locked_by=m(f.locked_by)) for f in world.folios
+    )
+    if world.swap.refs:
+        values[PARTS.index("swap")] = evolve(world.swap, refs=tuple(sorted(m(r) for r in world.swap.refs)))  # type: ignore[type-var]
+    if world.violations:
+        values[PARTS.index("violations")] = tuple(
+            evolve(v, cpu=m(v.cpu), detail=relabel_text(v.detail, perm))
+            for v in world.violations
+        )
+    new = object.__new__(World)
+    new.__dict__.update(zip(PARTS, values))
+    new.__dict__["steps"] = world.steps
+    new.__dict__["part_hashes"] = tuple(hash(v) for v in values)
+    return new
+
+
+def compose(outer: Perm, inner: Perm) -> Perm:
+    """outer after inner."""
+    keys = set(outer) | set(inner)
+    result = {k: outer.get(inner.get(k, k), inner.get(k, k)) for k in keys}
+    return {k: v for k, v in result.items() if k != v}
+
+
+def inverse(perm: Perm) -> Perm:
+    return {v: k for k, v in perm.items()}
+
+
+def relabel_text(text: str, perm: Perm) -> str:
+    """Every "CPUn" in ``text`` renamed by ``perm``."""
+    if not perm:
+        return text
+    return _CPU_NAME.sub(lambda x: f"CPU{perm.get(int(x.group(1)), int(x.group(1)))}", text)
+
+
+def relabel_schedule(schedule: str, perm: Perm) -> str:
+    return "".join(str(perm.get(int(d), int(d))) for d in schedule)
