@@ -519,3 +519,7 @@ def _print_table(results: list[dict[str, Any]]) -> None:
         if r["reduction"] != "none":
             print(f"{'':32} (local-step reduction: runs are representative schedules, CPU-local steps taken "
                   "as soon as reached; --exact counts every interleaving)")
+        if r.get("symmetric"):
+            same = " and ".join("/".join(f"CPU{i}" for i in ids) for ids in r["symmetric"])
+            print(f"{'':32} (symmetry: {same} are interchangeable; {r['states_searched']} worlds searched, "
+                  "one per relabelling of them; every count is as without symmetry)")

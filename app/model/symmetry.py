@@ -57,10 +57,13 @@ class Canon:
         self._keys: dict[Cpu, tuple[str, ...]] = {}
 
     def key(self, cpu: Cpu) -> tuple[str, ...]:
-        k = self._keys.get(cpu)
-        if k is None:
+        # By the record's value without its number (CPU records hash their id too: two
+        # interchangeable CPUs in the same state are two entries here, with one key).
+        try:
+            return self._keys[cpu]
+        except KeyError:
             k = self._keys[cpu] = _sort_key(cpu)
-        return k
+            return k
 
     def canonical(self, world: World) -> tuple[World, Perm | None]:
         """(the representative, the relabelling that turned ``world`` into it, None for none).
@@ -69,6 +72,13 @@ class Canon:
         order (such worlds may then stand for themselves only: less reduction, never a wrong one)."""
         perm: Perm | None = None
         for ids in self.classes:
+            if len(ids) == 2:  # the common case, without sorting (this runs for every move)
+                a, b = ids
+                if self.key(world.cpus[a - 1]) <= self.key(world.cpus[b - 1]):
+                    continue
+                perm = perm or {}
+                perm[a], perm[b] = b, a
+                continue
             cpus = [world.cpus[i - 1] for i in ids]
             order = sorted(range(len(ids)), key=lambda j: self.key(cpus[j]))
             if order == list(range(len(ids))):
