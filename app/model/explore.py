@@ -29,6 +29,7 @@ import json
 import sys
 import time
 from collections import deque
+from operator import itemgetter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -115,6 +116,11 @@ class Exploration:
         }
 
 
+def _picker(indexes: tuple[int, ...]) -> Callable[[tuple[Any, ...]], Any]:
+    """The elements at ``indexes`` of a tuple, as one value (a tuple but for one index)."""
+    return itemgetter(*indexes) if indexes else (lambda _values: ())
+
+
 class Transitions:
     """try_step with a memo: a step's outcome depends only on its CPU's own state and
     on the parts of the world the step read (the transaction records which).
@@ -131,7 +137,8 @@ class Transitions:
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
-        self.memo: dict[tuple[int, object], dict[tuple[int, ...], dict[tuple[int, ...], tuple[Any, ...]]]] = {}
+        # CPU record -> parts read -> (their picker, hashes of those parts -> (the parts, outcome))
+        self.memo: dict[object, dict[tuple[int, ...], tuple[Callable[[tuple[Any, ...]], Any], dict[Any, tuple[Any, Any]]]]] = {}
         self.runs = 0
         self.hits = 0
 
@@ -142,17 +149,14 @@ class Transitions:
             result = run_step(world, cpu_id)[0]
             return (None, False) if isinstance(result, Blocked) else (result.world, result.local)
         hashes = world.part_hashes or tuple(hash(p) for p in world.parts())
-        by_reads = self.memo.get((cpu_id, cpu))
+        by_reads = self.memo.get(cpu)  # a CPU's record carries its number
         if by_reads is not None:
             parts = world.parts()
-            for read, table in by_reads.items():
-                hit = table.get(tuple(hashes[i] for i in read))
-                if hit is None:
-                    continue
-                values, outcome = hit
-                if all(parts[i] is v or parts[i] == v for i, v in zip(read, values)):
+            for pick, table in by_reads.values():
+                hit = table.get(pick(hashes))
+                if hit is not None and pick(parts) == hit[0]:  # tuple ==: identity first, then value
                     self.hits += 1
-                    return self._apply(world, hashes, cpu_id, outcome)
+                    return self._apply(world, hashes, cpu_id, hit[1])
         self.runs += 1
         result, ctx = run_step(world, cpu_id)
         if ctx.read_cpus:
@@ -170,8 +174,11 @@ class Transitions:
             )
             outcome = (new.cpus[cpu_id - 1], written, result.local)
             answer = (new, result.local)
-        table = self.memo.setdefault((cpu_id, cpu), {}).setdefault(read, {})
-        table[tuple(hashes[i] for i in read)] = (tuple(parts[i] for i in read), outcome)
+        by_reads = self.memo.setdefault(cpu, {})
+        if read not in by_reads:
+            by_reads[read] = (_picker(read), {})
+        pick, table = by_reads[read]
+        table[pick(hashes)] = (pick(parts), outcome)
         return answer
 
     @staticmethod
