@@ -122,35 +122,47 @@ class Canon:
 
 
 def relabel(world: World, perm: Perm) -> World:
-    """``world`` with every CPU number ``n`` renamed ``perm.get(n, n)``."""
+    """``world`` with every CPU number ``n`` renamed ``perm.get(n, n)`` (parts without one shared)."""
 
     def m(n: int | None) -> int | None:
         return n if n is None else perm.get(n, n)
 
-    cpus = [None] * len(world.cpus)
+    def renamed(records: tuple[Any, ...], field: str) -> tuple[Any, ...]:
+        if all(m(getattr(r, field)) == getattr(r, field) for r in records):
+            return records
+        return tuple(r if m(getattr(r, field)) == getattr(r, field) else evolve(r, **{field: m(getattr(r, field))})
+                     for r in records)
+
+    cpus: list[Any] = [None] * len(world.cpus)
     for cpu in world.cpus:
         new_id = perm.get(cpu.id, cpu.id)
-        cpus[new_id - 1] = cpu if new_id == cpu.id else evolve(cpu, id=new_id)  # type: ignore[call-overload]
+        cpus[new_id - 1] = cpu if new_id == cpu.id else evolve(cpu, id=new_id)
     values = list(world.parts())
-    values[PARTS.index("cpus")] = tuple(cpus)
-    values[PARTS.index("trees")] = tuple(t if t.lock is None else evolve(t, lock=m(t.lock)) for t in world.trees)
-    if world.lru.lock is not None:
-        values[PARTS.index("lru")] = evolve(world.lru, lock=m(world.lru.lock))
-    values[PARTS.index("folios")] = tuple(
-        f if f.locked_by is None else evolve(f, locked_by=m(f.locked_by)) for f in world.folios
-    )
+    values[_CPUS] = tuple(cpus)
+    values[_TREES] = renamed(world.trees, "lock")
+    values[_FOLIOS] = renamed(world.folios, "locked_by")
+    if m(world.lru.lock) != world.lru.lock:
+        values[_LRU] = evolve(world.lru, lock=m(world.lru.lock))
     if world.swap.refs:
-        values[PARTS.index("swap")] = evolve(world.swap, refs=tuple(sorted(m(r) for r in world.swap.refs)))  # type: ignore[type-var]
+        refs = tuple(sorted(m(r) for r in world.swap.refs))  # type: ignore[type-var]
+        if refs != world.swap.refs:
+            values[_SWAP] = evolve(world.swap, refs=refs)
     if world.violations:
-        values[PARTS.index("violations")] = tuple(
-            evolve(v, cpu=m(v.cpu), detail=relabel_text(v.detail, perm))
-            for v in world.violations
+        values[_VIOLATIONS] = tuple(
+            evolve(v, cpu=m(v.cpu), detail=relabel_text(v.detail, perm)) for v in world.violations
         )
+    old = world.parts()
+    hashes = world.part_hashes or tuple(hash(v) for v in old)
     new = object.__new__(World)
     new.__dict__.update(zip(PARTS, values))
     new.__dict__["steps"] = world.steps
-    new.__dict__["part_hashes"] = tuple(hash(v) for v in values)
+    new.__dict__["part_hashes"] = tuple(h if v is o else hash(v) for v, o, h in zip(values, old, hashes))
     return new
+
+
+_CPUS, _TREES, _FOLIOS, _LRU, _SWAP, _VIOLATIONS = (
+    PARTS.index(name) for name in ("cpus", "trees", "folios", "lru", "swap", "violations")
+)
 
 
 def compose(outer: Perm, inner: Perm) -> Perm:

@@ -138,3 +138,15 @@ def test_a_prefix_that_tells_the_shrinkers_apart_turns_symmetry_off() -> None:
     result = explore(scenario, "new", prefix="1", symmetry=True)
     assert result.symmetric == () and result.searched == result.states
     assert _summary(result) == _summary(explore(scenario, "new", prefix="1"))
+
+
+def test_a_prefix_that_leaves_the_shrinkers_alike_keeps_symmetry_and_its_schedules_start_with_it() -> None:
+    scenario = load_all()["two-shrinkers-vs-swapoff"]
+    prefix = "3" * 20  # swapoff alone, up to the folio it allocates for slot 3
+    for code in ("old", "new"):
+        symmetric = explore(scenario, code, prefix=prefix, reduction=True)
+        plain = explore(scenario, code, prefix=prefix, reduction=True, symmetry=False)
+        assert symmetric.symmetric == ((1, 2),) and symmetric.searched < 0.55 * plain.states
+        assert _summary(symmetric) == _summary(plain)
+        assert all(g.shortest.startswith(prefix) for g in symmetric.groups)
+        _replays("two-shrinkers-vs-swapoff", code, symmetric)
