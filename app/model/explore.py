@@ -21,6 +21,10 @@ reduction: it cannot hide a violation, a deadlock or a leak, because local
 steps neither record violations nor change what any other CPU can do. It
 does change what a "schedule" is for the counts: with it on, the counts are
 of schedules in which local steps are taken as soon as they are reached.
+
+With the reduction on, the search also uses symmetry between interchangeable CPUs
+(symmetry.py: the two shrinkers of two-shrinkers-vs-swapoff): it keeps one world per
+relabelling of them and reports the counts of every world, and real schedules.
 """
 from __future__ import annotations
 
