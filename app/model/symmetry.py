@@ -54,6 +54,7 @@ class Canon:
 
     def __init__(self, cpu_classes: tuple[tuple[int, ...], ...]) -> None:
         self.classes = cpu_classes
+        self.members = frozenset(i for ids in cpu_classes for i in ids)
         self._keys: dict[Cpu, tuple[str, ...]] = {}
 
     def key(self, cpu: Cpu) -> tuple[str, ...]:
