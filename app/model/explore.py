@@ -332,9 +332,7 @@ def _explore(
         for cpu_id, child in moves:
             transitions += 1
             sigma: Perm | None = None
-            if canon is not None and cpu_id in canon.members:
-                # A move of any other CPU leaves the interchangeable ones as they were in the
-                # parent, a representative: sorted already.
+            if canon is not None:
                 child, sigma = canon.canonical(child)
             c = index.get(child)
             if c is None:

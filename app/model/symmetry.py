@@ -50,11 +50,11 @@ def _sort_key(cpu: Cpu) -> tuple[str, ...]:
 
 
 class Canon:
-    """Canonical representatives of worlds under relabelling of interchangeable CPUs."""
+    """Canonical representatives of worlds under relabelling of interchangeable CPUs (a true
+    canonical form: the counts rely on no two representatives standing for the same world)."""
 
     def __init__(self, cpu_classes: tuple[tuple[int, ...], ...]) -> None:
         self.classes = cpu_classes
-        self.members = frozenset(i for ids in cpu_classes for i in ids)
         self._keys: dict[Cpu, tuple[str, ...]] = {}
 
     def key(self, cpu: Cpu) -> tuple[str, ...]:
@@ -69,19 +69,26 @@ class Canon:
     def canonical(self, world: World) -> tuple[World, Perm | None]:
         """(the representative, the relabelling that turned ``world`` into it, None for none).
 
-        Interchangeable CPUs are sorted by their own state; CPUs in the same state keep their
-        order (such worlds may then stand for themselves only: less reduction, never a wrong one)."""
+        The representative is the least world of the class in one total order: interchangeable
+        CPUs sorted by their own state, then, when some are in the same state, by which of them
+        holds what (lock holders, get_swap_device() holders, a violation's CPU). Every world of a
+        class gets the same one, so no class is counted twice."""
         perm: Perm | None = None
         for ids in self.classes:
             if len(ids) == 2:  # the common case, without sorting (this runs for every move)
                 a, b = ids
-                if self.key(world.cpus[a - 1]) <= self.key(world.cpus[b - 1]):
+                ka, kb = self.key(world.cpus[a - 1]), self.key(world.cpus[b - 1])
+                if ka < kb:
                     continue
+                if ka == kb:
+                    return self._least(world)
                 perm = perm or {}
                 perm[a], perm[b] = b, a
                 continue
-            cpus = [world.cpus[i - 1] for i in ids]
-            order = sorted(range(len(ids)), key=lambda j: self.key(cpus[j]))
+            keys = [self.key(world.cpus[i - 1]) for i in ids]
+            if len(set(keys)) < len(keys):
+                return self._least(world)
+            order = sorted(range(len(ids)), key=keys.__getitem__)
             if order == list(range(len(ids))):
                 continue
             perm = perm or {}
@@ -90,6 +97,15 @@ class Canon:
         if perm is None:
             return world, None
         return relabel(world, perm), perm
+
+    def _least(self, world: World) -> tuple[World, Perm | None]:
+        """The least relabelling of ``world`` when interchangeable CPUs are in the same state (rare:
+        then only what they hold tells the relabellings apart, and that decides)."""
+        def order(w: World) -> tuple[Any, ...]:
+            return (tuple(self.key(w.cpus[i - 1]) for ids in self.classes for i in ids), holders(w))
+
+        best, perm = min(self.orbit(world), key=lambda member: order(member[0]))
+        return best, (perm or None)
 
     def orbit(self, world: World) -> list[tuple[World, Perm]]:
         """Every distinct world ``world`` stands for, each with the relabelling that gives it."""
@@ -120,6 +136,17 @@ class Canon:
                 for shuffled in permutations(ids)
             ]
         return result
+
+
+def holders(world: World) -> tuple[Any, ...]:
+    """Every place a CPU number stands in the shared state, in a fixed order (None as 0)."""
+    return (
+        tuple(t.lock or 0 for t in world.trees),
+        world.lru.lock or 0,
+        tuple(f.locked_by or 0 for f in world.folios),
+        world.swap.refs,
+        tuple((v.cpu or 0, v.detail) for v in world.violations),
+    )
 
 
 def relabel(world: World, perm: Perm) -> World:

@@ -150,3 +150,22 @@ def test_a_prefix_that_leaves_the_shrinkers_alike_keeps_symmetry_and_its_schedul
         assert _summary(symmetric) == _summary(plain)
         assert all(g.shortest.startswith(prefix) for g in symmetric.groups)
         _replays("two-shrinkers-vs-swapoff", code, symmetric)
+
+
+def test_shrinkers_in_the_same_state_told_apart_by_what_they_hold_get_one_representative() -> None:
+    """A true canonical form: both relabellings of a world give the same representative, also
+    when the two CPUs' own states are equal (only a lock holder differs), so no class is counted
+    twice. (A made-up world: the tree lock held by an idle shrinker.)"""
+    from app.model.state import evolve
+
+    world = initial_world(load_all()["two-shrinkers-vs-swapoff"], "old")
+    held = object.__new__(World)
+    held.__dict__.update({k: v for k, v in world.__dict__.items() if k in World.__dataclass_fields__})
+    held.__dict__["trees"] = (evolve(world.trees[0], lock=2),)
+    held.__dict__["part_hashes"] = ()
+    mirrored = relabel(held, SWAP)
+    assert mirrored != held and mirrored.trees[0].lock == 1
+    canon = Canon(((1, 2),))
+    (a, pa), (b, pb) = canon.canonical(held), canon.canonical(mirrored)
+    assert a == b and a.trees[0].lock == 1 and canon.orbit_size(a) == 2
+    assert (pa, pb) == (SWAP, None)
