@@ -33,8 +33,8 @@ import json
 import sys
 import time
 from collections import deque
-from operator import itemgetter
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Callable
 
 from .engine import PART_INDEX, SHARED_PARTS, Blocked, run_step
@@ -300,7 +300,7 @@ def _explore(
             keys.add(key)
             if key not in groups:
                 groups[key] = Group(v.kind, v.step_id, state, v.detail)
-                if perm is not None:
+                if perm:
                     group_perm[key] = perm
         return keys
 
@@ -387,11 +387,11 @@ def _explore(
     for g in ordered:
         path, tau = _path(parents, g.first_state)
         extra = group_perm.get(g.key)
-        # The real schedule reaches tau(R); a final violation seen on the world p(R) is reached
-        # by that schedule relabelled with p after the inverse of tau.
-        rho = tau if extra is None else compose(extra, inverse(tau))
-        g.shortest = prefix + relabel_schedule(path, {} if extra is None else rho)
-        g.detail = relabel_text(g.detail, tau) if extra is None else g.detail
+        if extra is None:  # seen on the representative R: the real schedule reaches tau(R)
+            g.shortest = prefix + path
+            g.detail = relabel_text(g.detail, tau)
+        else:  # a final violation seen on the world extra(R): relabel the schedule to reach it
+            g.shortest = prefix + relabel_schedule(path, compose(extra, inverse(tau)))
         schedules.setdefault(g.first_state, g.shortest)
     return Exploration(
         scenario=scenario.id,
