@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/bench_explore.py [--repeat N] [--all-codes] [--no-exact]
 
-Per scenario and code: the states of the exact search and of the search the product runs (the
-3-CPU scenarios with the local-step reduction), the in-process search time, and the time of the
+Per scenario and code: the states of the exact search and the worlds the search the product runs
+keeps (the 3-CPU scenarios with the local-step reduction, and symmetry between the two shrinkers
+of two-shrinkers-vs-swapoff: one world per relabelling of them), the in-process search time, and the time of the
 whole process a user waits for, `python -m app check SCENARIO --code CODE` (start-up, imports,
 loading the scenarios and the search; the median of --repeat runs), against issue 12's targets
 (2 CPUs: 0.2 s, 3 CPUs: 0.3 s). Then the whole-process time of `python -m app scenarios` (0.1 s).
@@ -86,8 +87,9 @@ def main() -> None:
             target = TARGET.get(cpus, TARGET[3])
             total += 1
             met += process <= target
-            print(f"{scenario.id:32} {code:22} {cpus:>4} {'local-steps' if reduce else 'none':11} "
-                  f"{exact if exact is not None else '-':>12} {result.states:>8} {statistics.median(times):>9.3f} "
+            kind = ("local+symm" if result.symmetric else "local-steps") if reduce else "none"
+            print(f"{scenario.id:32} {code:22} {cpus:>4} {kind:11} "
+                  f"{exact if exact is not None else '-':>12} {result.searched:>8} {statistics.median(times):>9.3f} "
                   f"{process:>9.3f} {cpu:>10.3f} {target:>6.1f}{'' if process <= target else '  (missed)'}", flush=True)
     listing, listing_cpu = whole_process(["scenarios"], max(args.repeat, 5))
     print(f"python -m app scenarios: {listing:.3f} s wall, {listing_cpu:.3f} s CPU "

@@ -6,7 +6,7 @@ wrong; nothing else escapes for bad input.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .actors.variants import VARIANTS
 from .engine import ACTORS
@@ -17,7 +17,9 @@ from .replay import ScheduleError as _ScheduleError
 from .cache import BoundedCache, bounded_cache, share
 from .errors import ModelInputError, ScheduleError, UnknownCode, UnknownScenario
 from .scenario import CODES, Scenario, ScenarioFileError, all_codes, code_info, cpu_label, load_all
-from .viewtypes import RunView
+
+if TYPE_CHECKING:  # annotations only: `python -m app scenarios` does not need the view's types
+    from .viewtypes import RunView
 
 
 def scenario(scenario_id: str) -> Scenario:

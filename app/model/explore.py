@@ -21,6 +21,10 @@ reduction: it cannot hide a violation, a deadlock or a leak, because local
 steps neither record violations nor change what any other CPU can do. It
 does change what a "schedule" is for the counts: with it on, the counts are
 of schedules in which local steps are taken as soon as they are reached.
+
+With the reduction on, the search also uses symmetry between interchangeable CPUs
+(symmetry.py: the two shrinkers of two-shrinkers-vs-swapoff): it keeps one world per
+relabelling of them and reports the counts of every world, and real schedules.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Callable
 
 from .engine import PART_INDEX, SHARED_PARTS, Blocked, run_step
@@ -39,6 +44,7 @@ from .replay import final_violations, replay
 from .scenario import Scenario, all_codes, load_all, load_one, scenario_ids
 from .source import line_of
 from .state import World
+from .symmetry import Canon, Perm, classes, compose, inverse, relabel_schedule, relabel_text
 
 DEFAULT_MAX_STATES = 2_000_000
 
@@ -50,6 +56,7 @@ class Group:
     first_state: int
     detail: str
     count: int = 0
+    shortest: str = ""  # the shortest schedule that reaches it (a real one: relabelled back)
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -72,6 +79,8 @@ class Exploration:
     stopped_reason: str | None
     groups: list[Group] = field(default_factory=list)
     schedules: dict[int, str] = field(default_factory=dict)
+    searched: int = 0  # worlds the search kept (representatives under symmetry; else ``states``)
+    symmetric: tuple[tuple[int, ...], ...] = ()  # the interchangeable CPUs it used
 
     def to_dict(self) -> dict[str, Any]:
         violations = []
@@ -87,7 +96,7 @@ class Exploration:
                     "line_label": line.label if line else "",
                     "detail": g.detail,
                     "count": g.count,
-                    "shortest": self.schedules[g.first_state],
+                    "shortest": g.shortest or self.schedules[g.first_state],
                 }
             )
         return {
@@ -104,7 +113,16 @@ class Exploration:
             "complete": self.complete,
             "stopped_reason": self.stopped_reason,
             "violations": violations,
+            # Worlds the search kept: fewer than "states" when it kept one per relabelling of
+            # interchangeable CPUs ("symmetric", each a list of CPU numbers).
+            "states_searched": self.searched or self.states,
+            "symmetric": [list(ids) for ids in self.symmetric],
         }
+
+
+def _picker(indexes: tuple[int, ...]) -> Callable[[tuple[Any, ...]], Any]:
+    """The elements at ``indexes`` of a tuple, as one value (a tuple but for one index)."""
+    return itemgetter(*indexes) if indexes else (lambda _values: ())
 
 
 class Transitions:
@@ -123,7 +141,8 @@ class Transitions:
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
-        self.memo: dict[tuple[int, object], dict[tuple[int, ...], dict[tuple[int, ...], tuple[Any, ...]]]] = {}
+        # CPU record -> parts read -> (their picker, hashes of those parts -> (the parts, outcome))
+        self.memo: dict[object, dict[tuple[int, ...], tuple[Callable[[tuple[Any, ...]], Any], dict[Any, tuple[Any, Any]]]]] = {}
         self.runs = 0
         self.hits = 0
 
@@ -134,17 +153,14 @@ class Transitions:
             result = run_step(world, cpu_id)[0]
             return (None, False) if isinstance(result, Blocked) else (result.world, result.local)
         hashes = world.part_hashes or tuple(hash(p) for p in world.parts())
-        by_reads = self.memo.get((cpu_id, cpu))
+        by_reads = self.memo.get(cpu)  # a CPU's record carries its number
         if by_reads is not None:
             parts = world.parts()
-            for read, table in by_reads.items():
-                hit = table.get(tuple(hashes[i] for i in read))
-                if hit is None:
-                    continue
-                values, outcome = hit
-                if all(parts[i] is v or parts[i] == v for i, v in zip(read, values)):
+            for pick, table in by_reads.values():
+                hit = table.get(pick(hashes))
+                if hit is not None and pick(parts) == hit[0]:  # tuple ==: identity first, then value
                     self.hits += 1
-                    return self._apply(world, hashes, cpu_id, outcome)
+                    return self._apply(world, hashes, cpu_id, hit[1])
         self.runs += 1
         result, ctx = run_step(world, cpu_id)
         if ctx.read_cpus:
@@ -162,8 +178,11 @@ class Transitions:
             )
             outcome = (new.cpus[cpu_id - 1], written, result.local)
             answer = (new, result.local)
-        table = self.memo.setdefault((cpu_id, cpu), {}).setdefault(read, {})
-        table[tuple(hashes[i] for i in read)] = (tuple(parts[i] for i in read), outcome)
+        by_reads = self.memo.setdefault(cpu, {})
+        if read not in by_reads:
+            by_reads[read] = (_picker(read), {})
+        pick, table = by_reads[read]
+        table[pick(hashes)] = (pick(parts), outcome)
         return answer
 
     @staticmethod
@@ -187,15 +206,6 @@ class Transitions:
         return new, local
 
 
-def _path(parents: list[tuple[int, int]], state: int) -> str:
-    digits = []
-    while state:
-        parent, cpu = parents[state]
-        digits.append(str(cpu))
-        state = parent
-    return "".join(reversed(digits))
-
-
 def explore(
     scenario: Scenario,
     code: str,
@@ -205,8 +215,12 @@ def explore(
     memo: bool = True,
     max_seconds: float | None = None,
     should_stop: Callable[[], bool] | None = None,
+    symmetry: bool | None = None,
 ) -> Exploration:
     """Explore every interleaving from the initial world, or from the state after ``prefix``.
+
+    ``symmetry`` (by default: with ``reduction``) keeps one world per relabelling of
+    interchangeable CPUs (symmetry.py); every count stays that of all the worlds.
 
     ``memo=False`` runs every step for real (slow; tests compare the two). ``max_seconds`` is a
     time budget and ``should_stop`` is asked now and then whether anyone still wants the answer;
@@ -218,10 +232,33 @@ def explore(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _explore(scenario, code, max_states, reduction, prefix, memo, max_seconds, should_stop)
+        return _explore(scenario, code, max_states, reduction, prefix, memo, max_seconds, should_stop,
+                        reduction if symmetry is None else symmetry)
     finally:
         if collecting:
             gc.enable()
+
+
+def _path(parents: list[tuple[int, int, Perm | None]], state: int) -> tuple[str, Perm]:
+    """The real schedule to ``state``'s representative's class, and the relabelling from the
+    representative to the world that schedule reaches (symmetry.py; {} without symmetry).
+
+    Each edge is (parent, CPU, sigma): the parent's representative R_p stepped by CPU gave a world
+    that sigma relabelled into this representative. The real world on the path is tau(R), with
+    tau the identity at the root and tau = tau_p after the inverse of sigma; the real CPU is
+    tau_p(CPU)."""
+    edges = []
+    while state:
+        parent, cpu, sigma = parents[state]
+        edges.append((cpu, sigma))
+        state = parent
+    tau: Perm = {}
+    digits = []
+    for cpu, sigma in reversed(edges):
+        digits.append(str(tau.get(cpu, cpu)))
+        if sigma:
+            tau = compose(tau, inverse(sigma))
+    return "".join(digits), tau
 
 
 def _explore(
@@ -233,29 +270,38 @@ def _explore(
     memo: bool,
     max_seconds: float | None,
     should_stop: Callable[[], bool] | None,
+    symmetry: bool,
 ) -> Exploration:
     started = time.perf_counter()
     deadline = None if max_seconds is None else started + max_seconds
     root = replay(scenario, code, prefix).world if prefix else initial_world(scenario, code)
+    cpu_classes = classes(root) if symmetry else ()
+    canon = Canon(cpu_classes) if cpu_classes else None
     index: dict[World, int] = {root: 0}
     worlds: list[World] = [root]
-    parents: list[tuple[int, int]] = [(0, 0)]
+    parents: list[tuple[int, int, Perm | None]] = [(0, 0, None)]
     depth: list[int] = [0]
     succ: list[list[int]] = []
     queue: deque[int] = deque([0])
     transitions = 0
     stopped: str | None = None
     groups: dict[tuple[str, str | None], Group] = {}
+    # Per group found on another world than the representative itself (a final violation under
+    # symmetry): the relabelling from the representative to that world.
+    group_perm: dict[tuple[str, str | None], Perm] = {}
     transitions_memo = Transitions(enabled=memo)
-    terminal_keys: dict[int, set[tuple[str, str | None]]] = {}
+    # Final states: for each distinct world the representative stands for, its violations' keys.
+    terminal_keys: dict[int, list[set[tuple[str, str | None]]]] = {}
 
-    def note(state: int, world: World, extra: list[Any]) -> set[tuple[str, str | None]]:
+    def note(state: int, world: World, extra: list[Any], perm: Perm | None = None) -> set[tuple[str, str | None]]:
         keys: set[tuple[str, str | None]] = set()
         for v in list(world.violations) + extra:
             key = (v.kind, v.step_id)
             keys.add(key)
             if key not in groups:
                 groups[key] = Group(v.kind, v.step_id, state, v.detail)
+                if perm:
+                    group_perm[key] = perm
         return keys
 
     while queue:
@@ -285,6 +331,9 @@ def _explore(
             moves.append((cpu.id, child_world))
         for cpu_id, child in moves:
             transitions += 1
+            sigma: Perm | None = None
+            if canon is not None:
+                child, sigma = canon.canonical(child)
             c = index.get(child)
             if c is None:
                 if len(worlds) >= max_states:
@@ -293,7 +342,7 @@ def _explore(
                 c = len(worlds)
                 index[child] = c
                 worlds.append(child)
-                parents.append((s, cpu_id))
+                parents.append((s, cpu_id, sigma))
                 depth.append(depth[s] + 1)
                 queue.append(c)
                 note(c, child, [])
@@ -303,37 +352,64 @@ def _explore(
             break
         succ.append(children)
         if not moves:
-            terminal_keys[s] = note(s, world, final_violations(world))
+            if canon is None:
+                terminal_keys[s] = [note(s, world, final_violations(world))]
+            else:
+                # A final violation may name one CPU (a deadlock's site is the first stuck CPU's
+                # line): look at every world this representative stands for.
+                terminal_keys[s] = [note(s, w, final_violations(w), p) for w, p in canon.orbit(world)]
         else:
             note(s, world, [])
     while len(succ) < len(worlds):
         succ.append([])
 
+    # Under symmetry a representative stands for a class of worlds that the search without it
+    # counts one by one: the counts below are of every world (the class sizes). Paths are
+    # counted over the representatives' edges: every world of a class has the same moves,
+    # relabelled, so the paths into a class are the paths into its representative's class
+    # summed over the edges that enter it, as without symmetry.
+    sizes = [1] * len(worlds) if canon is None else [canon.orbit_size(w) for w in worlds]
     complete_runs: int | None = None
     if stopped is None:
         paths = _count_paths(succ)
         if paths is not None:
             complete_runs = sum(paths[t] for t in terminal_keys)
-            for t, keys in terminal_keys.items():
-                for key in keys:
-                    groups[key].count += paths[t]
-    deadlocks = sum(1 for keys in terminal_keys.values() if any(k[0] == "deadlock" for k in keys))
+            for t, members in terminal_keys.items():
+                for keys in members:
+                    for key in keys:
+                        groups[key].count += paths[t] // len(members)
+    deadlocks = sum(
+        sizes[t] // len(members) * sum(1 for keys in members if any(k[0] == "deadlock" for k in keys))
+        for t, members in terminal_keys.items()
+    )
     ordered = sorted(groups.values(), key=lambda g: (depth[g.first_state], g.kind, g.step_id or ""))
+    schedules: dict[int, str] = {}
+    for g in ordered:
+        path, tau = _path(parents, g.first_state)
+        extra = group_perm.get(g.key)
+        if extra is None:  # seen on the representative R: the real schedule reaches tau(R)
+            g.shortest = prefix + path
+            g.detail = relabel_text(g.detail, tau)
+        else:  # a final violation seen on the world extra(R): relabel the schedule to reach it
+            g.shortest = prefix + relabel_schedule(path, compose(extra, inverse(tau)))
+        schedules.setdefault(g.first_state, g.shortest)
     return Exploration(
         scenario=scenario.id,
         code=code,
-        states=len(worlds),
-        transitions=transitions,
+        states=sum(sizes),
+        transitions=transitions if canon is None else sum(sizes[i] * len(succ[i]) for i in range(len(worlds))),
         depth=max(depth),
         complete_runs=complete_runs,
-        terminal_states=len(terminal_keys),
+        terminal_states=sum(sizes[t] for t in terminal_keys),
         deadlock_states=deadlocks,
         seconds=time.perf_counter() - started,
         reduction=reduction,
         complete=stopped is None,
         stopped_reason=stopped,
         groups=ordered,
-        schedules={g.first_state: prefix + _path(parents, g.first_state) for g in ordered},
+        schedules=schedules,
+        searched=len(worlds),
+        symmetric=cpu_classes,
     )
 
 
@@ -454,3 +530,7 @@ def _print_table(results: list[dict[str, Any]]) -> None:
         if r["reduction"] != "none":
             print(f"{'':32} (local-step reduction: runs are representative schedules, CPU-local steps taken "
                   "as soon as reached; --exact counts every interleaving)")
+        if r.get("symmetric"):
+            same = " and ".join("/".join(f"CPU{i}" for i in ids) for ids in r["symmetric"])
+            print(f"{'':32} (symmetry: {same} are interchangeable; {r['states_searched']} worlds searched, "
+                  "one per relabelling of them; every count is as without symmetry)")

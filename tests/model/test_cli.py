@@ -174,6 +174,18 @@ def test_check_exit_0_for_the_fixed_code_and_the_table_says_so() -> None:
     assert "no violation in any interleaving" in r.stdout
 
 
+def test_check_says_which_cpus_it_took_as_interchangeable_and_how_many_worlds_it_searched() -> None:
+    r = cli("check", "two-shrinkers-vs-swapoff", "--code", "new")
+    assert r.returncode == 0, r.stderr
+    assert "representative schedules" in r.stdout
+    line = next(line for line in r.stdout.splitlines() if "symmetry:" in line)
+    searched = int(line.split("; ")[1].split()[0])
+    states = int(next(line for line in r.stdout.splitlines() if line.startswith("two-shrinkers-vs-swapoff")).split()[2])
+    assert "CPU1/CPU2 are interchangeable" in line and 0 < searched < states
+    r = cli("check", SEED, "--code", "new")
+    assert "symmetry" not in r.stdout  # two CPUs that run different actors
+
+
 def test_check_bad_input_exits_2_listing_the_valid_names() -> None:
     r = cli("check", "no-such-scenario")
     assert r.returncode == 2 and "Traceback" not in r.stderr

@@ -1,7 +1,8 @@
-"""The local-step reduction against the exact search, on every scenario and every code (old, new
-and the break-the-fix variants): the same violation groups (kind and site), each reached by a
-shortest schedule of the same length, the same deadlocks and the same leaks. Only the counts
-(states, transitions, runs, final states) may differ, and the reduced search never visits more."""
+"""The reductions (local steps, and symmetry between interchangeable CPUs) against the exact
+search, on every scenario and every code (old, new and the break-the-fix variants): the same
+violation groups (kind and site), each reached by a shortest schedule of the same length, the same
+deadlocks and the same leaks. Only the counts (states, transitions, runs, final states) may
+differ, and the reduced search never visits more; on the 3-CPU scenarios it visits far fewer."""
 from __future__ import annotations
 
 import pytest
@@ -33,3 +34,17 @@ def test_the_reduced_search_keeps_every_verdict(scenario: str, code: str) -> Non
     for group in reduced.to_dict()["violations"]:
         kinds = {(v.kind, v.step_id) for v in all_violations(replay(s, code, group["shortest"]).world)}
         assert (group["kind"], group["step_id"]) in kinds
+
+
+# How many worlds the product's search keeps at most, against the exact search (measured:
+# 0.46 and 0.41 with symmetry and local steps; 0.91 and 0.86 with local steps alone).
+KEPT_AT_MOST = {"two-shrinkers-vs-swapoff": 0.5, "writeback-vs-swapin-vs-swapoff": 0.93}
+
+
+@pytest.mark.parametrize("scenario", sorted(KEPT_AT_MOST))
+@pytest.mark.parametrize("code", ["old", "new"])
+def test_the_reduction_cuts_the_states_of_the_three_cpu_scenarios(scenario: str, code: str) -> None:
+    s = load_all()[scenario]
+    exact, reduced = explore(s, code), explore(s, code, reduction=True)
+    assert exact.searched == exact.states and reduced.searched <= KEPT_AT_MOST[scenario] * exact.states
+    assert reduced.to_dict()["states_searched"] == reduced.searched
