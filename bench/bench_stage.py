@@ -271,6 +271,92 @@ def clicks(browser, base: str, port: int, samples: int, seed: int, walk: int) ->
             print(f"    {start:<48} n={len(mine):>3} p50 {mine[len(mine) // 2]:6.1f} ms  max {mine[-1]:6.1f} ms")
 
 
+# (c) The same walks with the driver quiet: one call per start page runs its whole walk inside
+# the page, clicking each link with element.click() (what app.js does for a key press: a
+# presenter's → and digit keys), so no DevTools traffic (the mouse events, Playwright's waits and
+# its network events, all on the same two cores) runs while a click is timed. It waits two frames
+# and 50 ms between clicks, as a presenter's next key press would come later still.
+WALK_JS = """async ({sel, walk, seen, seed}) => {
+  let s = seed >>> 0;
+  const rand = () => { s = (s + 0x6D2B79F5) >>> 0; let t = s; t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
+  const key = (href) => { const u = new URL(href); return u.pathname + " " + (u.searchParams.get("code") || "old")
+    + " " + (u.searchParams.get("t") || ""); };
+  const known = new Set(seen), out = [];
+  const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
+  for (let i = 0; i < walk; i++) {
+    const links = [...document.querySelectorAll(sel)].filter((a) => a.getAttribute("aria-disabled") !== "true"
+      && a.getClientRects().length > 0 && !known.has(key(a.href)));
+    if (!links.length) break;
+    const a = links[Math.floor(rand() * links.length)];
+    const k = key(a.href); known.add(k);
+    performance.clearResourceTimings();
+    let click = null, swapped = null;
+    document.addEventListener("click", () => { click = performance.now(); }, {capture: true, once: true});
+    const onSwap = (e) => { if (swapped === null && click !== null && e.target.closest && (e.target.id === "state" || e.target.closest("#state")))
+      swapped = performance.now() - click; };
+    document.addEventListener("htmx:before:settle", onSwap);
+    const settled = new Promise((resolve) => {
+      const done = (e) => { if (click === null || !(e.target.id === "state" || (e.target.closest && e.target.closest("#state")))) return;
+        document.removeEventListener("htmx:after:settle", done); resolve(performance.now() - click); };
+      document.addEventListener("htmx:after:settle", done);
+      setTimeout(() => resolve(null), 10000);
+    });
+    a.click();
+    const total = await settled;
+    document.removeEventListener("htmx:before:settle", onSwap);
+    const f = performance.getEntriesByType("resource").filter((r) => r.initiatorType === "fetch").pop();
+    out.push({key: k, total, swapped, status: f ? f.responseStatus : null, wire: f ? f.transferSize : null,
+              start: f ? f.requestStart - click : null, server: f ? f.responseStart - f.requestStart : null,
+              end: f ? f.responseEnd - click : null});
+    if (total === null) break;
+    await frame(); await frame(); await new Promise((r) => setTimeout(r, 50));
+  }
+  return out;
+}"""
+
+
+def clicks_in_page(browser, base: str, port: int, samples: int, seed: int, walk: int) -> None:
+    """(c): (b)'s walks, each run inside the page (WALK_JS), never-requested states only."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    starts = start_pages(port)
+    seen: set[str] = set()
+    results: list[dict] = []
+    rounds = 0
+    while len(results) < samples and rounds < 20:
+        rounds += 1
+        before = len(results)
+        for i, start in enumerate(starts):
+            if len(results) >= samples:
+                break
+            page.goto(base + start, wait_until="networkidle")
+            path, code, t = state_key(base + start)
+            seen.add(f"{path} {code} {t}")
+            got = page.evaluate(WALK_JS, {"sel": STEP_LINKS, "walk": min(walk, samples - len(results)),
+                                          "seen": sorted(seen), "seed": seed * 100003 + rounds * 101 + i})
+            seen.update(r["key"] for r in got)
+            results += [r for r in got if r["status"] == 200 and r["swapped"] is not None]
+        if len(results) == before:
+            break
+    context.close()
+    n = len(results)
+    print(f"(c) the same, each walk run inside the page (element.click(), as a key press does; no DevTools "
+          f"traffic while timing): {n} samples, seed {seed}")
+    if not n:
+        return
+    dom = sorted(r["swapped"] for r in results)
+    tot = sorted(r["total"] for r in results)
+    print(f"    click to swapped stage: p50 {dom[n // 2]:.1f} ms, p95 {dom[min(n - 1, int(n * 0.95))]:.1f} ms, "
+          f"max {dom[-1]:.1f} ms (budget p95 <= 25 ms)")
+    print(f"    click to settled: p50 {tot[n // 2]:.1f} ms, p95 {tot[min(n - 1, int(n * 0.95))]:.1f} ms")
+    med = {k: statistics.median(r[k] for r in results if r[k] is not None) for k in ("start", "server", "end")}
+    print(f"    p50 phases: click to request start {med['start']:.1f} ms, request to first byte (server) "
+          f"{med['server']:.1f} ms, click to last byte {med['end']:.1f} ms; page errors {len(errors)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=150, help="click samples for (b), at least 100 advised")
@@ -300,6 +386,7 @@ def main() -> None:
                     waited = wait_until_idle(proc.pid)
                     print(f"    (then waited {waited:.1f} s for the server's startup verdicts to finish)")
                     clicks(browser, base, port, args.samples, args.seed, args.walk)
+                    clicks_in_page(browser, base, port, args.samples, args.seed, args.walk)
                 finally:
                     browser.close()
     except ServerDidNotStart as e:

@@ -23,6 +23,9 @@ def _raise_open_file_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
+KEEP_ALIVE = int(os.environ.get("ZSWAP_WEB_KEEP_ALIVE", "60"))  # seconds an idle connection stays open
+
+
 def workers() -> int:
     return max(1, int(os.environ.get("ZSWAP_WEB_WORKERS", "1")))
 
@@ -43,7 +46,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, n_workers: int | None = Non
         server_header=False,
         limit_concurrency=MAX_CONNECTIONS,
         backlog=2048,
-        timeout_keep_alive=5,
+        # A presenter pauses between steps for longer than uvicorn's 5 s: the next step would open a
+        # new connection. Idle connections are bounded by limit_concurrency; a silent one by protocol.py.
+        timeout_keep_alive=KEEP_ALIVE,
         # Our redirects are relative and our URLs absolute-path only: no proxy headers to trust.
         proxy_headers=False,
     )

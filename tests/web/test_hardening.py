@@ -361,3 +361,18 @@ def test_full_collections_are_made_rarer_once_however_many_apps_start():
         with TestClient(web_app.create_app()):
             pass
     assert gc.get_threshold()[2] == web_app.GC_THRESHOLDS[2] * 10
+
+
+def test_the_server_keeps_an_idle_connection_open_through_a_presenters_pause(monkeypatch):
+    """uvicorn's 5 s keep-alive made a step after a pause open a new connection; every other
+    bound stays (connections, a silent connection's head timeout, the head's size)."""
+    import uvicorn
+
+    from app.web import server
+
+    seen: dict = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: seen.update(kw))
+    server.serve()
+    assert seen["timeout_keep_alive"] == server.KEEP_ALIVE >= 30
+    assert seen["limit_concurrency"] == server.MAX_CONNECTIONS
+    assert seen["http"] == "app.web.protocol:LimitedHttpToolsProtocol"
