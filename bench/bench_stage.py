@@ -275,7 +275,7 @@ def clicks(browser, base: str, port: int, samples: int, seed: int, walk: int) ->
 # the page, clicking each link with element.click() (what app.js does for a key press: a
 # presenter's → and digit keys), so no DevTools traffic (the mouse events, Playwright's waits and
 # its network events, all on the same two cores) runs while a click is timed. It waits two frames
-# and 50 ms between clicks, as a presenter's next key press would come later still.
+# and 200 ms between clicks (a presenter presses the next key later still).
 WALK_JS = """async ({sel, walk, seen, seed}) => {
   let s = seed >>> 0;
   const rand = () => { s = (s + 0x6D2B79F5) >>> 0; let t = s; t = Math.imul(t ^ (t >>> 15), t | 1);
@@ -310,7 +310,7 @@ WALK_JS = """async ({sel, walk, seen, seed}) => {
               start: f ? f.requestStart - click : null, server: f ? f.responseStart - f.requestStart : null,
               end: f ? f.responseEnd - click : null});
     if (total === null) break;
-    await frame(); await frame(); await new Promise((r) => setTimeout(r, 50));
+    await frame(); await frame(); await new Promise((r) => setTimeout(r, 200));
   }
   return out;
 }"""
