@@ -125,6 +125,7 @@ def test_switching_the_crash_to_the_fixed_code_shows_what_the_fix_did_instead(pa
     banner = page.locator("#fixed-banner")
     assert banner.is_visible() and in_viewport(page, "#fixed-banner")
     assert "old code" in banner.inner_text() and "crashes at step" in banner.inner_text()
+    assert " : " not in banner.inner_text()  # a model line with no kernel line number: no gap before ":"
     assert page.locator("#crash-banner").count() == 0
     # The fixed code's own tour is offered, not the old-code tour with a warning.
     nxt = page.locator("#tour-next")
