@@ -192,11 +192,15 @@ def _walk(world: World, cpu_id: int) -> _Walk:
         if isinstance(result, Blocked):
             break
         w, steps = result.world, steps + 1
-    if others:
-        return _Walk(tuple(frames), steps)
-    reads = tuple(sorted(touched))
+    return _noted(world, tuple(frames), steps, None if others else tuple(sorted(touched)))
+
+
+def _noted(world: World, frames: tuple[tuple[int, str], ...], steps: int, reads: tuple[int, ...] | None) -> _Walk:
+    """A walk from ``world`` that touched the parts ``reads``, with their values there."""
+    if reads is None:
+        return _Walk(frames, steps)
     parts = world.parts()
-    return _Walk(tuple(frames), steps, reads, tuple(parts[i] for i in reads))
+    return _Walk(frames, steps, reads, tuple(parts[i] for i in reads))
 
 
 def _still_valid(walk: _Walk, world: World) -> bool:
@@ -218,11 +222,9 @@ def _cached_walk(run: Run, world: World, cpu_id: int) -> _Walk:
         if found and run.steps[-1][0] == cpu_id:
             # A walk cut at RUN_LIMIT may go one step further from here: walk that one anew.
             if 1 <= parent.steps < RUN_LIMIT:
-                reads = parent.reads
-                values = () if reads is None else tuple(world.parts()[i] for i in reads)
-                walk = _Walk(parent.frames[1:], parent.steps - 1, reads, values)
+                walk = _noted(world, parent.frames[1:], parent.steps - 1, parent.reads)
         elif found and before.cpu(cpu_id) == world.cpu(cpu_id) and _still_valid(parent, world):
-            walk = _Walk(parent.frames, parent.steps, parent.reads, tuple(world.parts()[i] for i in parent.reads))  # type: ignore[union-attr]
+            walk = _noted(world, parent.frames, parent.steps, parent.reads)
     if walk is None:
         walk = _walk(world, cpu_id)
     _walks.put((world, cpu_id), walk)

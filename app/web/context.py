@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from markupsafe import Markup
@@ -111,6 +112,12 @@ class PageContext:
         """This page's URL with another schedule or code (the tour is kept)."""
         return urls.scenario(self.view["scenario"], code or self.code, self.t if t is None else t,
                              self.tour.name if self.tour else None)
+
+    @cached_property
+    def linked_names(self) -> tuple[tuple[Any, ...], ...]:
+        """(address, name, type, freed) of every heap object: what a pane's object links show
+        (once per page; four panes key their memo on it, app/web/panes.py)."""
+        return tuple((a, o["name"], o["type"], o["freed"]) for a, o in self.heap_by_addr.items())
 
     def pane(self, name: str) -> Markup:
         """One kernel-state pane of this state, rendered (app/web/panes.py)."""

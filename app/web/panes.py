@@ -23,13 +23,8 @@ Inputs = Callable[["PageContext", dict[str, Any]], tuple[Any, ...]]
 
 
 def _names(ctx: "PageContext") -> tuple[tuple[Any, ...], ...]:
-    """What the obj/addr macros show of a linked address: its name, type and whether it is freed
-    (once per page: four panes ask)."""
-    names = ctx.__dict__.get("_pane_names")
-    if names is None:
-        names = tuple((a, o["name"], o["type"], o["freed"]) for a, o in ctx.heap_by_addr.items())
-        ctx.__dict__["_pane_names"] = names
-    return names
+    """What the obj/addr macros show of a linked address: its name, type and whether it is freed."""
+    return ctx.linked_names
 
 
 def _step_urls(ctx: "PageContext", heap: list[dict[str, Any]]) -> tuple[str, ...]:
