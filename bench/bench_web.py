@@ -26,6 +26,8 @@ from app.localserver import ServerDidNotStart, local_server  # noqa: E402 (after
 
 SEED = "lru-writeback-vs-swapoff"
 DEPTH = 20
+WALKS = 400  # browser walks of WALK_STEPS steps each around DEPTH (more than 5 s of load needs)
+WALK_STEPS = 16
 
 
 
@@ -92,27 +94,51 @@ HTMX = {**BROWSER, "HX-Request": "true"}  # a step's swap: the state fragment, n
 def run_load(port: int, path: str | list[str], threads: int, seconds: float, max_requests: int,
              headers: dict[str, str] = BROWSER) -> dict:
     """Load `path` (or each of a list of paths in turn, never repeating one) from `threads` threads."""
+    if isinstance(path, str):
+        return run_walks(port, None, threads, seconds, max_requests, path, headers)
+    return run_walks(port, [[(p, headers)] for p in path], threads, seconds, max_requests)
+
+
+def run_walks(port: int, walks: list[list[tuple[str, dict[str, str]]]] | None, threads: int, seconds: float,
+              max_requests: int, path: str = "", headers: dict[str, str] = BROWSER) -> dict:
+    """Each thread takes the next walk (a list of requests sent in order on one connection, as one
+    browser steps) until the walks, the request count or the time run out; with no walks, every
+    request is `path`."""
     latencies: list[float] = []
     lock = threading.Lock()
     count = [0]
+    taken = [0]
     statuses: dict[int, int] = {}
     deadline = time.monotonic() + seconds
+
+    def next_walk() -> list[tuple[str, dict[str, str]]] | None:
+        with lock:
+            if walks is None:
+                if count[0] >= max_requests:
+                    return None
+                count[0] += 1
+                return [(path, headers)]
+            if taken[0] >= len(walks) or count[0] >= max_requests:
+                return None
+            walk = walks[taken[0]]
+            taken[0] += 1
+            count[0] += len(walk)
+            return walk
 
     def worker() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         local: list[float] = []
         while time.monotonic() < deadline:
-            with lock:
-                if count[0] >= max_requests or (isinstance(path, list) and count[0] >= len(path)):
-                    break
-                target = path[count[0]] if isinstance(path, list) else path
-                count[0] += 1
-            t0 = time.perf_counter()
-            conn.request("GET", target, headers=headers)
-            resp = conn.getresponse()
-            resp.read()
-            local.append(time.perf_counter() - t0)
-            statuses[resp.status] = statuses.get(resp.status, 0) + 1
+            walk = next_walk()
+            if walk is None:
+                break
+            for target, walk_headers in walk:
+                t0 = time.perf_counter()
+                conn.request("GET", target, headers=walk_headers)
+                resp = conn.getresponse()
+                resp.read()
+                local.append(time.perf_counter() - t0)
+                statuses[resp.status] = statuses.get(resp.status, 0) + 1
         conn.close()
         with lock:
             latencies.extend(local)
@@ -127,12 +153,47 @@ def run_load(port: int, path: str | list[str], threads: int, seconds: float, max
     latencies.sort()
     n = len(latencies)
     return {
-        "path": path if isinstance(path, str) else f"{len(path)} paths", "requests": n, "seconds": elapsed, "rps": n / elapsed if elapsed else 0.0,
+        "requests": n, "seconds": elapsed, "rps": n / elapsed if elapsed else 0.0,
         "p50_ms": 1000 * latencies[n // 2] if n else 0.0,
         "p99_ms": 1000 * latencies[min(n - 1, int(n * 0.99))] if n else 0.0,
         "mean_ms": 1000 * statistics.fmean(latencies) if n else 0.0,
         "statuses": statuses,
     }
+
+
+def browser_walks(n: int, start: int, steps: int, avoid: set[str], seed: int = 2) -> list[list[tuple[str, dict[str, str]]]]:
+    """`n` walks as a user clicks them: each starts with a fragment of a random depth-`start` state,
+    then takes `steps` random steps, each a never-seen URL whose parent was the walk's previous
+    request, sent with HX-Have naming that parent (as static/app.js does). No URL is in `avoid` or
+    repeats."""
+    import random
+
+    from app.web import modelapi, regions
+
+    rng = random.Random(seed)
+    seen = set(avoid)
+    out = []
+    for _ in range(50 * n):
+        if len(out) == n:
+            break
+        t = ""
+        walk: list[tuple[str, dict[str, str]]] = []
+        while len(t) < start + steps:
+            enabled = modelapi.replay(SEED, "old", t)["enabled"]
+            if not enabled:
+                break
+            step = str(rng.choice(enabled))
+            if len(t) >= start:
+                have = regions.state_key(SEED, "old", t, None, False, None)
+                walk.append((f"/s/{SEED}?code=old&t={t + step}", {**HTMX, "HX-Have": have}))
+            t += step
+        if len(t) < start + steps or any(p in seen for p, _ in walk):
+            continue
+        first = f"/s/{SEED}?code=old&t={t[:start]}"
+        seen.update(p for p, _ in walk)
+        seen.add(first)
+        out.append([(first, HTMX)] + walk)
+    return out
 
 
 def main() -> None:
@@ -144,23 +205,29 @@ def main() -> None:
 
     t = depth_schedule(DEPTH)
     fresh = distinct_schedules(DEPTH, 4500)
+    walks = browser_walks(WALKS, DEPTH - WALK_STEPS // 2, WALK_STEPS,
+                          {f"/s/{SEED}?code=old&t={x}" for x in fresh})
     print(f"one uvicorn worker, {args.threads} keep-alive client threads (http.client, loopback), "
           f"<= {args.requests} requests or {args.seconds:.0f} s per row")
     print(f"step request: seed scenario, old code, depth {len(t)} (t={t}); 'new URL' rows load "
           f"{len(fresh)} different depth-{DEPTH} schedules once each (every cache misses, the model's too)")
+    print(f"'browser walk' row: {len(walks)} walks, each a fragment at depth {DEPTH - WALK_STEPS // 2} then "
+          f"{WALK_STEPS} never-seen steps, each sent with HX-Have naming its parent, the walk's previous "
+          f"request (as app.js steps); {WALK_STEPS} of every {WALK_STEPS + 1} requests are such steps")
     print(f"{'server':<22} {'endpoint':<24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'n':>7}  statuses")
     for label, cache in (("render cache on", "512"), ("render cache off", "0")):
-        rows = bench_server(t, fresh, cache, args)
+        rows = bench_server(t, fresh, walks, cache, args)
         for name, r in rows:
             print(f"{label:<22} {name:<24} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
                   f"{r['requests']:>7}  {r['statuses']}")
         trivial = rows[0][1]["rps"]
         for name, r in rows[1:]:
-            target = "0.2, a never-seen step" if "new URL" in name else "0.5, a cached one"
+            target = "0.2, a never-seen step" if "new" in name else "0.5, a cached one"
             print(f"{label:<22} {name} / trivial throughput: {r['rps'] / trivial:.3f} (target >= {target})")
 
 
-def bench_server(t: str, fresh: list[str], cache: str, args: argparse.Namespace) -> list[tuple[str, dict]]:
+def bench_server(t: str, fresh: list[str], walks: list[list[tuple[str, dict[str, str]]]], cache: str,
+                 args: argparse.Namespace) -> list[tuple[str, dict]]:
     """Start one server with ZSWAP_WEB_CACHE=cache, load it, stop it."""
     step_path = f"/s/{SEED}?code=old&t={t}"
     # No startup explorer thread: it would compete with the first rows for the CPU.
@@ -183,6 +250,7 @@ def bench_server(t: str, fresh: list[str], cache: str, args: argparse.Namespace)
                                                     args.threads, args.seconds, args.requests, HTMX)),
                 ("step JSON, new URL", run_load(port, [f"/api/s/{SEED}?code=old&t={x}" for x in fresh[2 * third:]],
                                                 args.threads, args.seconds, args.requests)),
+                ("browser walk, new steps", run_walks(port, walks, args.threads, args.seconds, args.requests)),
             ]
     except ServerDidNotStart as e:
         raise SystemExit(str(e)) from None
