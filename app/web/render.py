@@ -36,6 +36,11 @@ env.globals["challenge"] = None  # the challenge's state on a challenge page (ap
 # Region markers (app/web/regions.py): only the scenario page's state asks for them.
 env.globals.update(regions.NO_MARKERS)
 env.globals["state_key"] = None  # the state's name for the next step's answer (regions.state_key)
+# The shared macros (go, swap, obj, ...) are globals, not `{% from "_macros.html" import %}` in
+# each partial: Jinja redoes such an import on every include (a set difference of every global's
+# name), and a state's partials are included about fifteen times per step.
+env.globals.update({name: macro for name, macro in env.get_template("_macros.html").module.__dict__.items()
+                    if not name.startswith("_")})
 
 
 def wants_fragment(request: Request) -> bool:
