@@ -57,6 +57,18 @@ def local_server(args: Sequence[str], env: dict[str, str] | None = None, cwd: Pa
         _stop(proc)
 
 
+def memory_kb(pid: int, field: str = "VmRSS") -> int:
+    """A process's resident memory now (VmRSS) or at its peak (VmHWM), in kB, from /proc; 0 when
+    it has gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def _wait_until(ready: Any, proc: subprocess.Popen, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not ready():

@@ -27,16 +27,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from app.localserver import REDIS_SERVER, local_redis, local_server  # noqa: E402 (after the path)
+from app.localserver import REDIS_SERVER, local_redis, local_server, memory_kb  # noqa: E402 (after the path)
 
 SEED = "lru-writeback-vs-swapoff"
 
 
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def cpu_seconds(pid: int) -> float:
@@ -110,7 +105,7 @@ async def measure(port: int, pid: int, n: int, steps: int) -> dict:
     assert status == 201, (status, room)
     code, token = room["code"], room["token"]
     await asyncio.sleep(0.5)
-    before = rss_kb(pid)
+    before = memory_kb(pid)
     followers = [Follower() for _ in range(n)]
     tasks = []
     for i, f in enumerate(followers):
@@ -119,7 +114,7 @@ async def measure(port: int, pid: int, n: int, steps: int) -> dict:
             await asyncio.sleep(0.01)  # connect in waves, as a room does, not in one SYN burst
     await asyncio.wait_for(asyncio.gather(*(f.first.wait() for f in followers)), 120)
     await asyncio.sleep(1.0)
-    after = rss_kb(pid)
+    after = memory_kb(pid)
     _, info = await request(port, "GET", f"/api/rooms/{code}")
     assert info["followers"] == n, info
     latencies = []

@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from app.localserver import ServerDidNotStart, local_server  # noqa: E402 (after the path)
+from app.localserver import ServerDidNotStart, local_server, memory_kb  # noqa: E402 (after the path)
 
 HOST = "127.0.0.1"  # loopback only
 TIMEOUT = 10.0
@@ -63,14 +63,6 @@ def walks(n_walks: int, length: int, seed: int) -> list[tuple[str, str, str]]:
     return items
 
 
-def rss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def children(pid: int) -> list[int]:
@@ -97,10 +89,10 @@ def memory(server_pid: int, workers: int) -> tuple[int, int]:
     for pid in procs:
         if "resource_tracker" in comm(pid) or "semaphore_tracker" in comm(pid):
             continue
-        web += rss_kb(pid)
+        web += memory_kb(pid)
         for child in children(pid):
             if "multiprocessing" in comm(child) and "resource_tracker" not in comm(child):
-                search += rss_kb(child)
+                search += memory_kb(child)
     return web // 1024, search // 1024
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from app.localserver import ServerDidNotStart, local_server  # noqa: E402 (after the path)
+from app.localserver import ServerDidNotStart, local_server, memory_kb  # noqa: E402 (after the path)
 
 SEED = "lru-writeback-vs-swapoff"
 DEPTH = 20
@@ -235,11 +235,12 @@ def bench_server(t: str, fresh: list[str], walks: list[list[tuple[str, dict[str,
     command = ["-m", "uvicorn", "bench.bench_web:create_bench_app", "--factory", "--host", "127.0.0.1",
                "--workers", "1", "--log-level", "warning", "--no-access-log"]
     try:
-        with local_server(command, env, REPO, ready_path="/_bench/trivial") as (_, port):
+        with local_server(command, env, REPO, ready_path="/_bench/trivial") as (proc, port):
             for path in ("/_bench/trivial", step_path):  # warm up: imports, templates, the page's verdicts
                 run_load(port, path, 2, 1.0, 200)
+            warm = memory_kb(proc.pid)
             third = len(fresh) // 3
-            return [
+            rows = [
                 ("trivial endpoint", run_load(port, "/_bench/trivial", args.threads, args.seconds, args.requests)),
                 ("step page (HTML)", run_load(port, step_path, args.threads, args.seconds, args.requests)),
                 ("step state (JSON)", run_load(port, f"/api/s/{SEED}?code=old&t={t}", args.threads, args.seconds,
@@ -252,6 +253,11 @@ def bench_server(t: str, fresh: list[str], walks: list[list[tuple[str, dict[str,
                                                 args.threads, args.seconds, args.requests)),
                 ("browser walk, new steps", run_walks(port, walks, args.threads, args.seconds, args.requests)),
             ]
+            # The caches are bounded in entries and bytes (app/model/cache.py): what they hold after
+            # every row's thousands of distinct states is the server's memory under this load.
+            print(f"server (ZSWAP_WEB_CACHE={cache}): RSS {warm / 1024:.0f} MB after warm-up, "
+                  f"{memory_kb(proc.pid) / 1024:.0f} MB after the rows, peak {memory_kb(proc.pid, 'VmHWM') / 1024:.0f} MB")
+            return rows
     except ServerDidNotStart as e:
         raise SystemExit(str(e)) from None
 
