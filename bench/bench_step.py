@@ -29,6 +29,8 @@ def main() -> None:
     ap.add_argument("--walks", type=int, default=300)
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--repo", type=Path, default=REPO)
+    ap.add_argument("--parts", action="store_true",
+                    help="also split each step's CPU into its stages (model, page context, render, regions, gzip)")
     args = ap.parse_args()
     repo = args.repo.resolve()
     sys.path.insert(0, str(repo))
@@ -57,18 +59,76 @@ def main() -> None:
     pages.clear_caches()
     if hasattr(modelapi, "clear_model_caches"):  # an older --repo lacks it
         modelapi.clear_model_caches()  # the walks above replayed every state: forget them
+    stages = Stages(pages) if args.parts else None
     times = []
     for sid, code, t in walks:
         pages.state_gzip(True, sid, code, t[:-1], None)  # the previous click
         # The page names the state it shows, as static/app.js does (an older --repo ignores it).
         have = regions.state_key(sid, code, t[:-1], None, False, None) if regions else None
+        if stages:
+            stages.start_step()
         start = time.process_time()
         pages.state_gzip(True, sid, code, t, None, False, None, have) if regions else pages.state_gzip(True, sid, code, t, None)
         times.append((time.process_time() - start) * 1000)
+        if stages:
+            stages.end_step(times[-1])
     times.sort()
     print(f"{repo}: {len(times)} never-seen steps, parent rendered just before: CPU per step "
           f"median {statistics.median(times):.2f} ms, p95 {times[int(len(times) * 0.95)]:.2f} ms, "
           f"mean {statistics.fmean(times):.2f} ms")
+    if stages:
+        stages.report()
+
+
+class Stages:
+    """Splits each timed step's CPU into the stages of app.web.pages.state_parts, by wrapping the
+    functions it calls (outermost call only: a pane's own render counts as render)."""
+
+    NAMES = {"run_page_view": "model: replay and view", "page_context": "page context",
+             "render": "render (Jinja)", "split": "regions: split", "against": "regions: compare",
+             "compress": "gzip"}
+
+    def __init__(self, pages: object) -> None:
+        import gzip
+
+        from app.web import context, regions, render
+
+        self.spent: dict[str, float] = dict.fromkeys(self.NAMES, 0.0)
+        self.per_step: dict[str, list[float]] = {name: [] for name in [*self.NAMES, "other"]}
+        self.depth = 0
+        for owner, name in ((pages, "run_page_view"), (context, "page_context"), (render, "render"),
+                            (regions, "split"), (regions.Parts, "against"), (gzip, "compress")):
+            setattr(owner, name, self.timed(name, getattr(owner, name)))
+
+    def timed(self, name: str, fn: object) -> object:
+        def wrapper(*a: object, **k: object) -> object:
+            if self.depth:
+                return fn(*a, **k)  # type: ignore[operator]
+            self.depth += 1
+            start = time.process_time()
+            try:
+                return fn(*a, **k)  # type: ignore[operator]
+            finally:
+                self.spent[name] += time.process_time() - start
+                self.depth -= 1
+        return wrapper
+
+    def start_step(self) -> None:
+        """Forget what the untimed calls before the timed step spent."""
+        self.spent = dict.fromkeys(self.NAMES, 0.0)
+
+    def end_step(self, total_ms: float) -> None:
+        """Close one timed step: what the wrapped stages took, the rest is 'other'."""
+        known = 0.0
+        for name, seconds in self.spent.items():
+            self.per_step[name].append(seconds * 1000)
+            known += seconds * 1000
+            self.spent[name] = 0.0
+        self.per_step["other"].append(max(0.0, total_ms - known))
+
+    def report(self) -> None:
+        for name, values in self.per_step.items():
+            print(f"  {self.NAMES.get(name, 'other (caches, keys, glue)'):<28} mean {statistics.fmean(values):.2f} ms")
 
 
 if __name__ == "__main__":
