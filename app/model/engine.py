@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .liveness import DEAD_AFTER
+from .records import frozen
 from .state import (
     PARTS,
     Cpu,
@@ -52,7 +53,7 @@ class _Stop(Exception):
     """Internal: the CPU crashed inside the step; commit what happened so far."""
 
 
-@dataclass(frozen=True)
+@frozen
 class StepDef:
     id: str
     run: Callable[[Ctx], None]
@@ -63,7 +64,7 @@ class StepDef:
         return self.src or self.id
 
 
-@dataclass(frozen=True)
+@frozen
 class ActorDef:
     id: str
     title: str
