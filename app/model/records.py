@@ -43,49 +43,81 @@ def _init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Callable[...
         if f.default is not MISSING:
             defaults[f.name] = (lambda value: lambda: value)(f.default)
         elif f.default_factory is not MISSING:
-            defaults[f.name] = f.default_factory
+            defaults[f.name] = f.default_factory  # type: ignore[assignment]
+    required = sum(1 for name in names if name not in defaults)  # dataclass: defaults come last
     qualname = f"{cls.__qualname__}.__init__()"
+    # For each number of positional arguments, the trailing fields left to their defaults
+    # (without a default_factory, the same values every time: one dict, copied in).
+    plain = all(f.default_factory is MISSING for f in fields)
+    tails = {given: {name: defaults[name]() for name in names[given:]} for given in range(required, count + 1)}
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        if len(args) > count:
-            raise TypeError(f"{qualname} takes {count + 1} positional arguments but {len(args) + 1} were given")
+        given = len(args)
+        if not kwargs and required <= given <= count:
+            # The common call: every field positional, the last ones perhaps left to defaults.
+            d = self.__dict__
+            d.update(zip(names, args))
+            if given < count:
+                d.update(tails[given] if plain else {name: defaults[name]() for name in names[given:]})
+            return
+        if given > count:
+            raise TypeError(f"{qualname} takes {count + 1} positional arguments but {given + 1} were given")
         values = dict(zip(names, args))
-        if kwargs:
-            for name in kwargs:
-                if name not in known:
-                    raise TypeError(f"{qualname} got an unexpected keyword argument {name!r}")
-                if name in values:
-                    raise TypeError(f"{qualname} got multiple values for argument {name!r}")
-            values.update(kwargs)
-        if len(values) < count or kwargs:
-            # Fields in declaration order, as the generated __init__ assigns them.
-            ordered = {}
-            for name in names:
-                if name in values:
-                    ordered[name] = values[name]
-                elif name in defaults:
-                    ordered[name] = defaults[name]()
-                else:
-                    raise TypeError(f"{qualname} missing required argument: {name!r}")
-            values = ordered
-        self.__dict__.update(values)
+        for name in kwargs:
+            if name not in known:
+                raise TypeError(f"{qualname} got an unexpected keyword argument {name!r}")
+            if name in values:
+                raise TypeError(f"{qualname} got multiple values for argument {name!r}")
+        values.update(kwargs)
+        ordered = {}  # fields in declaration order, as the generated __init__ assigns them
+        for name in names:
+            if name in values:
+                ordered[name] = values[name]
+            elif name in defaults:
+                ordered[name] = defaults[name]()
+            else:
+                raise TypeError(f"{qualname} missing required argument: {name!r}")
+        self.__dict__.update(ordered)
 
     return __init__
 
 
-def frozen(cls: type[T]) -> type[T]:
+def _compiled_eq(cls: type, names: tuple[str, ...]) -> Callable[[Any, Any], Any]:
+    """The __eq__ dataclass generates, compiled: twice as fast as a generic one, and the
+    explorer compares worlds and records hundreds of thousands of times a search."""
+    mine = "".join(f"self.{n}," for n in names)
+    theirs = "".join(f"other.{n}," for n in names)
+    source = (
+        "def __eq__(self, other):\n"
+        "    if other.__class__ is self.__class__:\n"
+        f"        return ({mine}) == ({theirs})\n"
+        "    return NotImplemented\n"
+    )
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)  # noqa: S102 - built from the class's own field names
+    return namespace["__eq__"]  # type: ignore[no-any-return]
+
+
+def frozen(cls: type[T], compiled_eq: bool = False) -> type[T]:
     """@dataclass(frozen=True) without compiled methods (see the module's docstring). A
-    __hash__ or __repr__ the class defines itself is kept, as dataclass keeps it."""
+    __hash__ or __repr__ the class defines itself is kept, as dataclass keeps it. With
+    ``compiled_eq``, __eq__ is compiled as dataclass does (for the explorer's hot records)."""
     own = dict(cls.__dict__)
     if not own.get("__doc__"):  # dataclass would otherwise build one with inspect.signature()
         cls.__doc__ = f"{cls.__name__}({', '.join(own.get('__annotations__', {}))})"
     dataclasses.dataclass(init=False, repr=False, eq=False)(cls)
     fields = tuple(dataclasses.fields(cls))  # type: ignore[arg-type]
+    defaulted = False
     for f in fields:
         if not f.init or f.kw_only:
             raise TypeError(f"{cls.__name__}.{f.name}: frozen() supports init fields only")
+        has_default = f.default is not MISSING or f.default_factory is not MISSING
+        if defaulted and not has_default:  # what dataclass's own __init__ refuses too
+            raise TypeError(f"non-default argument {f.name!r} follows default argument")
+        defaulted = defaulted or has_default
     names = frozenset(f.name for f in fields)
-    compared = _tuple_getter(tuple(f.name for f in fields if f.compare))
+    compared_names = tuple(f.name for f in fields if f.compare)
+    compared = _tuple_getter(compared_names)
     shown = tuple(f.name for f in fields if f.repr)
 
     def __eq__(self: Any, other: Any) -> Any:
@@ -110,7 +142,9 @@ def frozen(cls: type[T]) -> type[T]:
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)  # type: ignore[misc]
 
-    methods: dict[str, Any] = {"__init__": _init(cls, fields), "__eq__": __eq__, "__setattr__": __setattr__,
+    methods: dict[str, Any] = {"__init__": _init(cls, fields),
+                               "__eq__": _compiled_eq(cls, compared_names) if compiled_eq else __eq__,
+                               "__setattr__": __setattr__,
                                "__delattr__": __delattr__}
     if "__hash__" not in own:
         methods["__hash__"] = __hash__

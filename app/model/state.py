@@ -24,11 +24,17 @@ def evolve(obj: Any, **changes: Any) -> Any:
     return new
 
 
+def hot_frozen(cls: Any) -> Any:
+    """A frozen dataclass (records.frozen) compared by compiled code: the explorer compares
+    worlds and their records hundreds of thousands of times a search."""
+    return frozen(cls, compiled_eq=True)
+
+
 def record(cls: Any) -> Any:
     """A frozen dataclass (records.frozen) whose hash is computed once, over the fields that take
     part in comparison: the explorer hashes every world it meets, and a world shares most
     records with its predecessor, so each record's hash is worked out once."""
-    cls = frozen(cls)
+    cls = hot_frozen(cls)
     compared = compared_tuple(cls)
 
     def __hash__(self: Any) -> int:
@@ -187,7 +193,7 @@ PARTS = (
 )
 
 
-@frozen
+@hot_frozen
 class World:
     cpus: tuple[Cpu, ...]
     heap: tuple[HeapObject, ...]
