@@ -10,11 +10,10 @@ answered by the very code that moves it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from .liveness import DEAD_AFTER
-from .records import frozen
+from .records import frozen, mutable
 from .state import (
     PARTS,
     Cpu,
@@ -116,7 +115,7 @@ CACHES: dict[str, tuple[int, int]] = {
 }
 
 
-@dataclass
+@mutable
 class StepResult:
     world: World
     narration: list[str]

@@ -1,25 +1,54 @@
-"""Frozen dataclasses whose methods are built without compiling code.
+"""The model's records: dataclasses built from closures, without compiled code or the dataclasses
+module at start-up.
 
 `dataclasses.dataclass(frozen=True)` writes each class's __init__, __repr__, __eq__, __hash__,
 __setattr__ and __delattr__ as source text and compiles it with exec() when the class is defined,
 and the bytecode cache cannot keep that: about 0.4 ms a class, 12 ms of every `python -m app`
-command for the thirty records the model defines (issue 12). `frozen` makes the same classes from
-closures instead: they are still dataclasses (fields(), replace() and asdict() work, every
-field option the model uses is honoured) and behave as the generated methods do: positional or
-keyword construction with defaults, the same repr, equality over the compared fields of the same
-class, a hash of the same tuple (so the same hash values), and FrozenInstanceError on assignment
-or deletion. A test compares each record's behaviour with a real frozen dataclass.
+command for the thirty records the model defines; importing dataclasses costs 8 ms more (it
+imports inspect, ast, dis and tokenize). `frozen` makes the same classes from closures (issue 12):
+positional or keyword construction with defaults and default factories, the same repr, equality
+over the compared fields of the same class, a hash of the same tuple (the same hash values),
+FrozenInstanceError on assignment or deletion. They are still dataclasses to whoever asks:
+dataclasses.fields(), replace(), asdict() and is_dataclass() work, from real dataclasses.Field
+objects built the first time one is asked for (by which time the asker has imported dataclasses).
+tests/model/test_records.py holds each behaviour to a real dataclass's.
 """
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
-from dataclasses import MISSING, FrozenInstanceError
 from operator import attrgetter
 from reprlib import recursive_repr
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()  # no default given
+
+
+class Field:
+    """What `field()` records about one field, as dataclasses.field does (the options the model uses)."""
+
+    __slots__ = ("default", "default_factory", "compare", "repr")
+
+    def __init__(self, default: Any, default_factory: Any, compare: bool, repr: bool) -> None:
+        self.default = default
+        self.default_factory = default_factory
+        self.compare = compare
+        self.repr = repr
+
+
+def field(*, default: Any = MISSING, default_factory: Callable[[], Any] | Any = MISSING,
+          compare: bool = True, repr: bool = True) -> Any:
+    """dataclasses.field, for records (typed Any so that `x: int = field(default=0)` checks)."""
+    if default is not MISSING and default_factory is not MISSING:
+        raise ValueError("cannot specify both default and default_factory")
+    return Field(default, default_factory, compare, repr)
 
 
 def _tuple_getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
@@ -32,23 +61,49 @@ def _tuple_getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
     return attrgetter(*names)  # several names: already a tuple, built in C
 
 
-def _init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Callable[..., None]:
-    names = tuple(f.name for f in fields)
+def _fields_of(cls: type) -> dict[str, Field]:
+    """The class's annotated fields in order, each with its options; the class attributes left as
+    dataclass leaves them (the default value, or nothing)."""
+    fields: dict[str, Field] = {}
+    for name, annotation in cls.__dict__.get("__annotations__", {}).items():
+        if str(annotation).startswith(("ClassVar", "InitVar", "typing.ClassVar", "dataclasses.")):
+            raise TypeError(f"{cls.__name__}.{name}: records support plain fields only")
+        value = cls.__dict__.get(name, MISSING)
+        spec = value if isinstance(value, Field) else Field(value, MISSING, True, True)
+        if spec.default is MISSING and name in cls.__dict__:
+            delattr(cls, name)
+        elif isinstance(value, Field):
+            setattr(cls, name, spec.default)
+        if isinstance(spec.default, (list, dict, set)):  # shared between instances: refused, as dataclass does
+            raise ValueError(f"mutable default {type(spec.default)} for field {name} is not allowed: "
+                             "use default_factory")
+        fields[name] = spec
+    defaulted = False
+    for name, spec in fields.items():
+        has_default = spec.default is not MISSING or spec.default_factory is not MISSING
+        if defaulted and not has_default:  # what dataclass refuses too
+            raise TypeError(f"non-default argument {name!r} follows default argument")
+        defaulted = defaulted or has_default
+    return fields
+
+
+def _init(cls: type, fields: dict[str, Field]) -> Callable[..., None]:
+    names = tuple(fields)
     known = frozenset(names)
     count = len(names)
     # name -> () -> default value, for the fields that have one (a default_factory is called
     # for every instance, as the generated __init__ does).
     defaults: dict[str, Callable[[], Any]] = {}
-    for f in fields:
-        if f.default is not MISSING:
-            defaults[f.name] = (lambda value: lambda: value)(f.default)
-        elif f.default_factory is not MISSING:
-            defaults[f.name] = f.default_factory  # type: ignore[assignment]
-    required = sum(1 for name in names if name not in defaults)  # dataclass: defaults come last
+    for name, spec in fields.items():
+        if spec.default is not MISSING:
+            defaults[name] = (lambda value: lambda: value)(spec.default)
+        elif spec.default_factory is not MISSING:
+            defaults[name] = spec.default_factory
+    required = count - len(defaults)  # defaults come last (_fields_of)
     qualname = f"{cls.__qualname__}.__init__()"
     # For each number of positional arguments, the trailing fields left to their defaults
     # (without a default_factory, the same values every time: one dict, copied in).
-    plain = all(f.default_factory is MISSING for f in fields)
+    plain = all(spec.default_factory is MISSING for spec in fields.values())
     tails = {given: {name: defaults[name]() for name in names[given:]} for given in range(required, count + 1)}
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -82,7 +137,7 @@ def _init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Callable[...
     return __init__
 
 
-def _compiled_eq(cls: type, names: tuple[str, ...]) -> Callable[[Any, Any], Any]:
+def _compiled_eq(names: tuple[str, ...]) -> Callable[[Any, Any], Any]:
     """The __eq__ dataclass generates, compiled: twice as fast as a generic one, and the
     explorer compares worlds and records hundreds of thousands of times a search."""
     mine = "".join(f"self.{n}," for n in names)
@@ -98,27 +153,44 @@ def _compiled_eq(cls: type, names: tuple[str, ...]) -> Callable[[Any, Any], Any]
     return namespace["__eq__"]  # type: ignore[no-any-return]
 
 
-def frozen(cls: type[T], compiled_eq: bool = False) -> type[T]:
-    """@dataclass(frozen=True) without compiled methods (see the module's docstring). A
-    __hash__ or __repr__ the class defines itself is kept, as dataclass keeps it. With
-    ``compiled_eq``, __eq__ is compiled as dataclass does (for the explorer's hot records)."""
+class _AsDataclass:
+    """A class's __dataclass_fields__ (or __dataclass_params__): on first access, the real
+    dataclasses objects, from a twin class that dataclasses processes (public API only), stored
+    on the class in place of this descriptor. Whoever asks has imported dataclasses already."""
+
+    def __init__(self, fields: dict[str, Field], frozen: bool, attribute: str) -> None:
+        self.fields = fields
+        self.frozen = frozen
+        self.attribute = attribute
+
+    def __get__(self, obj: object, owner: type) -> Any:
+        import dataclasses
+
+        namespace: dict[str, Any] = {"__module__": owner.__module__, "__qualname__": owner.__qualname__,
+                                     "__doc__": owner.__doc__, "__annotations__": {}}
+        for name, spec in self.fields.items():
+            namespace["__annotations__"][name] = owner.__dict__["__annotations__"][name]
+            namespace[name] = dataclasses.field(
+                default=dataclasses.MISSING if spec.default is MISSING else spec.default,
+                default_factory=dataclasses.MISSING if spec.default_factory is MISSING else spec.default_factory,
+                compare=spec.compare, repr=spec.repr)
+        twin = dataclasses.dataclass(init=False, repr=False, eq=False)(type(owner.__name__, (), namespace))
+        params = twin.__dataclass_params__  # type: ignore[attr-defined]
+        params.init = params.repr = params.eq = True
+        params.frozen = self.frozen
+        type.__setattr__(owner, "__dataclass_fields__", twin.__dataclass_fields__)  # type: ignore[attr-defined]
+        type.__setattr__(owner, "__dataclass_params__", params)
+        return getattr(owner, self.attribute)
+
+
+def _build(cls: type[T], frozen: bool, compiled_eq: bool) -> type[T]:
     own = dict(cls.__dict__)
-    if not own.get("__doc__"):  # dataclass would otherwise build one with inspect.signature()
-        cls.__doc__ = f"{cls.__name__}({', '.join(own.get('__annotations__', {}))})"
-    dataclasses.dataclass(init=False, repr=False, eq=False)(cls)
-    fields = tuple(dataclasses.fields(cls))  # type: ignore[arg-type]
-    defaulted = False
-    for f in fields:
-        if not f.init or f.kw_only:
-            raise TypeError(f"{cls.__name__}.{f.name}: frozen() supports init fields only")
-        has_default = f.default is not MISSING or f.default_factory is not MISSING
-        if defaulted and not has_default:  # what dataclass's own __init__ refuses too
-            raise TypeError(f"non-default argument {f.name!r} follows default argument")
-        defaulted = defaulted or has_default
-    names = frozenset(f.name for f in fields)
-    compared_names = tuple(f.name for f in fields if f.compare)
+    fields = _fields_of(cls)
+    names = tuple(fields)
+    known = frozenset(names)
+    compared_names = tuple(name for name, spec in fields.items() if spec.compare)
     compared = _tuple_getter(compared_names)
-    shown = tuple(f.name for f in fields if f.repr)
+    shown = tuple(name for name, spec in fields.items() if spec.repr)
 
     def __eq__(self: Any, other: Any) -> Any:
         if other.__class__ is self.__class__:
@@ -133,32 +205,63 @@ def frozen(cls: type[T], compiled_eq: bool = False) -> type[T]:
         return f"{self.__class__.__qualname__}({', '.join(f'{n}={getattr(self, n)!r}' for n in shown)})"
 
     def __setattr__(self: Any, name: str, value: Any) -> None:
-        if type(self) is cls or name in names:
+        if type(self) is cls or name in known:
+            from dataclasses import FrozenInstanceError
+
             raise FrozenInstanceError(f"cannot assign to field {name!r}")
         super(cls, self).__setattr__(name, value)  # type: ignore[misc]
 
     def __delattr__(self: Any, name: str) -> None:
-        if type(self) is cls or name in names:
+        if type(self) is cls or name in known:
+            from dataclasses import FrozenInstanceError
+
             raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)  # type: ignore[misc]
 
     methods: dict[str, Any] = {"__init__": _init(cls, fields),
-                               "__eq__": _compiled_eq(cls, compared_names) if compiled_eq else __eq__,
-                               "__setattr__": __setattr__,
-                               "__delattr__": __delattr__}
-    if "__hash__" not in own:
-        methods["__hash__"] = __hash__
+                               "__eq__": _compiled_eq(compared_names) if compiled_eq else __eq__}
+    if frozen:
+        methods.update(__setattr__=__setattr__, __delattr__=__delattr__)
+        if "__hash__" not in own:
+            methods["__hash__"] = __hash__
+    elif "__hash__" not in own:
+        methods["__hash__"] = None  # a mutable record compares by value: unhashable, as a dataclass
     if "__repr__" not in own:
         methods["__repr__"] = __repr__
     for name, method in methods.items():
-        method.__qualname__ = f"{cls.__qualname__}.{name}"
+        if method is not None:
+            method.__qualname__ = f"{cls.__qualname__}.{name}"
         setattr(cls, name, method)
-    # What dataclass(frozen=True) would record, for anything that reads it (e.g. a subclass).
-    params = cls.__dataclass_params__  # type: ignore[attr-defined]
-    params.init = params.repr = params.eq = params.frozen = True
+    if "__match_args__" not in own:
+        cls.__match_args__ = names  # type: ignore[attr-defined]
+    if not own.get("__doc__"):
+        cls.__doc__ = f"{cls.__name__}({', '.join(names)})"
+    cls.__record_fields__ = names  # type: ignore[attr-defined]
+    cls.__record_compared__ = compared_names  # type: ignore[attr-defined]
+    for attribute in ("__dataclass_fields__", "__dataclass_params__"):
+        setattr(cls, attribute, _AsDataclass(fields, frozen, attribute))
     return cls
+
+
+def frozen(cls: type[T], compiled_eq: bool = False) -> type[T]:
+    """@dataclass(frozen=True), built from closures (see the module's docstring). A __hash__ or
+    __repr__ the class defines itself is kept, as dataclass keeps it. With ``compiled_eq``,
+    __eq__ is compiled as dataclass does (for the explorer's hot records)."""
+    return _build(cls, frozen=True, compiled_eq=compiled_eq)
+
+
+def mutable(cls: type[T]) -> type[T]:
+    """@dataclass (not frozen), built the same way: fields may be reassigned; unhashable."""
+    return _build(cls, frozen=False, compiled_eq=False)
+
+
+def replace(obj: T, **changes: Any) -> T:
+    """dataclasses.replace for records: a new record, through __init__, with ``changes``."""
+    values = {name: getattr(obj, name) for name in obj.__record_fields__}  # type: ignore[attr-defined]
+    values.update(changes)
+    return obj.__class__(**values)  # type: ignore[call-arg]
 
 
 def compared_tuple(cls: type) -> Callable[[Any], tuple[Any, ...]]:
     """obj -> the tuple of its compared fields (what the class's __eq__ and __hash__ use)."""
-    return _tuple_getter(tuple(f.name for f in dataclasses.fields(cls) if f.compare))
+    return _tuple_getter(cls.__record_compared__)  # type: ignore[attr-defined]

@@ -7,12 +7,11 @@ what was expected.
 from __future__ import annotations
 
 import os
-from dataclasses import field, replace
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from .records import frozen
+from .records import field, frozen, replace
 
 # The bundled scenarios; ZSWAP_SCENARIO_DIR points the CLI and the server at another folder.
 SCENARIO_DIR = Path(os.environ.get("ZSWAP_SCENARIO_DIR") or Path(__file__).resolve().parents[2] / "scenarios")

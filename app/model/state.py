@@ -8,10 +8,9 @@ kernel state by different paths compare equal; the explorer relies on that.
 """
 from __future__ import annotations
 
-from dataclasses import field
 from typing import Any, Literal
 
-from .records import compared_tuple, frozen
+from .records import compared_tuple, field, frozen
 
 
 def evolve(obj: Any, **changes: Any) -> Any:

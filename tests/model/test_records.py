@@ -4,11 +4,12 @@ and the dataclasses functions the model and the tests use on them)."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
-from app.model.records import frozen
+from app.model import records
+from app.model.records import frozen, mutable
 from app.model.scenario import load_all
 from app.model.state import Cpu, HeapObject, Origin, Violation, World
 
@@ -16,7 +17,7 @@ from app.model.state import Cpu, HeapObject, Origin, Violation, World
 def _pair(compiled_eq: bool = False):  # type: ignore[no-untyped-def]
     """The same class twice: once a real frozen dataclass, once records.frozen."""
 
-    def body() -> type:
+    def body(field) -> type:  # type: ignore[no-untyped-def]
         class Rec:
             a: int
             b: str
@@ -27,7 +28,7 @@ def _pair(compiled_eq: bool = False):  # type: ignore[no-untyped-def]
 
         return Rec
 
-    return dataclass(frozen=True)(body()), frozen(body(), compiled_eq=compiled_eq)
+    return dataclass(frozen=True)(body(dataclasses.field)), frozen(body(records.field), compiled_eq=compiled_eq)
 
 
 CALLS: list[tuple[tuple[object, ...], dict[str, object]]] = [
@@ -122,3 +123,34 @@ def test_model_records_keep_their_dataclass_behaviour() -> None:
     v = Violation(kind="leak", cpu=None, step_id=None, object=1, detail="d", at=3)
     assert v == Violation("leak", None, None, 1, "d") and v.frames == ()
     assert isinstance(World.__dataclass_fields__, dict)
+
+
+def test_dataclasses_functions_see_the_same_fields() -> None:
+    real_cls, ours_cls = _pair()
+    describe = [(f.name, f.type, f.default, f.default_factory, f.compare, f.repr, f.init)
+                for f in dataclasses.fields(real_cls)]
+    assert [(f.name, f.type, f.default, f.default_factory, f.compare, f.repr, f.init)
+            for f in dataclasses.fields(ours_cls)] == describe
+    ours = ours_cls(1, "x", (2,), 3, "s", [4])
+    assert records.replace(ours, b="y") == dataclasses.replace(ours, b="y") == ours_cls(1, "y", (2,), 3, "s", [4])
+    with pytest.raises(TypeError):
+        records.replace(ours, nope=1)
+
+
+def test_a_mutable_record_compares_by_value_and_is_unhashable() -> None:
+    class Result:
+        world: int
+        notes: list[str]
+        local: bool = False
+
+    real_cls = dataclass(type("Result", (), {"__annotations__": dict(Result.__annotations__), "local": False,
+                                             "__module__": __name__}))
+    ours_cls = mutable(Result)
+    ours, real = ours_cls(1, ["a"]), real_cls(1, ["a"])
+    assert ours == ours_cls(1, ["a"], False) and ours != ours_cls(1, ["a"], True)
+    assert repr(ours) == repr(real).replace(real_cls.__qualname__, ours_cls.__qualname__)
+    ours.world = 2  # not frozen
+    assert ours.world == 2
+    with pytest.raises(TypeError):
+        hash(ours)
+    assert dataclasses.fields(ours_cls)[0].name == "world"
