@@ -13,7 +13,8 @@ Bad input exits with status 2 and one line on stderr that names what is wrong.
 from __future__ import annotations
 
 import argparse
-import json
+import gc
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -24,7 +25,35 @@ from .model.errors import ModelInputError
 from .model.scenario import ScenarioFileError
 
 
+def _columns() -> int:
+    """The terminal's width as shutil.get_terminal_size() gives it ($COLUMNS, else the terminal
+    on stdout, else 80), without importing shutil and the compression modules it pulls in (2.5 ms
+    of every command's start-up: argparse asks for the width at every add_argument)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help formatter, at the width argparse would find itself (see _columns)."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position, _columns() - 2 if width is None else width)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(2)
@@ -63,6 +92,8 @@ def _print_scenarios(as_json: bool) -> int:
 
     data = list_scenarios()
     if as_json:
+        import json  # only this form prints JSON
+
         print(json.dumps(data, indent=2))
         return 0
     for s in data:
@@ -100,6 +131,8 @@ def _replay(args: argparse.Namespace) -> int:
 
     view = build_view(args.scenario, args.code, args.schedule)
     if args.format == "json":
+        import json
+
         print(json.dumps(view, indent=2))
     elif args.format == "diagram":  # the race as a commit message draws it (<= 72 columns)
         from .model.diagram import commit_diagram
@@ -127,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .web.server import serve
 
             load_all()  # a bad scenario file stops the server before it starts, named (exit 2)
+            gc.enable()  # off for start-up (app/__main__.py); a server runs for long
             serve(args.host, args.port, args.workers)
             return 0
         if args.command == "scenarios":

@@ -10,10 +10,10 @@ answered by the very code that moves it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from .liveness import DEAD_AFTER
+from .records import frozen, mutable
 from .state import (
     PARTS,
     Cpu,
@@ -52,7 +52,7 @@ class _Stop(Exception):
     """Internal: the CPU crashed inside the step; commit what happened so far."""
 
 
-@dataclass(frozen=True)
+@frozen
 class StepDef:
     id: str
     run: Callable[[Ctx], None]
@@ -63,7 +63,7 @@ class StepDef:
         return self.src or self.id
 
 
-@dataclass(frozen=True)
+@frozen
 class ActorDef:
     id: str
     title: str
@@ -115,7 +115,7 @@ CACHES: dict[str, tuple[int, int]] = {
 }
 
 
-@dataclass
+@mutable
 class StepResult:
     world: World
     narration: list[str]

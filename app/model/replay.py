@@ -5,10 +5,9 @@ Replaying it from the scenario's initial world always gives the same run.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .engine import Blocked, StepResult, enabled, try_step
 from .initial import initial_world
+from .records import frozen
 from .scenario import Scenario
 from .state import Violation, World
 
@@ -25,7 +24,7 @@ class ScheduleError(Exception):
         self.valid_prefix = valid_prefix
 
 
-@dataclass(frozen=True)
+@frozen
 class Run:
     scenario: Scenario
     code: str

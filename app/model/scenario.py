@@ -7,10 +7,11 @@ what was expected.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Literal
+
+from .records import field, frozen, replace
 
 # The bundled scenarios; ZSWAP_SCENARIO_DIR points the CLI and the server at another folder.
 SCENARIO_DIR = Path(os.environ.get("ZSWAP_SCENARIO_DIR") or Path(__file__).resolve().parents[2] / "scenarios")
@@ -40,7 +41,7 @@ MAX_NARRATION = 300_000
 MAX_CHOICES = 5  # of a tour's "predict" stop
 
 
-@dataclass(frozen=True)
+@frozen
 class CpuSpec:
     id: int
     actor: ActorKind
@@ -48,19 +49,19 @@ class CpuSpec:
     slot: int | None = None  # store: the slot reused
 
 
-@dataclass(frozen=True)
+@frozen
 class SlotSpec:
     offset: int
     owner: str  # the process whose PTE holds swp_entry(0, offset)
 
 
-@dataclass(frozen=True)
+@frozen
 class EntrySpec:
     name: str
     slot: int
 
 
-@dataclass(frozen=True)
+@frozen
 class WorldSpec:
     slots: list[SlotSpec]
     entries: list[EntrySpec]
@@ -69,7 +70,7 @@ class WorldSpec:
     slab_reuse: bool = True
 
 
-@dataclass(frozen=True)
+@frozen
 class PredictSpec:
     """A "predict" stop: before the segment's first step the page asks what will happen and
     reveals the answer once a choice is made."""
@@ -85,7 +86,7 @@ class PredictSpec:
         return None
 
 
-@dataclass(frozen=True)
+@frozen
 class SegmentSpec:
     """A run of steps in a tour and the sentence a presenter says over each of them."""
 
@@ -94,7 +95,7 @@ class SegmentSpec:
     predict: PredictSpec | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class TourSpec:
     name: str
     title: str
@@ -129,7 +130,7 @@ BlockedOn = Literal["lru-lock", "tree-lock", "folio-lock", "writeback", "complet
 MAX_CHALLENGES = 32
 
 
-@dataclass(frozen=True)
+@frozen
 class ViolationGoal:
     """Some CPU (or this one) hits a violation of this kind."""
 
@@ -138,7 +139,7 @@ class ViolationGoal:
     cpu: int | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class BlockedGoal:
     """This CPU cannot move: it sleeps or spins on this lock or wait."""
 
@@ -147,7 +148,7 @@ class BlockedGoal:
     on: BlockedOn
 
 
-@dataclass(frozen=True)
+@frozen
 class ReusedAddressGoal:
     """ABA: a CPU (or this one) holds an entry pointer whose object was freed while it held it and
     whose address now holds a live, newly allocated object."""
@@ -156,7 +157,7 @@ class ReusedAddressGoal:
     cpu: int | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class ChallengeSpec:
     name: str
     title: str
@@ -166,7 +167,7 @@ class ChallengeSpec:
     goal: ViolationGoal | BlockedGoal | ReusedAddressGoal
 
 
-@dataclass(frozen=True)
+@frozen
 class Scenario:
     id: str
     title: str

@@ -8,10 +8,9 @@ kernel state by different paths compare equal; the explorer relies on that.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-_NAMES: dict[type, tuple[str, ...]] = {}
+from .records import compared_tuple, field, frozen
 
 
 def evolve(obj: Any, **changes: Any) -> Any:
@@ -24,40 +23,29 @@ def evolve(obj: Any, **changes: Any) -> Any:
     return new
 
 
-def _compare_names(cls: type) -> tuple[str, ...]:
-    names = _NAMES.get(cls)
-    if names is None:
-        names = tuple(f.name for f in fields(cls) if f.compare)  # type: ignore[arg-type]
-        _NAMES[cls] = names
-    return names
-
-
-def _cached_hash(names: tuple[str, ...]) -> Any:
-    """A __hash__ computed once per record, over the fields that take part in comparison.
-
-    The explorer hashes every world it meets; a world shares most records with
-    its predecessor, so each record's hash is worked out once. Generated per
-    class so that the common path is one dict lookup.
-    """
-    fields_ = ", ".join(f"d[{n!r}]" for n in names)
-    source = (
-        "def __hash__(self):\n"
-        "    d = self.__dict__\n"
-        "    try:\n"
-        "        return d['_hash']\n"
-        "    except KeyError:\n"
-        f"        h = d['_hash'] = hash(({fields_},))\n"
-        "        return h\n"
-    )
-    namespace: dict[str, Any] = {}
-    exec(source, namespace)  # noqa: S102 - generated from the class's own field names
-    return namespace["__hash__"]
+def hot_frozen(cls: Any) -> Any:
+    """A frozen dataclass (records.frozen) compared by compiled code: the explorer compares
+    worlds and their records hundreds of thousands of times a search."""
+    return frozen(cls, compiled_eq=True)
 
 
 def record(cls: Any) -> Any:
-    """A frozen dataclass whose hash is computed once (see _cached_hash)."""
-    cls = dataclass(frozen=True, eq=True)(cls)
-    cls.__hash__ = _cached_hash(_compare_names(cls))
+    """A frozen dataclass (records.frozen) whose hash is computed once, over the fields that take
+    part in comparison: the explorer hashes every world it meets, and a world shares most
+    records with its predecessor, so each record's hash is worked out once."""
+    cls = hot_frozen(cls)
+    compared = compared_tuple(cls)
+
+    def __hash__(self: Any) -> int:
+        d = self.__dict__
+        try:
+            return d["_hash"]  # type: ignore[no-any-return]
+        except KeyError:
+            h = d["_hash"] = hash(compared(self))
+            return h
+
+    __hash__.__qualname__ = f"{cls.__qualname__}.__hash__"
+    cls.__hash__ = __hash__
     return cls
 
 CpuState = Literal["run", "done", "crashed"]
@@ -204,7 +192,7 @@ PARTS = (
 )
 
 
-@dataclass(frozen=True, eq=True)
+@hot_frozen
 class World:
     cpus: tuple[Cpu, ...]
     heap: tuple[HeapObject, ...]

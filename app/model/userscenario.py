@@ -13,9 +13,9 @@ import re
 import tomllib
 import zlib
 from collections import OrderedDict
-from dataclasses import replace
 
 from . import api
+from .records import replace
 from .scenario import Scenario, ScenarioFileError, check_schema, check_tours
 
 # The shipped scenarios use at most 4 CPUs (the I/O completion included), 1 slot, 1 entry,

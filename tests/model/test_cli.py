@@ -222,3 +222,31 @@ def test_the_model_commands_never_import_the_web_stack(args: list[str]) -> None:
     r = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_listing_the_scenarios_imports_no_dataclasses_machinery() -> None:
+    """Start-up (issue 12): the model's records are built without the dataclasses module (and the
+    inspect, ast and dis modules it imports), 8 ms of `python -m app scenarios`."""
+    probe = ("import sys\nfrom app.cli import main\nmain(['scenarios'])\n"
+             "print(sorted({'dataclasses', 'inspect', 'ast', 'dis'} & set(sys.modules)))\n")
+    r = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_tour_that_does_not_replay_is_refused_by_the_command(tmp_path: Path) -> None:
+    """Start-up work (issue 12) left every check in place: `scenarios` still replays each tour and
+    refuses one that stops, with the step, the code and the reason, and exit status 2."""
+    good = (ROOT / "tests/model/test_bad_scenarios.py").read_text().split("GOOD = '''")[1].split("'''")[0]
+    path = tmp_path / "tiny.toml"
+    path.write_text(good.replace('cpus = "12"', 'cpus = "12222222222"'))
+    env = {**__import__("os").environ, "ZSWAP_SCENARIO_DIR": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-m", "app", "scenarios"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120, env=env)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == (f"error: bad scenario file: {path}: tours[0] (one): step 7 cannot be replayed on new: "
+                        "CPU2 cannot step: it is waiting for the LRU lock (inside zswap_lru_del), held by CPU1\n")
+    path.write_text(good)  # the control: the same file with its own tour lists
+    r = subprocess.run([sys.executable, "-m", "app", "scenarios"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120, env=env)
+    assert r.returncode == 0 and r.stdout.startswith("tiny: "), r.stderr
