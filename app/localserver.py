@@ -6,6 +6,7 @@ No web imports: a test or a bench starts the server the way a user does, as anot
 from __future__ import annotations
 
 import http.client
+import os
 import socket
 import subprocess
 import sys
@@ -67,6 +68,12 @@ def memory_kb(pid: int, field: str = "VmRSS") -> int:
     except OSError:
         pass
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_until(ready: Any, proc: subprocess.Popen, timeout: float, what: str) -> None:

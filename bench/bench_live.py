@@ -27,17 +27,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from app.localserver import REDIS_SERVER, local_redis, local_server, memory_kb  # noqa: E402 (after the path)
+from app.localserver import REDIS_SERVER, cpu_seconds, local_redis, local_server, memory_kb  # noqa: E402 (after the path)
 
 SEED = "lru-writeback-vs-swapoff"
 
 
 
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def states(steps: int) -> list[str]:

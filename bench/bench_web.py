@@ -4,7 +4,8 @@ Starts the real server (uvicorn, one worker, httptools/uvloop from uvicorn[stand
 subprocess on a free loopback port, with one extra trivial route mounted by a tiny wrapper
 factory (create_bench_app below), then drives it with threads doing keep-alive http.client requests. Bounded in both
 request count and time. Numbers are noisy (+-30% on a 2-core machine): compare the two rows of
-one run, not runs with each other.
+one run, not runs with each other. "CPU ms" is the server process's own CPU per request (from
+/proc), which the load generator sharing the cores does not inflate.
 
     .venv/bin/python bench/bench_web.py [--threads 16] [--seconds 5] [--requests 20000]
 """
@@ -18,11 +19,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from app.localserver import ServerDidNotStart, local_server, memory_kb  # noqa: E402 (after the path)
+from app.localserver import ServerDidNotStart, cpu_seconds, local_server, memory_kb  # noqa: E402 (after the path)
 
 SEED = "lru-writeback-vs-swapoff"
 DEPTH = 20
@@ -214,11 +216,11 @@ def main() -> None:
     print(f"'browser walk' row: {len(walks)} walks, each a fragment at depth {DEPTH - WALK_STEPS // 2} then "
           f"{WALK_STEPS} never-seen steps, each sent with HX-Have naming its parent, the walk's previous "
           f"request (as app.js steps); {WALK_STEPS} of every {WALK_STEPS + 1} requests are such steps")
-    print(f"{'server':<22} {'endpoint':<24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'n':>7}  statuses")
+    print(f"{'server':<22} {'endpoint':<24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms':>7} {'n':>7}  statuses")
     for label, cache in (("render cache on", "512"), ("render cache off", "0")):
         rows = bench_server(t, fresh, walks, cache, args)
         for name, r in rows:
-            print(f"{label:<22} {name:<24} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
+            print(f"{label:<22} {name:<24} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['server_cpu_ms']:>7.2f} "
                   f"{r['requests']:>7}  {r['statuses']}")
         trivial = rows[0][1]["rps"]
         for name, r in rows[1:]:
@@ -240,18 +242,26 @@ def bench_server(t: str, fresh: list[str], walks: list[list[tuple[str, dict[str,
                 run_load(port, path, 2, 1.0, 200)
             warm = memory_kb(proc.pid)
             third = len(fresh) // 3
+            def row(name: str, result: Callable[[], dict]) -> tuple[str, dict]:
+                """Run one row's load, adding the server's own CPU per request (from /proc: the
+                load generator's share of the two cores does not count in it)."""
+                before = cpu_seconds(proc.pid)
+                r = result()
+                r["server_cpu_ms"] = 1000 * (cpu_seconds(proc.pid) - before) / max(1, r["requests"])
+                return name, r
+
+            n, secs, cap = args.threads, args.seconds, args.requests
             rows = [
-                ("trivial endpoint", run_load(port, "/_bench/trivial", args.threads, args.seconds, args.requests)),
-                ("step page (HTML)", run_load(port, step_path, args.threads, args.seconds, args.requests)),
-                ("step state (JSON)", run_load(port, f"/api/s/{SEED}?code=old&t={t}", args.threads, args.seconds,
-                                               args.requests)),
-                ("step page, new URL", run_load(port, [f"/s/{SEED}?code=old&t={x}" for x in fresh[:third]],
-                                                args.threads, args.seconds, args.requests)),
-                ("step fragment, new URL", run_load(port, [f"/s/{SEED}?code=old&t={x}" for x in fresh[third:2 * third]],
-                                                    args.threads, args.seconds, args.requests, HTMX)),
-                ("step JSON, new URL", run_load(port, [f"/api/s/{SEED}?code=old&t={x}" for x in fresh[2 * third:]],
-                                                args.threads, args.seconds, args.requests)),
-                ("browser walk, new steps", run_walks(port, walks, args.threads, args.seconds, args.requests)),
+                row("trivial endpoint", lambda: run_load(port, "/_bench/trivial", n, secs, cap)),
+                row("step page (HTML)", lambda: run_load(port, step_path, n, secs, cap)),
+                row("step state (JSON)", lambda: run_load(port, f"/api/s/{SEED}?code=old&t={t}", n, secs, cap)),
+                row("step page, new URL", lambda: run_load(
+                    port, [f"/s/{SEED}?code=old&t={x}" for x in fresh[:third]], n, secs, cap)),
+                row("step fragment, new URL", lambda: run_load(
+                    port, [f"/s/{SEED}?code=old&t={x}" for x in fresh[third:2 * third]], n, secs, cap, HTMX)),
+                row("step JSON, new URL", lambda: run_load(
+                    port, [f"/api/s/{SEED}?code=old&t={x}" for x in fresh[2 * third:]], n, secs, cap)),
+                row("browser walk, new steps", lambda: run_walks(port, walks, n, secs, cap)),
             ]
             # The caches are bounded in entries and bytes (app/model/cache.py): what they hold after
             # every row's thousands of distinct states is the server's memory under this load.
