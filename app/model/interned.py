@@ -22,6 +22,7 @@ reports are replayed for real.
 """
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any, Callable
 
 from .state import PARTS, World, evolve
@@ -33,13 +34,14 @@ Key = tuple[int, ...]
 class Interner:
     """One search's tables: part value <-> small int, per slot of a key."""
 
-    __slots__ = ("cpus", "ids", "values", "movable", "crashed", "__weakref__")
+    __slots__ = ("cpus", "ids", "values", "hashes", "movable", "crashed", "__weakref__")
 
     def __init__(self, cpus: int) -> None:
         self.cpus = cpus
         slots = cpus + len(PARTS) - 1
         self.ids: list[dict[Any, int]] = [{} for _ in range(slots)]
         self.values: list[list[Any]] = [[] for _ in range(slots)]
+        self.hashes: list[list[int]] = [[] for _ in range(slots)]  # each value's hash: World.part_hashes
         # Per CPU slot and interned record: whether the CPU can be asked for a step (running, with a
         # next line), and whether it crashed (then no CPU moves). Asked for every CPU of every world.
         self.movable: list[list[bool]] = [[] for _ in range(cpus)]
@@ -51,6 +53,7 @@ class Interner:
         if number is None:
             number = ids[value] = len(ids)
             self.values[slot].append(value)
+            self.hashes[slot].append(hash(value))
             if slot < self.cpus:
                 self.movable[slot].append(value.state == "run" and value.pc is not None)
                 self.crashed[slot].append(value.state == "crashed")
@@ -78,14 +81,14 @@ class Interner:
 
     def world(self, key: Key, steps: int) -> World:
         """The World ``key`` stands for, ``steps`` steps into its schedule (history only)."""
-        values = self.values
+        values, hashes = self.values, self.hashes
         n = self.cpus
-        parts = [tuple(values[slot][key[slot]] for slot in range(n))]
-        parts += [values[slot][key[slot]] for slot in range(n, len(key))]
+        cpus = tuple([values[slot][key[slot]] for slot in range(n)])
+        parts = [cpus] + [values[slot][key[slot]] for slot in range(n, len(key))]
         world = object.__new__(World)
         world.__dict__.update(zip(PARTS, parts))
         world.__dict__["steps"] = steps
-        world.__dict__["part_hashes"] = tuple(hash(part) for part in parts)
+        world.__dict__["part_hashes"] = (hash(cpus), *[hashes[slot][key[slot]] for slot in range(n, len(key))])
         return world
 
     def value(self, slot: int, number: int) -> Any:
@@ -98,33 +101,40 @@ class Interner:
 
 class KeyCanon:
     """symmetry.Canon over keys: the same representatives, chosen and built from the interned
-    parts (a CPU's sort key once per interned record, a relabelled part once per part value and
-    relabelling), so a move costs a few lookups rather than a World's relabelling."""
+    parts. Which relabelling a world needs depends only on its CPUs' own states, so it is decided
+    once per combination of CPU records met (the CPUs' slots of a key), and a relabelled part is
+    built once per part value and relabelling: a move costs a few lookups."""
 
     def __init__(self, canon: Canon, interner: Interner) -> None:
         self.canon = canon
         self.interner = interner
-        self._keys: list[dict[int, tuple[str, ...]]] = [{} for _ in range(interner.cpus)]
+        # Which relabelling a world needs depends only on its interchangeable CPUs' own records:
+        # their ints in a key (picked by _classed) -> Canon.sorting's / Canon.size's answer for them
+        classed = [cpu_id - 1 for ids in canon.classes for cpu_id in ids]
+        self._classed = itemgetter(*classed, classed[0])  # always a tuple, whatever the number of CPUs
+        self._sorting: dict[Key, Perm | None | object] = {}
+        self._sizes: dict[Key, int | None] = {}
         # (slot, part value's int, the relabelling as sorted pairs) -> the relabelled value's int
         self._relabelled: dict[tuple[int, int, tuple[tuple[int, int], ...]], int] = {}
 
-    def cpu_key(self, slot: int, number: int) -> tuple[str, ...]:
-        keys = self._keys[slot]
-        try:
-            return keys[number]
-        except KeyError:
-            k = keys[number] = self.canon.key(self.interner.value(slot, number))
-            return k
+    def _key_of(self, key: Key) -> Callable[[int], tuple[str, ...]]:
+        """Canon.key of a CPU (by number) of ``key``'s world."""
+        value, cpu_key = self.interner.value, self.canon.key
+        return lambda cpu_id: cpu_key(value(cpu_id - 1, key[cpu_id - 1]))
 
     def canonical(self, key: Key) -> tuple[Key, Perm | None]:
-        """As Canon.canonical: (the representative's key, the relabelling that gave it, or None)."""
-        cpu_key = self.cpu_key
-        perm = self.canon.sorting(lambda cpu_id: cpu_key(cpu_id - 1, key[cpu_id - 1]))
+        """As Canon.canonical: (the representative's key, the relabelling that gave it, or None).
+        The relabelling returned may be shared with other calls: never change it."""
+        classed = self._classed(key)
+        try:
+            perm = self._sorting[classed]
+        except KeyError:
+            perm = self._sorting[classed] = self.canon.sorting(self._key_of(key))
+        if perm is None:
+            return key, None
         if perm is TIE:  # rare: decided on the World, by what the CPUs hold
             best, least = self.canon.canonical(self.interner.world(key, 0))
             return self.interner.key(best), least
-        if perm is None:
-            return key, None
         return self.relabel(key, perm), perm  # type: ignore[arg-type]
 
     def relabel(self, key: Key, perm: Perm) -> Key:
@@ -152,6 +162,9 @@ class KeyCanon:
 
     def size(self, key: Key) -> int:
         """As Canon.orbit_size: how many distinct worlds ``key`` stands for."""
-        cpu_key = self.cpu_key
-        size = self.canon.size(lambda cpu_id: cpu_key(cpu_id - 1, key[cpu_id - 1]))
+        classed = self._classed(key)
+        try:
+            size = self._sizes[classed]
+        except KeyError:
+            size = self._sizes[classed] = self.canon.size(self._key_of(key))
         return len(self.canon.orbit(self.interner.world(key, 0))) if size is None else size
