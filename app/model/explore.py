@@ -39,7 +39,7 @@ from typing import Any, Callable
 
 from .engine import PART_INDEX, SHARED_PARTS, Blocked, run_step
 from .initial import initial_world
-from .interned import Interner, Key, KeyCanon
+from .interned import CRASHED, Interner, Key, KeyCanon
 from .replay import final_violations, replay
 from .scenario import Scenario, all_codes, load_all, load_one, scenario_ids
 from .source import line_of
@@ -133,8 +133,8 @@ class Transitions:
     only in other CPUs or in parts this step never looks at, so the explorer runs
     each such step once and re-applies its written parts elsewhere. The memo is keyed by the
     interned ints of the CPU's record and of the parts read, and interning is by value, so a hit
-    is exactly what running the step would give; steps that look at other CPUs
-    (swapoff's synchronize_rcu) are never memoised. History (alloc/free step
+    is exactly what running the step would give. A step that looks at other CPUs (swapoff's
+    synchronize_rcu) is memoised with every CPU's record among the parts it read. History (alloc/free step
     numbers, narration) of a re-applied step is the first run's: the explorer
     does not use it, and replays of its schedules recompute everything.
     """
@@ -189,9 +189,11 @@ class Transitions:
             first = self.interner.cpus
             written = tuple((i, new[i]) for i in range(first, len(key)) if new[i] != key[i])
             outcome = (new[slot], written, result.local)
-        if ctx.read_cpus or not self.enabled:
+        if not self.enabled:
             return answer
         read = tuple(self.interner.slot_of(PART_INDEX[name]) for name in SHARED_PARTS if ctx.fetched(name))
+        if ctx.read_cpus:
+            read = tuple(range(self.interner.cpus)) + read
         by_reads = self.memo[slot].setdefault(key[slot], {})
         if read not in by_reads:
             by_reads[read] = (_picker(read), {})
@@ -289,7 +291,7 @@ def _explore(
     # Final states: for each distinct world the representative stands for, its violations' keys.
     terminal_keys: dict[int, list[set[tuple[str, str | None]]]] = {}
     cpu_slots = range(interner.cpus)
-    movable, crashed_cpu = interner.movable, interner.crashed
+    status, step = interner.status, transitions_memo.step
     violations_slot = interner.slot_of(PART_INDEX["violations"])
     # The violations parts already noted: every group in one has been found, at an earlier state.
     noted: set[int] = set()
@@ -326,17 +328,22 @@ def _explore(
         steps = root.steps + depth[s]
         children: list[int] = []
         moves: list[tuple[int, Key]] = []
-        if not any(crashed_cpu[i][key[i]] for i in cpu_slots):
-            for i in cpu_slots:
-                if not movable[i][key[i]]:
-                    continue
-                child_key, local = transitions_memo.step(key, i + 1, steps)
-                if child_key is None:
-                    continue
-                if reduction and local:
-                    moves = [(i + 1, child_key)]
+        movers = []
+        for i in cpu_slots:
+            moving = status[i][key[i]]
+            if moving:
+                if moving == CRASHED:  # the kernel is dead: no CPU moves
+                    movers = []
                     break
-                moves.append((i + 1, child_key))
+                movers.append(i + 1)
+        for cpu_id in movers:
+            child_key, local = step(key, cpu_id, steps)
+            if child_key is None:
+                continue
+            if reduction and local:
+                moves = [(cpu_id, child_key)]
+                break
+            moves.append((cpu_id, child_key))
         for cpu_id, child in moves:
             transitions += 1
             sigma: Perm | None = None
@@ -353,7 +360,8 @@ def _explore(
                 parents.append((s, cpu_id, sigma))
                 depth.append(depth[s] + 1)
                 queue.append(c)
-                note_violations(c, child)
+                if child[violations_slot] not in noted:
+                    note_violations(c, child)
             children.append(c)
         if stopped:
             succ.append(children)

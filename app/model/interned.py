@@ -29,12 +29,13 @@ from .state import PARTS, World, evolve
 from .symmetry import HOLDING_PARTS, TIE, Canon, Perm, relabel_part
 
 Key = tuple[int, ...]
+MOVES, CRASHED = 1, 2  # Interner.status
 
 
 class Interner:
     """One search's tables: part value <-> small int, per slot of a key."""
 
-    __slots__ = ("cpus", "ids", "values", "hashes", "movable", "crashed", "__weakref__")
+    __slots__ = ("cpus", "ids", "values", "hashes", "status", "__weakref__")
 
     def __init__(self, cpus: int) -> None:
         self.cpus = cpus
@@ -42,10 +43,10 @@ class Interner:
         self.ids: list[dict[Any, int]] = [{} for _ in range(slots)]
         self.values: list[list[Any]] = [[] for _ in range(slots)]
         self.hashes: list[list[int]] = [[] for _ in range(slots)]  # each value's hash: World.part_hashes
-        # Per CPU slot and interned record: whether the CPU can be asked for a step (running, with a
-        # next line), and whether it crashed (then no CPU moves). Asked for every CPU of every world.
-        self.movable: list[list[bool]] = [[] for _ in range(cpus)]
-        self.crashed: list[list[bool]] = [[] for _ in range(cpus)]
+        # Per CPU slot and interned record: MOVES when the CPU can be asked for a step (running, with
+        # a next line), CRASHED when it crashed (then no CPU moves), else 0. Asked for every CPU of
+        # every world.
+        self.status: list[list[int]] = [[] for _ in range(cpus)]
 
     def intern(self, slot: int, value: Any) -> int:
         ids = self.ids[slot]
@@ -55,8 +56,8 @@ class Interner:
             self.values[slot].append(value)
             self.hashes[slot].append(hash(value))
             if slot < self.cpus:
-                self.movable[slot].append(value.state == "run" and value.pc is not None)
-                self.crashed[slot].append(value.state == "crashed")
+                moves = value.state == "run" and value.pc is not None
+                self.status[slot].append(CRASHED if value.state == "crashed" else MOVES if moves else 0)
         return number
 
     def key(self, world: World) -> Key:
