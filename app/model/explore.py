@@ -349,13 +349,12 @@ def _explore(
             sigma: Perm | None = None
             if canon is not None:
                 child, sigma = canon.canonical(child)
-            c = index.get(child)
-            if c is None:
-                if len(state_keys) >= max_states:
+            fresh = len(state_keys)
+            c = index.setdefault(child, fresh)  # one hash of the key, whether it is new or not
+            if c == fresh:
+                if fresh >= max_states:  # (the index is not used after a stop)
                     stopped = f"stopped at the state budget of {max_states} states"
                     break
-                c = len(state_keys)
-                index[child] = c
                 state_keys.append(child)
                 parents.append((s, cpu_id, sigma))
                 depth.append(depth[s] + 1)
