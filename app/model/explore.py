@@ -32,7 +32,6 @@ import gc
 import json
 import sys
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Callable
@@ -280,7 +279,6 @@ def _explore(
     parents: list[tuple[int, int, Perm | None]] = [(0, 0, None)]
     depth: list[int] = [0]
     succ: list[list[int]] = []
-    queue: deque[int] = deque([0])
     transitions = 0
     stopped: str | None = None
     groups: dict[tuple[str, str | None], Group] = {}
@@ -313,8 +311,9 @@ def _explore(
             noted.add(number)
             note(state, interner.value(violations_slot, number), [])
 
-    while queue:
-        s = queue.popleft()
+    # Breadth-first: states are numbered as they are found and expanded in that order, so the
+    # queue is the list of keys itself (a list's iterator takes in what is appended behind it).
+    for s, key in enumerate(state_keys):
         if s & 255 == 0 and s:  # every 256 states: 5-10 ms of search on an idle machine
             if deadline is not None and time.perf_counter() > deadline:
                 stopped = f"stopped at the time budget of {max_seconds:g} s"
@@ -324,7 +323,6 @@ def _explore(
                 stopped = "cancelled: nobody was waiting for the answer"
                 succ.append([])
                 break
-        key = state_keys[s]
         steps = root.steps + depth[s]
         children: list[int] = []
         moves: list[tuple[int, Key]] = []
@@ -358,7 +356,6 @@ def _explore(
                 state_keys.append(child)
                 parents.append((s, cpu_id, sigma))
                 depth.append(depth[s] + 1)
-                queue.append(c)
                 if child[violations_slot] not in noted:
                     note_violations(c, child)
             children.append(c)
@@ -374,7 +371,7 @@ def _explore(
                 # A final violation may name one CPU (a deadlock's site is the first stuck CPU's
                 # line): look at every world this representative stands for.
                 terminal_keys[s] = [note(s, w.violations, final_violations(w), p) for w, p in canon.canon.orbit(world)]
-        else:
+        elif key[violations_slot] not in noted:  # (only the root's are not noted yet)
             note_violations(s, key)
     while len(succ) < len(state_keys):
         succ.append([])
