@@ -1,7 +1,8 @@
 """Exhaustive exploration of every interleaving of a scenario (a small model checker).
 
 Breadth-first search over the state graph, with states de-duplicated by value
-(World is hashable and compares kernel state only, never history). For every
+(World compares kernel state only, never history; the search keeps each world as a
+tuple of small ints, one per part, interned by value: interned.py). For every
 violation group (kind + code location) it keeps the shortest schedule that
 reaches it (BFS order) and counts how many complete runs reach it by dynamic
 programming over the state graph, without enumerating paths.
