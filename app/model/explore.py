@@ -365,13 +365,14 @@ def _explore(
             break
         succ.append(children)
         if not moves:
-            world = transitions_memo.world(key, steps)
-            if canon is None:
-                terminal_keys[s] = [note(s, world.violations, final_violations(world))]
-            else:
-                # A final violation may name one CPU (a deadlock's site is the first stuck CPU's
-                # line): look at every world this representative stands for.
-                terminal_keys[s] = [note(s, w.violations, final_violations(w), p) for w, p in canon.canon.orbit(world)]
+            # A final violation may name one CPU (a deadlock's site is the first stuck CPU's line):
+            # under symmetry, look at every world this representative stands for.
+            members = [(key, {})] if canon is None else canon.orbit(key)
+            terminal_keys[s] = [
+                note(s, interner.value(violations_slot, k[violations_slot]),
+                     final_violations(transitions_memo.world(k, steps)), p)
+                for k, p in members
+            ]
         elif key[violations_slot] not in noted:  # (only the root's are not noted yet)
             note_violations(s, key)
     while len(succ) < len(state_keys):

@@ -115,6 +115,7 @@ class KeyCanon:
         self._classed = itemgetter(*classed, classed[0])  # always a tuple, whatever the number of CPUs
         self._sorting: dict[Key, Perm | None | object] = {}
         self._sizes: dict[Key, int | None] = {}
+        self._perms = canon.perms()
         # (slot, part value's int, the relabelling as sorted pairs) -> the relabelled value's int
         self._relabelled: dict[tuple[int, int, tuple[tuple[int, int], ...]], int] = {}
 
@@ -168,4 +169,12 @@ class KeyCanon:
             size = self._sizes[classed]
         except KeyError:
             size = self._sizes[classed] = self.canon.size(self._key_of(key))
-        return len(self.canon.orbit(self.interner.world(key, 0))) if size is None else size
+        return len(self.orbit(key)) if size is None else size
+
+    def orbit(self, key: Key) -> list[tuple[Key, Perm]]:
+        """As Canon.orbit: every distinct world ``key`` stands for, each with the relabelling that
+        gives it (in the same order)."""
+        seen: dict[Key, Perm] = {}
+        for perm in self._perms:
+            seen.setdefault(self.relabel(key, perm) if perm else key, perm)
+        return list(seen.items())

@@ -71,6 +71,7 @@ def test_symmetry_over_keys_picks_canons_representatives() -> None:
         assert interner.world(key, world.steps) == representative and key_perm == perm
         assert key == interner.key(representative)
         assert keyed.size(key) == canon.orbit_size(representative)
+        assert [(interner.world(k, world.steps), p) for k, p in keyed.orbit(interner.key(world))] == canon.orbit(world)
         relabelled += perm is not None
     assert relabelled > 50  # the relabelling path was taken, not only the identity
 
