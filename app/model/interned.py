@@ -26,7 +26,7 @@ from operator import itemgetter
 from typing import Any, Callable
 
 from .state import PARTS, World, evolve
-from .symmetry import HOLDING_PARTS, TIE, Canon, Perm, relabel_part
+from .symmetry import HOLDING_PARTS, TIE, Canon, Perm, holders_of, relabel_part
 
 Key = tuple[int, ...]
 MOVES, CRASHED = 1, 2  # Interner.status
@@ -116,6 +116,7 @@ class KeyCanon:
         self._sorting: dict[Key, Perm | None | object] = {}
         self._sizes: dict[Key, int | None] = {}
         self._perms = canon.perms()
+        self._holders_slots = [interner.slot_of(part) for part in HOLDING_PARTS]
         # (slot, part value's int, the relabelling as sorted pairs) -> the relabelled value's int
         self._relabelled: dict[tuple[int, int, tuple[tuple[int, int], ...]], int] = {}
 
@@ -134,10 +135,19 @@ class KeyCanon:
             perm = self._sorting[classed] = self.canon.sorting(self._key_of(key))
         if perm is None:
             return key, None
-        if perm is TIE:  # rare: decided on the World, by what the CPUs hold
-            best, least = self.canon.canonical(self.interner.world(key, 0))
-            return self.interner.key(best), least
+        if perm is TIE:  # rare: decided by what the CPUs hold
+            return self._least(key)
         return self.relabel(key, perm), perm  # type: ignore[arg-type]
+
+    def _least(self, key: Key) -> tuple[Key, Perm | None]:
+        """As Canon._least, on keys."""
+        value, slots = self.interner.value, self._holders_slots
+
+        def order(k: Key) -> tuple[Any, ...]:
+            return self.canon.rank(self._key_of(k), holders_of(*[value(slot, k[slot]) for slot in slots]))
+
+        best, perm = min(self.orbit(key), key=lambda member: order(member[0]))
+        return best, (perm or None)
 
     def relabel(self, key: Key, perm: Perm) -> Key:
         """symmetry.relabel on a key."""

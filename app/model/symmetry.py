@@ -115,10 +115,15 @@ class Canon:
         """The least relabelling of ``world`` when interchangeable CPUs are in the same state (rare:
         then only what they hold tells the relabellings apart, and that decides)."""
         def order(w: World) -> tuple[Any, ...]:
-            return (tuple(self.key(w.cpus[i - 1]) for ids in self.classes for i in ids), holders(w))
+            return self.rank(lambda cpu_id: self.key(w.cpus[cpu_id - 1]), holders(w))
 
         best, perm = min(self.orbit(world), key=lambda member: order(member[0]))
         return best, (perm or None)
+
+    def rank(self, key_of: Callable[[int], tuple[str, ...]], held: tuple[Any, ...]) -> tuple[Any, ...]:
+        """A world's place in the order _least takes the least of: its interchangeable CPUs' own
+        states (``key_of`` a CPU number), then what they hold (``held``: holders_of)."""
+        return (tuple(key_of(i) for ids in self.classes for i in ids), held)
 
     def orbit(self, world: World) -> list[tuple[World, Perm]]:
         """Every distinct world ``world`` stands for, each with the relabelling that gives it."""
@@ -159,12 +164,17 @@ class Canon:
 
 def holders(world: World) -> tuple[Any, ...]:
     """Every place a CPU number stands in the shared state, in a fixed order (None as 0)."""
+    return holders_of(world.trees, world.lru, world.folios, world.swap, world.violations)
+
+
+def holders_of(trees: Any, lru: Any, folios: Any, swap: Any, violations: Any) -> tuple[Any, ...]:
+    """holders() from the parts of a world (HOLDING_PARTS, in that order)."""
     return (
-        tuple(t.lock or 0 for t in world.trees),
-        world.lru.lock or 0,
-        tuple(f.locked_by or 0 for f in world.folios),
-        world.swap.refs,
-        tuple((v.cpu or 0, v.detail) for v in world.violations),
+        tuple(t.lock or 0 for t in trees),
+        lru.lock or 0,
+        tuple(f.locked_by or 0 for f in folios),
+        swap.refs,
+        tuple((v.cpu or 0, v.detail) for v in violations),
     )
 
 
@@ -215,8 +225,8 @@ def relabel_part(index: int, value: Any, perm: Perm) -> Any:
     return value
 
 
-# The parts in which a CPU number can stand besides the CPUs' own records.
-HOLDING_PARTS = frozenset(PARTS.index(name) for name in ("trees", "folios", "lru", "swap", "violations"))
+# The parts in which a CPU number can stand besides the CPUs' own records (holders_of's order).
+HOLDING_PARTS = tuple(PARTS.index(name) for name in ("trees", "lru", "folios", "swap", "violations"))
 
 _CPUS, _TREES, _FOLIOS, _LRU, _SWAP, _VIOLATIONS = (
     PARTS.index(name) for name in ("cpus", "trees", "folios", "lru", "swap", "violations")

@@ -16,8 +16,8 @@ from app.model.explore import explore
 from app.model.initial import initial_world
 from app.model.interned import Interner, KeyCanon
 from app.model.scenario import load_all
-from app.model.state import World
-from app.model.symmetry import Canon, classes
+from app.model.state import World, evolve
+from app.model.symmetry import Canon, classes, relabel
 
 
 def _random_runs(scenario_id: str, code: str, runs: int, seed: int) -> list[tuple[World, World]]:
@@ -74,6 +74,24 @@ def test_symmetry_over_keys_picks_canons_representatives() -> None:
         assert [(interner.world(k, world.steps), p) for k, p in keyed.orbit(interner.key(world))] == canon.orbit(world)
         relabelled += perm is not None
     assert relabelled > 50  # the relabelling path was taken, not only the identity
+
+
+def test_shrinkers_in_the_same_state_are_told_apart_by_what_they_hold_on_keys_too() -> None:
+    """The rare tie: both shrinkers in the same state, a lock held by one (a made-up world, as in
+    test_symmetry.py); both relabellings get Canon's one representative."""
+    world = initial_world(load_all()["two-shrinkers-vs-swapoff"], "old")
+    held = object.__new__(World)
+    held.__dict__.update({k: v for k, v in world.__dict__.items() if k in World.__dataclass_fields__})
+    held.__dict__["trees"] = (evolve(world.trees[0], lock=2),)
+    held.__dict__["part_hashes"] = ()
+    canon = Canon(((1, 2),))
+    interner = Interner(len(world.cpus))
+    keyed = KeyCanon(canon, interner)
+    for one in (held, relabel(held, {1: 2, 2: 1})):
+        representative, perm = canon.canonical(one)
+        key, key_perm = keyed.canonical(interner.key(one))
+        assert interner.world(key, 0) == representative and key_perm == perm
+        assert representative.trees[0].lock == 1 and keyed.size(key) == 2
 
 
 @pytest.mark.parametrize("scenario", ["two-shrinkers-vs-swapoff", "writeback-vs-swapin-vs-swapoff"])
