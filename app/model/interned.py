@@ -102,9 +102,9 @@ class Interner:
 
 class KeyCanon:
     """symmetry.Canon over keys: the same representatives, chosen and built from the interned
-    parts. Which relabelling a world needs depends only on its CPUs' own states, so it is decided
-    once per combination of CPU records met (the CPUs' slots of a key), and a relabelled part is
-    built once per part value and relabelling: a move costs a few lookups."""
+    parts. Which relabelling a world needs is decided once per combination of the interchangeable
+    CPUs' records, and a relabelled part is built once per part value and relabelling: a move
+    costs a few lookups."""
 
     def __init__(self, canon: Canon, interner: Interner) -> None:
         self.canon = canon
@@ -112,7 +112,7 @@ class KeyCanon:
         # Which relabelling a world needs depends only on its interchangeable CPUs' own records:
         # their ints in a key (picked by _classed) -> Canon.sorting's / Canon.size's answer for them
         classed = [cpu_id - 1 for ids in canon.classes for cpu_id in ids]
-        self._classed = itemgetter(*classed, classed[0])  # always a tuple, whatever the number of CPUs
+        self._classed = itemgetter(*classed)  # a tuple: every class has two CPUs or more
         self._sorting: dict[Key, Perm | None | object] = {}
         self._sizes: dict[Key, int | None] = {}
         self._perms = canon.perms()
