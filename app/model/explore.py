@@ -1,7 +1,8 @@
 """Exhaustive exploration of every interleaving of a scenario (a small model checker).
 
 Breadth-first search over the state graph, with states de-duplicated by value
-(World is hashable and compares kernel state only, never history). For every
+(World compares kernel state only, never history; the search keeps each world as a
+tuple of small ints, one per part, interned by value: interned.py). For every
 violation group (kind + code location) it keeps the shortest schedule that
 reaches it (BFS order) and counts how many complete runs reach it by dynamic
 programming over the state graph, without enumerating paths.
@@ -32,14 +33,13 @@ import gc
 import json
 import sys
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Callable
 
 from .engine import PART_INDEX, SHARED_PARTS, Blocked, run_step
-from .state import PARTS
 from .initial import initial_world
+from .interned import CRASHED, Interner, Key, KeyCanon
 from .replay import final_violations, replay
 from .scenario import Scenario, all_codes, load_all, load_one, scenario_ids
 from .source import line_of
@@ -126,84 +126,80 @@ def _picker(indexes: tuple[int, ...]) -> Callable[[tuple[Any, ...]], Any]:
 
 
 class Transitions:
-    """try_step with a memo: a step's outcome depends only on its CPU's own state and
-    on the parts of the world the step read (the transaction records which).
+    """try_step with a memo, on interned worlds (interned.py): a step's outcome depends only on its
+    CPU's own state and on the parts of the world the step read (the transaction records which).
 
     Most (CPU state, parts read) pairs recur across many global states that differ
     only in other CPUs or in parts this step never looks at, so the explorer runs
-    each such step once and re-applies its written parts elsewhere. Equality of the
-    parts read is checked on every hit (hashes select, == decides), so a hit is
-    exactly what running the step would give; steps that look at other CPUs
-    (swapoff's synchronize_rcu) are never memoised. History (alloc/free step
+    each such step once and re-applies its written parts elsewhere. The memo is keyed by the
+    interned ints of the CPU's record and of the parts read, and interning is by value, so a hit
+    is exactly what running the step would give. A step that looks at other CPUs (swapoff's
+    synchronize_rcu) is memoised with every CPU's record among the parts it read. History (alloc/free step
     numbers, narration) of a re-applied step is the first run's: the explorer
     does not use it, and replays of its schedules recompute everything.
     """
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, interner: Interner, enabled: bool = True) -> None:
+        self.interner = interner
         self.enabled = enabled
-        # CPU record -> parts read -> (their picker, hashes of those parts -> (the parts, outcome))
-        self.memo: dict[object, dict[tuple[int, ...], tuple[Callable[[tuple[Any, ...]], Any], dict[Any, tuple[Any, Any]]]]] = {}
+        # Per CPU slot: the CPU record's int -> parts read (slots) -> (their picker, the ints of
+        # those parts -> outcome: () when blocked, else (the CPU's new record, the other slots
+        # written with their new ints, whether the step was CPU-local))
+        self.memo: list[dict[int, dict[tuple[int, ...], tuple[Callable[[Key], Any], dict[Any, tuple[Any, ...]]]]]] = [
+            {} for _ in range(interner.cpus)
+        ]
         self.runs = 0
         self.hits = 0
+        self._key: Key | None = None  # the world last built from a key: every CPU of a state shares it
+        self._world: World | None = None
 
-    def step(self, world: World, cpu_id: int) -> tuple[World | None, bool]:
-        """(next world or None when blocked, whether the step was CPU-local)."""
-        cpu = world.cpus[cpu_id - 1]
-        if not self.enabled:
-            result = run_step(world, cpu_id)[0]
-            return (None, False) if isinstance(result, Blocked) else (result.world, result.local)
-        hashes = world.part_hashes or tuple(hash(p) for p in world.parts())
-        by_reads = self.memo.get(cpu)  # a CPU's record carries its number
-        if by_reads is not None:
-            parts = world.parts()
-            for pick, table in by_reads.values():
-                hit = table.get(pick(hashes))
-                if hit is not None and pick(parts) == hit[0]:  # tuple ==: identity first, then value
-                    self.hits += 1
-                    return self._apply(world, hashes, cpu_id, hit[1])
+    def world(self, key: Key, steps: int) -> World:
+        if key is not self._key:
+            self._world = self.interner.world(key, steps)
+            self._key = key
+        return self._world  # type: ignore[return-value]
+
+    def step(self, key: Key, cpu_id: int, steps: int) -> tuple[Key | None, bool]:
+        """(the next world's key or None when blocked, whether the step was CPU-local)."""
+        slot = cpu_id - 1
+        if self.enabled:
+            by_reads = self.memo[slot].get(key[slot])
+            if by_reads is not None:
+                for pick, table in by_reads.values():
+                    hit = table.get(pick(key))
+                    if hit is not None:
+                        self.hits += 1
+                        if not hit:
+                            return None, False
+                        new_cpu, written, local = hit
+                        child = list(key)
+                        child[slot] = new_cpu
+                        for written_slot, number in written:
+                            child[written_slot] = number
+                        return tuple(child), local
         self.runs += 1
+        world = self.world(key, steps)
         result, ctx = run_step(world, cpu_id)
-        if ctx.read_cpus:
-            return (None, False) if isinstance(result, Blocked) else (result.world, result.local)
-        read = tuple(PART_INDEX[name] for name in SHARED_PARTS if ctx.fetched(name))
-        parts = world.parts()
         if isinstance(result, Blocked):
+            answer: tuple[Key | None, bool] = (None, False)
             outcome: tuple[Any, ...] = ()
-            answer: tuple[World | None, bool] = (None, False)
         else:
-            new = result.world
-            new_parts = new.parts()
-            written = tuple(
-                (i, new_parts[i], new.part_hashes[i]) for i in range(1, len(PARTS)) if new_parts[i] is not parts[i]
-            )
-            outcome = (new.cpus[cpu_id - 1], written, result.local)
+            new = self.interner.child_key(world, key, result.world)
             answer = (new, result.local)
-        by_reads = self.memo.setdefault(cpu, {})
+            first = self.interner.cpus
+            written = tuple((i, new[i]) for i in range(first, len(key)) if new[i] != key[i])
+            outcome = (new[slot], written, result.local)
+        if not self.enabled:
+            return answer
+        read = tuple(self.interner.slot_of(PART_INDEX[name]) for name in SHARED_PARTS if ctx.fetched(name))
+        if ctx.read_cpus:
+            read = tuple(range(self.interner.cpus)) + read
+        by_reads = self.memo[slot].setdefault(key[slot], {})
         if read not in by_reads:
             by_reads[read] = (_picker(read), {})
         pick, table = by_reads[read]
-        table[pick(hashes)] = (pick(parts), outcome)
+        table[pick(key)] = outcome
         return answer
-
-    @staticmethod
-    def _apply(world: World, hashes: tuple[int, ...], cpu_id: int, outcome: tuple[Any, ...]) -> tuple[World | None, bool]:
-        if not outcome:
-            return None, False
-        new_cpu, written, local = outcome
-        values = list(world.parts())
-        new_hashes = list(hashes)
-        cpus = list(world.cpus)
-        cpus[cpu_id - 1] = new_cpu
-        values[0] = tuple(cpus)
-        new_hashes[0] = hash(values[0])
-        for i, value, h in written:
-            values[i] = value
-            new_hashes[i] = h
-        new = object.__new__(World)
-        new.__dict__.update(zip(PARTS, values))
-        new.__dict__["steps"] = world.steps + 1
-        new.__dict__["part_hashes"] = tuple(new_hashes)
-        return new, local
 
 
 def explore(
@@ -276,26 +272,32 @@ def _explore(
     deadline = None if max_seconds is None else started + max_seconds
     root = replay(scenario, code, prefix).world if prefix else initial_world(scenario, code)
     cpu_classes = classes(root) if symmetry else ()
-    canon = Canon(cpu_classes) if cpu_classes else None
-    index: dict[World, int] = {root: 0}
-    worlds: list[World] = [root]
+    interner = Interner(len(root.cpus))  # this search's tables: they go when it returns
+    canon = KeyCanon(Canon(cpu_classes), interner) if cpu_classes else None
+    root_key = interner.key(root)
+    index: dict[Key, int] = {root_key: 0}
+    state_keys: list[Key] = [root_key]
     parents: list[tuple[int, int, Perm | None]] = [(0, 0, None)]
     depth: list[int] = [0]
     succ: list[list[int]] = []
-    queue: deque[int] = deque([0])
     transitions = 0
     stopped: str | None = None
     groups: dict[tuple[str, str | None], Group] = {}
     # Per group found on another world than the representative itself (a final violation under
     # symmetry): the relabelling from the representative to that world.
     group_perm: dict[tuple[str, str | None], Perm] = {}
-    transitions_memo = Transitions(enabled=memo)
+    transitions_memo = Transitions(interner, enabled=memo)
     # Final states: for each distinct world the representative stands for, its violations' keys.
     terminal_keys: dict[int, list[set[tuple[str, str | None]]]] = {}
+    cpu_slots = range(interner.cpus)
+    status, step = interner.status, transitions_memo.step
+    violations_slot = interner.slot_of(PART_INDEX["violations"])
+    # The violations parts already noted: every group in one has been found, at an earlier state.
+    noted: set[int] = set()
 
-    def note(state: int, world: World, extra: list[Any], perm: Perm | None = None) -> set[tuple[str, str | None]]:
+    def note(state: int, world_violations: Any, extra: list[Any], perm: Perm | None = None) -> set[tuple[str, str | None]]:
         keys: set[tuple[str, str | None]] = set()
-        for v in list(world.violations) + extra:
+        for v in list(world_violations) + extra:
             key = (v.kind, v.step_id)
             keys.add(key)
             if key not in groups:
@@ -304,8 +306,15 @@ def _explore(
                     group_perm[key] = perm
         return keys
 
-    while queue:
-        s = queue.popleft()
+    def note_violations(state: int, key: Key) -> None:
+        number = key[violations_slot]
+        if number not in noted:
+            noted.add(number)
+            note(state, interner.value(violations_slot, number), [])
+
+    # Breadth-first: states are numbered as they are found and expanded in that order, so the
+    # queue is the list of keys itself (a list's iterator takes in what is appended behind it).
+    for s, key in enumerate(state_keys):
         if s & 255 == 0 and s:  # every 256 states: 5-10 ms of search on an idle machine
             if deadline is not None and time.perf_counter() > deadline:
                 stopped = f"stopped at the time budget of {max_seconds:g} s"
@@ -315,52 +324,58 @@ def _explore(
                 stopped = "cancelled: nobody was waiting for the answer"
                 succ.append([])
                 break
-        world = worlds[s]
+        steps = root.steps + depth[s]
         children: list[int] = []
-        moves: list[tuple[int, World]] = []
-        crashed = any(c.state == "crashed" for c in world.cpus)
-        for cpu in () if crashed else world.cpus:
-            if cpu.state != "run" or cpu.pc is None:
-                continue
-            child_world, local = transitions_memo.step(world, cpu.id)
-            if child_world is None:
+        moves: list[tuple[int, Key]] = []
+        movers = []
+        for i in cpu_slots:
+            moving = status[i][key[i]]
+            if moving:
+                if moving == CRASHED:  # the kernel is dead: no CPU moves
+                    movers = []
+                    break
+                movers.append(i + 1)
+        for cpu_id in movers:
+            child_key, local = step(key, cpu_id, steps)
+            if child_key is None:
                 continue
             if reduction and local:
-                moves = [(cpu.id, child_world)]
+                moves = [(cpu_id, child_key)]
                 break
-            moves.append((cpu.id, child_world))
+            moves.append((cpu_id, child_key))
         for cpu_id, child in moves:
             transitions += 1
             sigma: Perm | None = None
             if canon is not None:
                 child, sigma = canon.canonical(child)
-            c = index.get(child)
-            if c is None:
-                if len(worlds) >= max_states:
+            fresh = len(state_keys)
+            c = index.setdefault(child, fresh)  # one hash of the key, whether it is new or not
+            if c == fresh:
+                if fresh >= max_states:  # (the index is not used after a stop)
                     stopped = f"stopped at the state budget of {max_states} states"
                     break
-                c = len(worlds)
-                index[child] = c
-                worlds.append(child)
+                state_keys.append(child)
                 parents.append((s, cpu_id, sigma))
                 depth.append(depth[s] + 1)
-                queue.append(c)
-                note(c, child, [])
+                if child[violations_slot] not in noted:
+                    note_violations(c, child)
             children.append(c)
         if stopped:
             succ.append(children)
             break
         succ.append(children)
         if not moves:
-            if canon is None:
-                terminal_keys[s] = [note(s, world, final_violations(world))]
-            else:
-                # A final violation may name one CPU (a deadlock's site is the first stuck CPU's
-                # line): look at every world this representative stands for.
-                terminal_keys[s] = [note(s, w, final_violations(w), p) for w, p in canon.orbit(world)]
-        else:
-            note(s, world, [])
-    while len(succ) < len(worlds):
+            # A final violation may name one CPU (a deadlock's site is the first stuck CPU's line):
+            # under symmetry, look at every world this representative stands for.
+            members = [(key, {})] if canon is None else canon.orbit(key)
+            terminal_keys[s] = [
+                note(s, interner.value(violations_slot, k[violations_slot]),
+                     final_violations(transitions_memo.world(k, steps)), p)
+                for k, p in members
+            ]
+        elif key[violations_slot] not in noted:  # (only the root's are not noted yet)
+            note_violations(s, key)
+    while len(succ) < len(state_keys):
         succ.append([])
 
     # Under symmetry a representative stands for a class of worlds that the search without it
@@ -368,7 +383,7 @@ def _explore(
     # counted over the representatives' edges: every world of a class has the same moves,
     # relabelled, so the paths into a class are the paths into its representative's class
     # summed over the edges that enter it, as without symmetry.
-    sizes = [1] * len(worlds) if canon is None else [canon.orbit_size(w) for w in worlds]
+    sizes = [1] * len(state_keys) if canon is None else [canon.size(k) for k in state_keys]
     complete_runs: int | None = None
     if stopped is None:
         paths = _count_paths(succ)
@@ -397,7 +412,7 @@ def _explore(
         scenario=scenario.id,
         code=code,
         states=sum(sizes),
-        transitions=transitions if canon is None else sum(sizes[i] * len(succ[i]) for i in range(len(worlds))),
+        transitions=transitions if canon is None else sum(sizes[i] * len(succ[i]) for i in range(len(state_keys))),
         depth=max(depth),
         complete_runs=complete_runs,
         terminal_states=sum(sizes[t] for t in terminal_keys),
@@ -408,7 +423,7 @@ def _explore(
         stopped_reason=stopped,
         groups=ordered,
         schedules=schedules,
-        searched=len(worlds),
+        searched=len(state_keys),
         symmetric=cpu_classes,
     )
 

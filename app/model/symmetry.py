@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import re
 from itertools import permutations
-from typing import Any
+from typing import Any, Callable
 
 from .state import PARTS, Cpu, World, evolve
 
 Perm = dict[int, int]  # CPU number -> CPU number; the identity on CPUs outside the classes
 
 _CPU_NAME = re.compile(r"CPU(\d+)")
+
+TIE = object()  # Canon.sorting(): interchangeable CPUs in the same state
 
 
 def classes(world: World) -> tuple[tuple[int, ...], ...]:
@@ -73,39 +75,55 @@ class Canon:
         CPUs sorted by their own state, then, when some are in the same state, by which of them
         holds what (lock holders, get_swap_device() holders, a violation's CPU). Every world of a
         class gets the same one, so no class is counted twice."""
+        cpus = world.cpus
+        perm = self.sorting(lambda cpu_id: self.key(cpus[cpu_id - 1]))
+        if perm is TIE:
+            return self._least(world)
+        if perm is None:
+            return world, None
+        return relabel(world, perm), perm
+
+    def sorting(self, key_of: Callable[[int], tuple[str, ...]]) -> Perm | None | object:
+        """The relabelling that sorts interchangeable CPUs by their own state (``key_of`` a CPU
+        number), None when they are sorted already, TIE when some are in the same state (then
+        only what they hold tells the relabellings apart: see _least). Shared by canonical() and
+        the explorer's interned worlds (interned.py), which keep CPU states as small ints."""
         perm: Perm | None = None
         for ids in self.classes:
             if len(ids) == 2:  # the common case, without sorting (this runs for every move)
                 a, b = ids
-                ka, kb = self.key(world.cpus[a - 1]), self.key(world.cpus[b - 1])
+                ka, kb = key_of(a), key_of(b)
                 if ka < kb:
                     continue
                 if ka == kb:
-                    return self._least(world)
+                    return TIE
                 perm = perm or {}
                 perm[a], perm[b] = b, a
                 continue
-            keys = [self.key(world.cpus[i - 1]) for i in ids]
+            keys = [key_of(i) for i in ids]
             if len(set(keys)) < len(keys):
-                return self._least(world)
+                return TIE
             order = sorted(range(len(ids)), key=keys.__getitem__)
             if order == list(range(len(ids))):
                 continue
             perm = perm or {}
             for position, j in enumerate(order):
                 perm[ids[j]] = ids[position]
-        if perm is None:
-            return world, None
-        return relabel(world, perm), perm
+        return perm
 
     def _least(self, world: World) -> tuple[World, Perm | None]:
         """The least relabelling of ``world`` when interchangeable CPUs are in the same state (rare:
         then only what they hold tells the relabellings apart, and that decides)."""
         def order(w: World) -> tuple[Any, ...]:
-            return (tuple(self.key(w.cpus[i - 1]) for ids in self.classes for i in ids), holders(w))
+            return self.rank(lambda cpu_id: self.key(w.cpus[cpu_id - 1]), holders(w))
 
         best, perm = min(self.orbit(world), key=lambda member: order(member[0]))
         return best, (perm or None)
+
+    def rank(self, key_of: Callable[[int], tuple[str, ...]], held: tuple[Any, ...]) -> tuple[Any, ...]:
+        """A world's place in the order _least takes the least of: its interchangeable CPUs' own
+        states (``key_of`` a CPU number), then what they hold (``held``: holders_of)."""
+        return (tuple(key_of(i) for ids in self.classes for i in ids), held)
 
     def orbit(self, world: World) -> list[tuple[World, Perm]]:
         """Every distinct world ``world`` stands for, each with the relabelling that gives it."""
@@ -118,11 +136,17 @@ class Canon:
     def orbit_size(self, world: World) -> int:
         """How many distinct worlds ``world`` stands for: every relabelling, unless some
         interchangeable CPUs are in the same state (then count them for real)."""
+        cpus = world.cpus
+        size = self.size(lambda cpu_id: self.key(cpus[cpu_id - 1]))
+        return len(self.orbit(world)) if size is None else size
+
+    def size(self, key_of: Callable[[int], tuple[str, ...]]) -> int | None:
+        """The number of relabellings when no interchangeable CPUs are in the same state (``key_of``
+        as for sorting()); None when some are (the caller counts the distinct worlds)."""
         size = 1
         for ids in self.classes:
-            keys = {self.key(world.cpus[i - 1]) for i in ids}
-            if len(keys) < len(ids):
-                return len(self.orbit(world))
+            if len({key_of(i) for i in ids}) < len(ids):
+                return None
             for n in range(2, len(ids) + 1):
                 size *= n
         return size
@@ -140,17 +164,40 @@ class Canon:
 
 def holders(world: World) -> tuple[Any, ...]:
     """Every place a CPU number stands in the shared state, in a fixed order (None as 0)."""
+    return holders_of(world.trees, world.lru, world.folios, world.swap, world.violations)
+
+
+def holders_of(trees: Any, lru: Any, folios: Any, swap: Any, violations: Any) -> tuple[Any, ...]:
+    """holders() from the parts of a world (HOLDING_PARTS, in that order)."""
     return (
-        tuple(t.lock or 0 for t in world.trees),
-        world.lru.lock or 0,
-        tuple(f.locked_by or 0 for f in world.folios),
-        world.swap.refs,
-        tuple((v.cpu or 0, v.detail) for v in world.violations),
+        tuple(t.lock or 0 for t in trees),
+        lru.lock or 0,
+        tuple(f.locked_by or 0 for f in folios),
+        swap.refs,
+        tuple((v.cpu or 0, v.detail) for v in violations),
     )
 
 
 def relabel(world: World, perm: Perm) -> World:
     """``world`` with every CPU number ``n`` renamed ``perm.get(n, n)`` (parts without one shared)."""
+    cpus: list[Any] = [None] * len(world.cpus)
+    for cpu in world.cpus:
+        new_id = perm.get(cpu.id, cpu.id)
+        cpus[new_id - 1] = cpu if new_id == cpu.id else evolve(cpu, id=new_id)
+    old = world.parts()
+    values = [relabel_part(i, value, perm) for i, value in enumerate(old)]
+    values[_CPUS] = tuple(cpus)
+    hashes = world.part_hashes or tuple(hash(v) for v in old)
+    new = object.__new__(World)
+    new.__dict__.update(zip(PARTS, values))
+    new.__dict__["steps"] = world.steps
+    new.__dict__["part_hashes"] = tuple(h if v is o else hash(v) for v, o, h in zip(values, old, hashes))
+    return new
+
+
+def relabel_part(index: int, value: Any, perm: Perm) -> Any:
+    """Part ``index`` of a world (PARTS; not the CPUs) with its CPU numbers renamed by ``perm``:
+    the same object when it holds none that ``perm`` moves."""
 
     def m(n: int | None) -> int | None:
         return n if n is None else perm.get(n, n)
@@ -161,32 +208,25 @@ def relabel(world: World, perm: Perm) -> World:
         return tuple(r if m(getattr(r, field)) == getattr(r, field) else evolve(r, **{field: m(getattr(r, field))})
                      for r in records)
 
-    cpus: list[Any] = [None] * len(world.cpus)
-    for cpu in world.cpus:
-        new_id = perm.get(cpu.id, cpu.id)
-        cpus[new_id - 1] = cpu if new_id == cpu.id else evolve(cpu, id=new_id)
-    values = list(world.parts())
-    values[_CPUS] = tuple(cpus)
-    values[_TREES] = renamed(world.trees, "lock")
-    values[_FOLIOS] = renamed(world.folios, "locked_by")
-    if m(world.lru.lock) != world.lru.lock:
-        values[_LRU] = evolve(world.lru, lock=m(world.lru.lock))
-    if world.swap.refs:
-        refs = tuple(sorted(m(r) for r in world.swap.refs))  # type: ignore[type-var]
-        if refs != world.swap.refs:
-            values[_SWAP] = evolve(world.swap, refs=refs)
-    if world.violations:
-        values[_VIOLATIONS] = tuple(
-            evolve(v, cpu=m(v.cpu), detail=relabel_text(v.detail, perm)) for v in world.violations
-        )
-    old = world.parts()
-    hashes = world.part_hashes or tuple(hash(v) for v in old)
-    new = object.__new__(World)
-    new.__dict__.update(zip(PARTS, values))
-    new.__dict__["steps"] = world.steps
-    new.__dict__["part_hashes"] = tuple(h if v is o else hash(v) for v, o, h in zip(values, old, hashes))
-    return new
+    if index == _TREES:
+        return renamed(value, "lock")
+    if index == _FOLIOS:
+        return renamed(value, "locked_by")
+    if index == _LRU:
+        return evolve(value, lock=m(value.lock)) if m(value.lock) != value.lock else value
+    if index == _SWAP:
+        if value.refs:
+            refs = tuple(sorted(m(r) for r in value.refs))  # type: ignore[type-var]
+            if refs != value.refs:
+                return evolve(value, refs=refs)
+        return value
+    if index == _VIOLATIONS and value:
+        return tuple(evolve(v, cpu=m(v.cpu), detail=relabel_text(v.detail, perm)) for v in value)
+    return value
 
+
+# The parts in which a CPU number can stand besides the CPUs' own records (holders_of's order).
+HOLDING_PARTS = tuple(PARTS.index(name) for name in ("trees", "lru", "folios", "swap", "violations"))
 
 _CPUS, _TREES, _FOLIOS, _LRU, _SWAP, _VIOLATIONS = (
     PARTS.index(name) for name in ("cpus", "trees", "folios", "lru", "swap", "violations")
