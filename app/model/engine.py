@@ -10,47 +10,18 @@ answered by the very code that moves it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 from .liveness import DEAD_AFTER
+from .lock_ops import LockOps
+from .memory_ops import CACHES, MemoryOps
+from .record_ops import RecordOps
 from .records import frozen, mutable
-from .state import (
-    PARTS,
-    Cpu,
-    Entry,
-    Folio,
-    HeapObject,
-    Origin,
-    Slot,
-    Tree,
-    Violation,
-    World,
-    evolve,
-)
+from .state import PARTS, Cpu, Origin, World
+from .stops import Blocked, BlockedOn, BlockKind, Stop
 
-BlockKind = Literal["waiting", "sleeping", "idle"]  # idle: the I/O completion with nothing in flight
-# What a blocked CPU waits for (challenge goals check it: app/model/challenges.py).
-BlockedOn = Literal["lru-lock", "tree-lock", "folio-lock", "writeback", "completion", "io"]
-
-# The kernel functions a tree->lock access happens in, innermost first (reports.py prints
-# them; "[inline]" ones are folded into the next out-of-line one by the compiler).
-LOCK_FRAMES = ("queued_spin_lock", "do_raw_spin_lock", "__raw_spin_lock", "_raw_spin_lock")
-UNLOCK_FRAMES = ("queued_spin_unlock", "do_raw_spin_unlock", "__raw_spin_unlock", "_raw_spin_unlock")
-
-
-class Blocked(Exception):
-    """The step cannot run now; ``text`` says why, in a user-facing sentence."""
-
-    def __init__(self, kind: BlockKind, text: str, on: BlockedOn | None = None) -> None:
-        super().__init__(text)
-        self.kind = kind
-        self.text = text
-        self.on = on
-
-
-class _Stop(Exception):
-    """Internal: the CPU crashed inside the step; commit what happened so far."""
-
+__all__ = ["ACTORS", "CACHES", "STEPS", "Blocked", "BlockedOn", "BlockKind", "Ctx", "StepResult", "enabled", "run_step",
+           "step", "try_step"]  # Blocked & co. live in stops.py, CACHES in memory_ops.py: importers keep these names
 
 @frozen
 class StepDef:
@@ -106,15 +77,6 @@ def actor_def(actor: ActorDef) -> None:
     ACTORS[actor.id] = actor
 
 
-# Cache layout for fake but stable addresses.
-CACHES: dict[str, tuple[int, int]] = {
-    # cache name: (first address, stride)
-    "kmalloc-16": (0xFFFF888004B2E000, 0x10),
-    "zswap_entry": (0xFFFF888003C1D000, 0x50),
-    "page": (0xFFFFEA0000124000, 0x40),
-}
-
-
 @mutable
 class StepResult:
     world: World
@@ -165,8 +127,11 @@ class Part:
         self.base[key] = value
 
 
-class Ctx:
-    """A transaction over a World for one step of one CPU."""
+class Ctx(MemoryOps, LockOps, RecordOps):
+    """A transaction over a World for one step of one CPU: its own state (program counter, stack,
+    locals), the parts of the world it fetched, and what it said and changed. The kernel
+    primitives a step calls live in the mixins, one concern each: memory (memory_ops.py), locks
+    (lock_ops.py), records (record_ops.py)."""
 
     def __init__(self, world: World, cpu_id: int, step_index: int) -> None:
         self.w0 = world
@@ -275,220 +240,6 @@ class Ctx:
         if key not in self.changed:
             self.changed.append(key)
 
-    # -- memory ---------------------------------------------------------------
-    def touch(
-        self, addr: int | None, what: str, write: bool, size: int, frames: tuple[str, ...] = (), base: int | None = None
-    ) -> None:
-        """One memory access of ``size`` bytes at ``addr``. On freed memory: a KASAN report and this CPU stops.
-
-        ``frames``: the kernel functions the access happens in below the model's line, innermost
-        first (see reports.py). ``base``: the object's address when ``addr`` is a field inside it.
-        """
-        if addr is None:
-            return
-        if addr < 4096:
-            self.violations.append(
-                Violation(
-                    "null-deref", self.cpu_id, self.step_id, None,
-                    f"{'Write' if write else 'Read'} of size {size} at {addr:#x}: {what}", self.index, frames,
-                )
-            )
-            self.say(
-                f"{self.me} accesses {what} through a NULL-based pointer ({addr:#x}): "
-                "BUG: kernel NULL pointer dereference, an oops, and it stops."
-            )
-            self.crash()
-        obj = self.heap.get(addr if base is None else base) or self._containing(addr)
-        if obj is None or not obj.freed:
-            return
-        access = "Write" if write else "Read"
-        self.violations.append(
-            Violation(
-                kind="use-after-free",
-                cpu=self.cpu_id,
-                step_id=self.step_id,
-                object=obj.addr,
-                detail=f"{access} of size {size} at {addr:#x}: {what}",
-                at=self.index,
-                frames=frames,
-            )
-        )
-        self.say(
-            f"{self.me} touches {what} at {addr:#x}, but that memory was freed: KASAN reports a use-after-free. "
-            "(By default KASAN only reports and the kernel carries on; the model stops "
-            f"{self.me} here, as kasan.fault=panic or panic_on_warn would.)"
-        )
-        self.crash()
-
-    def _containing(self, addr: int) -> HeapObject | None:
-        for obj in self.heap.values():
-            if obj.addr <= addr < obj.addr + obj.size:
-                return obj
-        return None
-
-    def crash(self) -> None:
-        self.cpu_state = "crashed"
-        self.mark(f"cpu:{self.cpu_id}")
-        raise _Stop()
-
-    def violate(self, kind: str, obj: int | None, detail: str, stop: bool = False) -> None:
-        self.violations.append(Violation(kind, self.cpu_id, self.step_id, obj, detail, self.index))
-        if stop:
-            self.crash()
-
-    def alloc(self, kind: str, type_: str, cache: str, size: int, name: str, function: str) -> int:
-        free = self.free_lists.setdefault(cache, [])
-        reuse = kind != "entry" or self.w0.config.slab_reuse
-        if free and reuse:
-            addr = free.pop()
-        else:
-            base, stride = CACHES[cache]
-            addr = self.next_addr.get(cache, base)
-            self.next_addr[cache] = addr + stride
-        self.heap[addr] = HeapObject(
-            addr, kind, type_, cache, size, False, name, self.origin(function), None  # type: ignore[arg-type]
-        )
-        self.allocated.append(addr)
-        self.mark(f"heap:{addr:#x}")
-        return addr
-
-    def free(self, addr: int, function: str) -> None:
-        obj = self.heap[addr]
-        if obj.freed:
-            self.violate("double-free", addr, f"{function} frees {obj.type} {addr:#x} a second time", stop=True)
-        self.heap[addr] = evolve(obj, freed=True, free=self.origin(function))
-        self.free_lists.setdefault(obj.cache, []).append(addr)
-        self.freed.append(addr)
-        self.mark(f"heap:{addr:#x}")
-        for other in self.w0.cpus:  # narration only: which pointers now dangle
-            if other.id == self.cpu_id or other.state == "done":
-                continue
-            names = [
-                f"'{name}'"
-                for name, value in other.locals
-                if name != "item" and isinstance(value, int) and not isinstance(value, bool) and obj.addr <= value < obj.addr + obj.size
-            ]
-            if names:
-                self.say_after(
-                    f"CPU{other.id} still holds a pointer to it in {' and '.join(names)}, and nothing pins it: "
-                    "that pointer now dangles."
-                )
-
-    # -- locks ----------------------------------------------------------------
-    def holds_spinlock(self) -> bool:
-        if self.lru.lock == self.cpu_id:
-            return True
-        return any(t.lock == self.cpu_id for t in self.trees.values())
-
-    def might_sleep(self, what: str) -> None:
-        if self.holds_spinlock():
-            self.violate(
-                "sleep-in-atomic",
-                None,
-                f"{what} may sleep while {self.me} holds a spinlock",
-            )
-            self.say(f"{self.me} would sleep in {what} while holding a spinlock: BUG: sleeping function called from invalid context.")
-            self.crash()
-
-    def lru_lock(self) -> None:
-        holder = self.lru.lock
-        if holder is not None:
-            who = "itself" if holder == self.cpu_id else f"CPU{holder}"
-            raise Blocked("waiting", f"waiting for the LRU lock (nlru->lock), held by {who}: its next step takes it",
-                          "lru-lock")
-        self.lru = evolve(self.lru, lock=self.cpu_id)
-        self.mark("lru")
-        self.mark("locks")
-
-    def lru_unlock(self) -> None:
-        self.lru = evolve(self.lru, lock=None)
-        self.mark("lru")
-        self.mark("locks")
-
-    def tree_root(self, addr: int, write: bool, frames: tuple[str, ...]) -> Tree:
-        """An access to tree->rbroot (walk, insert, erase): checked like every other access."""
-        self.touch(addr, "tree->rbroot (struct zswap_tree)", write=write, size=8, frames=frames, base=addr)
-        return self.trees[addr]
-
-    def tree_at(self, addr: int) -> Tree:
-        return self.trees[addr]  # callers touch() first: addr is a live or freed tree here
-
-    def tree_lock(self, addr: int) -> None:
-        # KASAN checks the access before the lock word is even looked at: the atomic
-        # cmpxchg on the 4-byte qspinlock word, inside _raw_spin_lock.
-        self.touch(addr + 8, "tree->lock (spinlock in struct zswap_tree)", write=True, size=4, frames=LOCK_FRAMES, base=addr)
-        tree = self.trees[addr]
-        if tree.lock is not None:
-            who = "itself" if tree.lock == self.cpu_id else f"CPU{tree.lock}"
-            raise Blocked("waiting", f"waiting for tree->lock at {addr + 8:#x}, held by {who}: its next step takes it",
-                          "tree-lock")
-        self.trees[addr] = evolve(tree, lock=self.cpu_id)
-        self.mark(f"tree:{addr:#x}")
-        self.mark("locks")
-
-    def tree_unlock(self, addr: int) -> None:
-        # queued_spin_unlock(): a release store of 0 to the lock's 1-byte 'locked' field.
-        self.touch(addr + 8, "tree->lock (spinlock in struct zswap_tree)", write=True, size=1, frames=UNLOCK_FRAMES, base=addr)
-        self.trees[addr] = evolve(self.trees[addr], lock=None)
-        self.mark(f"tree:{addr:#x}")
-        self.mark("locks")
-
-    def folio_lock(self, addr: int) -> None:
-        self.might_sleep("folio_lock()")
-        folio = self.folios[addr]
-        if folio.locked_by is not None:
-            who = "itself" if folio.locked_by == self.cpu_id else f"CPU{folio.locked_by}"
-            raise Blocked("sleeping", f"sleeping in folio_lock on folio {addr:#x} held by {who}", "folio-lock")
-        self.set_folio(addr, locked_by=self.cpu_id)
-        self.mark("locks")
-
-    def folio_unlock(self, addr: int) -> None:
-        self.set_folio(addr, locked_by=None)
-        self.mark("locks")
-
-    # -- records --------------------------------------------------------------
-    def set_entry(self, addr: int, **changes: object) -> None:
-        self.entries[addr] = evolve(self.entries[addr], **changes)  # type: ignore[arg-type]
-        self.mark(f"entry:{addr:#x}")
-
-    def set_folio(self, addr: int, **changes: object) -> None:
-        self.folios[addr] = evolve(self.folios[addr], **changes)  # type: ignore[arg-type]
-        self.mark(f"folio:{addr:#x}")
-
-    def set_slot(self, offset: int, **changes: object) -> None:
-        slots = tuple(evolve(s, **changes) if s.offset == offset else s for s in self.swap.slots)  # type: ignore[arg-type]
-        if any(s.count < 0 for s in slots):
-            raise AssertionError(f"model bug: swap_map count of slot {offset} below zero at step {self.step_id}")
-        self.swap = evolve(self.swap, slots=slots)
-        self.mark("swap")
-
-    def slot(self, offset: int) -> Slot:
-        for s in self.swap.slots:
-            if s.offset == offset:
-                return s
-        raise KeyError(offset)
-
-    def set_swap(self, **changes: object) -> None:
-        self.swap = evolve(self.swap, **changes)  # type: ignore[arg-type]
-        self.mark("swap")
-
-    def swapcache_folio(self, offset: int) -> Folio | None:
-        for f in self.folios.values():
-            if f.in_swapcache and f.offset == offset:
-                return f
-        return None
-
-    def set_tree(self, addr: int, tree: Tree) -> None:
-        self.trees[addr] = tree
-        self.mark(f"tree:{addr:#x}")
-
-    def lru_set(self, order: tuple[int, ...]) -> None:
-        self.lru = evolve(self.lru, order=order)
-        self.mark("lru")
-
-    def entry(self, addr: int) -> Entry:
-        return self.entries[addr]
-
     # -- commit ---------------------------------------------------------------
     def commit(self) -> World:
         """The new World: untouched parts (and their hashes) are shared with the old one."""
@@ -567,7 +318,7 @@ def run_step(world: World, cpu_id: int) -> tuple[StepResult | Blocked, Ctx]:
     except Blocked as blocked:
         blocked.__traceback__ = None  # no frame -> exception -> frame cycle left for the collector
         return blocked, ctx
-    except _Stop:
+    except Stop:
         pass
     if ctx.cpu_state == "crashed":
         ctx.pc = cpu.pc  # a crashed CPU stays on the line that crashed

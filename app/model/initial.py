@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .actors.common import data_tag
-from .engine import CACHES
+from .memory_ops import CACHES
 from .scenario import Scenario
 from .state import (
     Config,
