@@ -177,9 +177,12 @@ class Ctx(MemoryOps, LockOps, RecordOps):
         self.__dict__[name] = value
         return value
 
-    def fetched(self, name: str) -> bool:
-        """Whether the step looked at this part of the world (read or wrote it)."""
-        return name in self.__dict__
+    def parts_fetched(self) -> tuple[int, ...]:
+        """The shared parts of the world the step looked at, as indices into World.parts(): with
+        its own CPU's record, all its outcome depends on (the explorer's memo and the view's
+        walks key on them; ``read_cpus`` says when it also looked at the other CPUs)."""
+        mine = self.__dict__
+        return tuple(PART_INDEX[name] for name in SHARED_PARTS if name in mine)
 
     def other_cpus(self) -> tuple[Cpu, ...]:
         """Every CPU's state (swapoff's synchronize_rcu looks at who is in a critical section)."""

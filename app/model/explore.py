@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Callable
 
-from .engine import PART_INDEX, SHARED_PARTS, Blocked, run_step
+from .engine import PART_INDEX, Blocked, run_step
 from .initial import initial_world
 from .interned import CRASHED, Interner, Key, KeyCanon
 from .replay import final_violations, replay
@@ -191,7 +191,7 @@ class Transitions:
             outcome = (new[slot], written, result.local)
         if not self.enabled:
             return answer
-        read = tuple(self.interner.slot_of(PART_INDEX[name]) for name in SHARED_PARTS if ctx.fetched(name))
+        read = tuple(self.interner.slot_of(i) for i in ctx.parts_fetched())
         if ctx.read_cpus:
             read = tuple(range(self.interner.cpus)) + read
         by_reads = self.memo[slot].setdefault(key[slot], {})

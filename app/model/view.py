@@ -9,7 +9,7 @@ from typing import Any
 
 from .cache import BoundedCache, share
 from .changes import pane_changes
-from .engine import ACTORS, PART_INDEX, SHARED_PARTS, Blocked, StepResult, run_step, try_step
+from .engine import ACTORS, Blocked, StepResult, run_step, try_step
 from .lanes import lane_rows
 from .replay import Run, all_violations
 from .reports import free_chain, report
@@ -188,7 +188,7 @@ def _walk(world: World, cpu_id: int) -> _Walk:
         frames.append((len(c.stack), line_of(c.pc).function))
         result, ctx = run_step(w, cpu_id)
         others = others or ctx.read_cpus
-        touched.update(PART_INDEX[name] for name in SHARED_PARTS if ctx.fetched(name))
+        touched.update(ctx.parts_fetched())
         if isinstance(result, Blocked):
             break
         w, steps = result.world, steps + 1

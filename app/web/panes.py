@@ -22,11 +22,6 @@ if TYPE_CHECKING:
 Inputs = Callable[["PageContext", dict[str, Any]], tuple[Any, ...]]
 
 
-def _names(ctx: "PageContext") -> tuple[tuple[Any, ...], ...]:
-    """What the obj/addr macros show of a linked address: its name, type and whether it is freed."""
-    return ctx.linked_names
-
-
 def _step_urls(ctx: "PageContext", heap: list[dict[str, Any]]) -> tuple[str, ...]:
     """The links of the heap table's "allocated"/"freed" steps."""
     steps = {o[k] for o in heap for k in ("alloc_step", "free_step") if o[k] is not None}
@@ -35,12 +30,12 @@ def _step_urls(ctx: "PageContext", heap: list[dict[str, Any]]) -> tuple[str, ...
 
 INPUTS: dict[str, Inputs] = {
     "_tree.html": lambda ctx, w: (w["swap"]["type"], w["zswap_trees"], w["trees"], w["entries"],
-                                  ctx.changes.get("tree"), _names(ctx)),
-    "_lru.html": lambda ctx, w: (w["lru"], ctx.changes.get("lru"), _names(ctx)),
-    "_swapcache.html": lambda ctx, w: (w["swapcache"], ctx.changes.get("swapcache"), _names(ctx)),
-    "_locks.html": lambda ctx, w: (w["locks"], ctx.changes.get("locks"), _names(ctx)),
+                                  ctx.changes.get("tree"), ctx.linked_names),
+    "_lru.html": lambda ctx, w: (w["lru"], ctx.changes.get("lru"), ctx.linked_names),
+    "_swapcache.html": lambda ctx, w: (w["swapcache"], ctx.changes.get("swapcache"), ctx.linked_names),
+    "_locks.html": lambda ctx, w: (w["locks"], ctx.changes.get("locks"), ctx.linked_names),
     "_heap_live.html": lambda ctx, w: (w["heap"], ctx.changes.get("heap")),
-    "_swap.html": lambda ctx, w: (w["swap"], w["ptes"], ctx.changes.get("swap"), _names(ctx)),
+    "_swap.html": lambda ctx, w: (w["swap"], w["ptes"], ctx.changes.get("swap"), ctx.linked_names),
     "_heap.html": lambda ctx, w: (w["heap"], ctx.changes.get("heap"), _step_urls(ctx, w["heap"])),
 }
 
