@@ -8,6 +8,6 @@ import gc
 # off anyway); the server turns it back on before it serves (cli.main).
 gc.disable()
 
-from .cli import main  # noqa: E402 - after the collector is off: the imports are start-up too
+from app.cli import main  # noqa: E402 - after the collector is off: the imports are start-up too
 
 raise SystemExit(main())

@@ -21,8 +21,8 @@ from typing import Any
 
 # Only what every command needs: each command imports its own part of the model (and only the
 # server imports the web stack), so `python -m app scenarios` starts in a fraction of the time.
-from .model.errors import ModelInputError
-from .model.scenario import ScenarioFileError
+from app.model.errors import ModelInputError
+from app.model.scenarios.scenario import ScenarioFileError
 
 
 def _columns() -> int:
@@ -88,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _print_scenarios(as_json: bool) -> int:
-    from .model.api import list_scenarios
+    from app.model.api import list_scenarios
 
     data = list_scenarios()
     if as_json:
@@ -127,7 +127,7 @@ def _print_text(view: dict[str, Any]) -> None:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from .model.api import build_view
+    from app.model.api import build_view
 
     view = build_view(args.scenario, args.code, args.schedule)
     if args.format == "json":
@@ -135,7 +135,7 @@ def _replay(args: argparse.Namespace) -> int:
 
         print(json.dumps(view, indent=2))
     elif args.format == "diagram":  # the race as a commit message draws it (<= 72 columns)
-        from .model.diagram import commit_diagram
+        from app.model.views.diagram import commit_diagram
 
         sys.stdout.write(commit_diagram(view))
     elif args.format == "kasan":
@@ -147,7 +147,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .model.explore import check_command
+    from app.model.explorer.explore import check_command
 
     return check_command(args.scenario, args.code, args.all, args.json, args.max_states, args.exact, args.cached)
 
@@ -156,8 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command is None:
-            from .model.scenario import load_all
-            from .web.server import serve
+            from app.model.scenarios.loader import load_all
+            from app.web.http.server import serve
 
             load_all()  # a bad scenario file stops the server before it starts, named (exit 2)
             gc.enable()  # off for start-up (app/__main__.py); a server runs for long

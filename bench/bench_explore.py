@@ -29,8 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.model.explore import REDUCED, explore  # noqa: E402
-from app.model.scenario import all_codes, load_all  # noqa: E402
+from app.model.explorer.explore import REDUCED, explore  # noqa: E402
+from app.model.scenarios.scenario import all_codes
+from app.model.scenarios.loader import load_all  # noqa: E402
 
 TARGET = {2: 0.2, 3: 0.3}  # seconds, by the number of CPUs (the I/O completion not counted)
 SCENARIOS_TARGET = 0.1

@@ -38,9 +38,9 @@ TIMEOUT = 10.0
 
 def walks(n_walks: int, length: int, seed: int) -> list[tuple[str, str, str]]:
     """(scenario, code, schedule) for every prefix of `n_walks` random walks (enabled CPUs only)."""
-    from app.model.engine import enabled, step
-    from app.model.initial import initial_world
-    from app.model.scenario import load_all
+    from app.model.kernel.engine import enabled, step
+    from app.model.scenarios.initial import initial_world
+    from app.model.scenarios.loader import load_all
 
     rng = random.Random(seed)
     scenarios = load_all()

@@ -33,12 +33,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.model import engine  # noqa: E402
-from app.model.engine import _KEYED, _VALUES, Blocked, run_step  # noqa: E402
-from app.model.initial import initial_world  # noqa: E402
-from app.model.replay import final_violations  # noqa: E402
-from app.model.scenario import load_all  # noqa: E402
-from app.model.state import World  # noqa: E402
+from app.model.kernel import engine  # noqa: E402
+from app.model.kernel.engine import _KEYED, _VALUES, Blocked, run_step  # noqa: E402
+from app.model.scenarios.initial import initial_world  # noqa: E402
+from app.model.scenarios.replay import final_violations  # noqa: E402
+from app.model.scenarios.loader import load_all  # noqa: E402
+from app.model.kernel.state import World  # noqa: E402
 
 THREE_CPUS = ["two-shrinkers-vs-swapoff", "writeback-vs-swapin-vs-swapoff"]
 

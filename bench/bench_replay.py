@@ -1,4 +1,4 @@
-"""Replay speed: microseconds per step of app.model.replay.replay() on long schedules.
+"""Replay speed: microseconds per step of app.model.scenarios.replay.replay() on long schedules.
 
 Two workloads, each a fixed schedule built once from seeded random choices among
 the enabled CPUs, run until no CPU can move:
@@ -26,10 +26,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from app.model.engine import enabled, step  # noqa: E402
-from app.model.initial import initial_world  # noqa: E402
-from app.model.replay import replay  # noqa: E402
-from app.model.scenario import Scenario, load_all, parse_scenario  # noqa: E402
+from app.model.kernel.engine import enabled, step  # noqa: E402
+from app.model.scenarios.initial import initial_world  # noqa: E402
+from app.model.scenarios.replay import replay  # noqa: E402
+from app.model.scenarios.scenario import Scenario, parse_scenario
+from app.model.scenarios.loader import load_all  # noqa: E402
 
 SHIPPED = "writeback-vs-swapin-vs-swapoff"
 

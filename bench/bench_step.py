@@ -36,9 +36,10 @@ def main() -> None:
     sys.path.insert(0, str(repo))
     os.chdir(repo)
     os.environ.setdefault("ZSWAP_WEB_CACHE", "512")
-    from app.web import modelapi, pages
+    from app.web import modelapi
+    from app.web.routes import pages
     try:
-        from app.web import regions
+        from app.web.page import regions
     except ImportError:  # an older --repo
         regions = None  # type: ignore[assignment]
 
@@ -81,7 +82,7 @@ def main() -> None:
 
 
 class Stages:
-    """Splits each timed step's CPU into the stages of app.web.pages.state_parts, by wrapping the
+    """Splits each timed step's CPU into the stages of app.web.routes.pages.state_parts, by wrapping the
     functions it calls (outermost call only: a pane's own render counts as render)."""
 
     NAMES = {"run_page_view": "model: replay and view", "page_context": "page context",
@@ -91,7 +92,7 @@ class Stages:
     def __init__(self, pages: object) -> None:
         import gzip
 
-        from app.web import context, regions, render
+        from app.web.page import context, regions, render
 
         self.spent: dict[str, float] = dict.fromkeys(self.NAMES, 0.0)
         self.per_step: dict[str, list[float]] = {name: [] for name in [*self.NAMES, "other"]}

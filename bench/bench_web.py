@@ -170,7 +170,8 @@ def browser_walks(n: int, start: int, steps: int, avoid: set[str], seed: int = 2
     repeats."""
     import random
 
-    from app.web import modelapi, regions
+    from app.web import modelapi
+    from app.web.page import regions
 
     rng = random.Random(seed)
     seen = set(avoid)

@@ -25,7 +25,7 @@
 
   // ---- the whole listing of every CPU (l), remembered across steps ------------------------
   // The server sends only the window of lines around each CPU's next line unless a request says
-  // "HX-Listing: whole" (app/web/listing.py): sent while the listings are expanded, and once to
+  // "HX-Listing: whole" (app/web/page/listing.py): sent while the listings are expanded, and once to
   // fetch them when they are expanded on a page that has only the windows.
   function listingOn() { return store.get("zswap.listing") === "1"; }
 
@@ -52,7 +52,7 @@
     var ctx = ev.detail && ev.detail.ctx;
     if (!ctx) return;
     if (listingOn()) ctx.request.headers["HX-Listing"] = "whole";
-    // The state shown: the answer sends its unchanged regions as empty twins (app/web/regions.py).
+    // The state shown: the answer sends its unchanged regions as empty twins (app/web/page/regions.py).
     var state = document.getElementById("state");
     var key = state && state.getAttribute("data-key");
     if (key && ctx.target === state && !ctx.wholeState) ctx.request.headers["HX-Have"] = key;
@@ -317,7 +317,7 @@
   });
 })();
 
-// ---- live rooms (app/web/live.py): what every page needs ----------------------------------
+// ---- live rooms (app/web/routes/live.py): what every page needs ----------------------------------
 // The room itself (publishing, following) is static/live.js, which only a room's pages load; here
 // are its helpers and the one thing a plain state page does for a room.
 (function () {

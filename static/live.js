@@ -1,4 +1,4 @@
-// Live rooms (app/web/live.py): the presenter publishes, the audience follows. Loaded only by a
+// Live rooms (app/web/routes/live.py): the presenter publishes, the audience follows. Loaded only by a
 // room's pages (templates/_live.html), after app.js, whose window.zswapRoom it uses.
 // One EventSource and htmx.ajax rather than htmx's SSE extension: the room sends a URL, not HTML
 // (the audience fetches the state through the same cached, validated page route and morphs it

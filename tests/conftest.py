@@ -9,7 +9,7 @@ import tempfile
 import pytest
 from fastapi.testclient import TestClient
 
-# The disk cache of verdicts (app/model/verdict_store.py) of the test session lives in a folder
+# The disk cache of verdicts (app/model/explorer/verdict_store.py) of the test session lives in a folder
 # of its own, never in the project's .cache/: a test must search, not read an earlier run's answer.
 _VERDICTS = tempfile.mkdtemp(prefix="zswap-test-verdicts-")
 os.environ["ZSWAP_VERDICT_CACHE_DIR"] = _VERDICTS

@@ -8,24 +8,25 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from .actors.variants import VARIANTS
-from .engine import ACTORS
-from .initial import actor_for
-from .prefix import cached_replay
-from .replay import MAX_STEPS
-from .replay import ScheduleError as _ScheduleError
-from .cache import BoundedCache, bounded_cache, share
-from .errors import ModelInputError, ScheduleError, UnknownCode, UnknownScenario
-from .scenario import CODES, Scenario, ScenarioFileError, all_codes, code_info, cpu_label, load_all
+from app.model.actors.variants import VARIANTS
+from app.model.kernel.engine import ACTORS
+from app.model.scenarios.initial import actor_for
+from app.model.scenarios.prefix import cached_replay
+from app.model.scenarios.replay import MAX_STEPS
+from app.model.scenarios.replay import ScheduleError as _ScheduleError
+from app.model.cache import BoundedCache, bounded_cache, share
+from app.model.errors import ModelInputError, ScheduleError, UnknownCode, UnknownScenario
+from app.model.scenarios.scenario import CODES, Scenario, ScenarioFileError, all_codes, code_info, cpu_label
+from app.model.scenarios.loader import load_all
 
 if TYPE_CHECKING:  # annotations only: `python -m app scenarios` does not need the view's types
-    from .viewtypes import RunView
+    from app.model.views.viewtypes import RunView
 
 
 def scenario(scenario_id: str) -> Scenario:
-    """A shipped scenario, or a user's scenario carried by its id, a link (app/model/userscenario.py:
+    """A shipped scenario, or a user's scenario carried by its id, a link (app/model/scenarios/userscenario.py:
     a bad link raises UserScenarioError, a ModelInputError)."""
-    from . import userscenario
+    from app.model.scenarios import userscenario
 
     scenarios = load_all()
     if scenario_id in scenarios:
@@ -114,7 +115,8 @@ _validated = BoundedCache(8192, share(0.01), lambda err: 300)
 
 def clear_caches() -> None:
     """Forget every replay, view, walk and validation (benchmarks measure states nobody asked for)."""
-    from . import prefix, view
+    from app.model.scenarios import prefix
+    from app.model.views import view
 
     prefix.clear()
     view.clear()
@@ -140,25 +142,25 @@ def check(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any]:
 def _checked(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any]:
     """The search itself, once per (scenario, code, prefix): here, not in explore.py, which looks
     nothing up by id (a user's scenario is carried by its id, and its search has a smaller budget)."""
-    from .explore import DEFAULT_MAX_STATES, verdict
-    from .userscenario import USER_MAX_STATES, is_user
+    from app.model.explorer.explore import DEFAULT_MAX_STATES, verdict
+    from app.model.scenarios.userscenario import USER_MAX_STATES, is_user
 
     budget = USER_MAX_STATES if is_user(scenario_id) else DEFAULT_MAX_STATES
     return verdict(scenario(scenario_id), code, prefix, max_states=budget)
 
 
 def stored_verdict(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any] | None:
-    """The verdict from the disk cache (app/model/verdict_store.py), or None; input as check()."""
-    from . import verdict_store
-    from .explore import REDUCED, stored_name
+    """The verdict from the disk cache (app/model/explorer/verdict_store.py), or None; input as check()."""
+    from app.model.explorer import verdict_store
+    from app.model.explorer.explore import REDUCED, stored_name
 
     return verdict_store.get(stored_name(scenario(scenario_id), check_code(code), prefix, scenario_id in REDUCED))
 
 
 def store_verdict(scenario_id: str, code: str, prefix: str, result: dict[str, Any]) -> None:
     """Keep a complete verdict in the disk cache (the search's own reduction, as check() runs it)."""
-    from . import verdict_store
-    from .explore import REDUCED, stored_name
+    from app.model.explorer import verdict_store
+    from app.model.explorer.explore import REDUCED, stored_name
 
     verdict_store.put(stored_name(scenario(scenario_id), check_code(code), prefix, scenario_id in REDUCED), result)
 
@@ -172,8 +174,8 @@ def search_cost(scenario_id: str, code: str) -> float:
     more than 2,000 steps."""
     import math
 
-    from .engine import Blocked, try_step
-    from .initial import initial_world
+    from app.model.kernel.engine import Blocked, try_step
+    from app.model.scenarios.initial import initial_world
 
     s = scenario(scenario_id)
     check_code(code)
@@ -204,7 +206,7 @@ def view_size(view: RunView) -> int:
 # the exports of one state; the rendered text of each is cached on its own.
 @bounded_cache(256, share(0.2), view_size)
 def _cached_view(scenario_id: str, code: str, schedule: str) -> RunView:
-    from .view import build_run_view  # the view's modules (reports, lanes, sources) load on first use
+    from app.model.views.view import build_run_view  # the view's modules (reports, lanes, sources) load on first use
 
     return build_run_view(run(scenario_id, code, schedule))
 
@@ -212,7 +214,7 @@ def _cached_view(scenario_id: str, code: str, schedule: str) -> RunView:
 def old_code_crash(scenario_id: str, code: str, schedule: str) -> dict[str, Any] | None:
     """The old code's memory error on this schedule, beside what `code` did at that step
     (None when the old code does not crash on it, or `code` crashes too)."""
-    from .counterpart import MEMORY_ERRORS, old_code_crash as compare
+    from app.model.explorer.counterpart import MEMORY_ERRORS, old_code_crash as compare
 
     if code == "old" or not schedule:
         return None

@@ -11,16 +11,16 @@ from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
 
-from . import api
-from .engine import Blocked, try_step
-from .initial import initial_world
-from .replay import final_violations
-from .scenario import BlockedGoal, ChallengeSpec, ReusedAddressGoal, Scenario, ViolationGoal
-from .state import World
+from app.model import api
+from app.model.kernel.engine import Blocked, try_step
+from app.model.scenarios.initial import initial_world
+from app.model.scenarios.replay import final_violations
+from app.model.scenarios.scenario import BlockedGoal, ChallengeSpec, ReusedAddressGoal, Scenario, ViolationGoal
+from app.model.kernel.state import World
 
 Monitor = frozenset[int]  # CPUs whose `entry` object was freed while they held the pointer
 EMPTY: Monitor = frozenset()
-# The same state budget as the web's explorer searches (app/web/searches.py): about 0.3 GB at most.
+# The same state budget as the web's explorer searches (app/web/http/searches.py): about 0.3 GB at most.
 MAX_STATES = 300_000
 
 

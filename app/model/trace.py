@@ -14,13 +14,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import api
-from .counterpart import MEMORY_ERRORS
+from app.model import api
+from app.model.explorer.counterpart import MEMORY_ERRORS
 
 __all__ = ["FORMAT", "MAX_TRACE_BYTES", "MEMORY_ERRORS", "SCHEMA_VERSION", "TraceError", "TraceTarget",
            "kasan_text", "read", "trace_of", "trace_text"]
-from .replay import MAX_STEPS
-from .viewtypes import RunView
+from app.model.scenarios.replay import MAX_STEPS
+from app.model.views.viewtypes import RunView
 
 FORMAT = "zswap-race-trace"
 SCHEMA_VERSION = 1

@@ -17,9 +17,11 @@ from starlette.routing import Match
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.web import api, errors, exports, live, modelapi, pages, render, rooms
-from app.web import assets, compression, head, limits, searches
-from app.web import challenges, compare, embeds, traces, userscenarios
+from app.web.routes import api, exports, live, pages
+from app.web.page import errors, render
+from app.web import modelapi, rooms
+from app.web.http import assets, compression, head, limits, searches
+from app.web.routes import challenges, compare, embeds, traces, userscenarios
 
 log = logging.getLogger("app.web")
 
@@ -32,7 +34,7 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
 ]
 STATIC_HEADERS = [(b"x-content-type-options", b"nosniff")]
-# The embed pages (app.web.embeds) alone may be framed, by any site: no X-Frame-Options, and
+# The embed pages (app.web.routes.embeds) alone may be framed, by any site: no X-Frame-Options, and
 # frame-ancestors opened; everything else of the CSP stays.
 EMBED_CSP = CSP.replace("frame-ancestors 'none'", "frame-ancestors *")
 EMBED_HEADERS = [(b"content-security-policy", EMBED_CSP.encode()) if k == b"content-security-policy" else (k, v)

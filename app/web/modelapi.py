@@ -13,8 +13,10 @@ from typing import Any, Callable
 
 from starlette.requests import Request
 
-from app.model import api, challenges as _challenges, compare as _compare, trace, userscenario
-from app.web import searches
+from app.model import api, challenges as _challenges, trace
+from app.model.views import compare as _compare
+from app.model.scenarios import userscenario
+from app.web.http import searches
 
 ModelInputError = api.ModelInputError
 ScenarioFileError = api.ScenarioFileError
@@ -26,7 +28,7 @@ build_view: Callable[[str, str, str], dict[str, Any]] = api.build_view
 shared_view: Callable[[str, str, str], dict[str, Any]] = api.shared_view
 validate: Callable[[str, str, str], "api.ScheduleError | None"] = api.validate
 check: Callable[..., dict[str, Any]] = api.check
-# A user's scenario carried in a link (app.model.userscenario): its id is "u~" + the link.
+# A user's scenario carried in a link (app.model.scenarios.userscenario): its id is "u~" + the link.
 UserScenarioError = userscenario.UserScenarioError
 is_user = userscenario.is_user
 check_user_scenario = userscenario.check
@@ -42,7 +44,7 @@ trace_text = trace.trace_text
 kasan_text = trace.kasan_text
 read_trace = trace.read
 MEMORY_ERRORS = trace.MEMORY_ERRORS  # the violations the kernel prints a report for (KASAN, oops)
-# Two runs side by side (app.model.compare): where they part, what differs pane by pane.
+# Two runs side by side (app.model.views.compare): where they part, what differs pane by pane.
 compare = _compare.compare
 COMPARE_PANE_TITLES = _compare.PANE_TITLES
 # Challenges (app.model.challenges): a goal per scenario and code, checked on a run's states.
@@ -71,7 +73,7 @@ def scenarios() -> tuple[dict[str, Any], ...]:
 
 def scenario(scenario_id: str) -> dict[str, Any] | None:
     """The scenario with this id, or None; a user's scenario is carried by its id, a link
-    (app.model.userscenario), and a bad one raises UserScenarioError."""
+    (app.model.scenarios.userscenario), and a bad one raises UserScenarioError."""
     if is_user(scenario_id):
         return _user_scenario(scenario_id)
     return next((s for s in scenarios() if s["id"] == scenario_id), None)
@@ -208,7 +210,7 @@ def check_input(scenario_id: str, code: str, t: str) -> None:
 
 async def search(scenario_id: str, code: str, t: str = "", request: Request | None = None) -> dict[str, Any]:
     """The explorer's verdict, from the caches (this process's, then the disk's) or from the
-    search processes (app.web.searches):
+    search processes (app.web.http.searches):
     raises ModelInputError for bad input, searches.Busy when the pool is full, searches.ClientGone
     when the request's client left first."""
     done = cached_verdict(scenario_id, code, t)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import string
 from urllib.parse import quote, quote_plus
 
-from app.web import assets
+from app.web.http import assets
 
 STATIC_PREFIX = "/static"
 # Characters quote_plus leaves alone: a value made of them only (a schedule, a code, a tour
@@ -137,7 +137,7 @@ def events(scenario_id: str, code: str = "old", t: str = "") -> str:
     return f"/s/{quote(scenario_id, safe='')}/events" + _q(code=code, t=t)
 
 
-# ---- live rooms (app/web/live.py) ----
+# ---- live rooms (app/web/routes/live.py) ----
 
 def rooms_new() -> str:
     """The Present button's form target: opens a room on the posted state."""

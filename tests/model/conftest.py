@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from app.model.engine import Blocked, enabled, try_step
-from app.model.initial import initial_world
-from app.model.replay import replay
-from app.model.scenario import Scenario, load_all
-from app.model.state import World
+from app.model.kernel.engine import Blocked, enabled, try_step
+from app.model.scenarios.initial import initial_world
+from app.model.scenarios.replay import replay
+from app.model.scenarios.scenario import Scenario
+from app.model.scenarios.loader import load_all
+from app.model.kernel.state import World
 
 
 class DriverError(AssertionError):

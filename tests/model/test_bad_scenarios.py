@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from app.model.scenario import SCENARIO_DIR, ScenarioFileError, load_all, load_file, parse_scenario
+from app.model.scenarios.loader import SCENARIO_DIR, load_all, load_file
+from app.model.scenarios.scenario import ScenarioFileError, parse_scenario
 
 GOOD = '''
 id = "tiny"

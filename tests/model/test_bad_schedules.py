@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from app.model import api
-from app.model.replay import MAX_STEPS, ScheduleError, check_syntax, replay
-from app.model.scenario import load_all
+from app.model.scenarios.replay import MAX_STEPS, ScheduleError, check_syntax, replay
+from app.model.scenarios.loader import load_all
 
 SEED = "lru-writeback-vs-swapoff"
 
@@ -72,7 +72,7 @@ def test_check_syntax_alone() -> None:
 def test_blocked_cpu_names_position_and_why() -> None:
     sleeps = _tour("fixed-swapoff-sleeps")
     # Find the first prefix at which CPU2 is asleep on CPU1's folio, then try to step CPU2.
-    from app.model.engine import enabled
+    from app.model.kernel.engine import enabled
 
     run = replay(_seed(), "new", sleeps)
     k = next(i for i, w in enumerate(run.worlds) if w.cpu(2).pc == "S3f" and 2 not in enabled(w))
@@ -121,7 +121,7 @@ def test_errors_after_a_valid_stretch_report_the_first_bad_position() -> None:
 
 def _long_scenario(slots: int = 18):  # type: ignore[no-untyped-def]
     """A generated scenario whose runs exceed MAX_STEPS: swapoff over many slots."""
-    from app.model.scenario import parse_scenario
+    from app.model.scenarios.scenario import parse_scenario
 
     text = "\n".join(
         [
@@ -144,8 +144,8 @@ def _long_scenario(slots: int = 18):  # type: ignore[no-untyped-def]
 
 
 def _long_schedule(scenario, n: int) -> str:  # type: ignore[no-untyped-def]
-    from app.model.engine import enabled, step
-    from app.model.initial import initial_world
+    from app.model.kernel.engine import enabled, step
+    from app.model.scenarios.initial import initial_world
 
     w = initial_world(scenario, "new")
     out = ""

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from app.model import api, challenges
-from app.model.engine import Blocked, try_step
-from app.model.scenario import SCENARIO_DIR, ScenarioFileError, load_all, parse_scenario
+from app.model.kernel.engine import Blocked, try_step
+from app.model.scenarios.loader import SCENARIO_DIR, load_all
+from app.model.scenarios.scenario import ScenarioFileError, parse_scenario
 
 SEED = "lru-writeback-vs-swapoff"
 ABA = "slot-reuse-same-address"

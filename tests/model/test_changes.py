@@ -1,4 +1,4 @@
-"""The stage's "changed" marks come from what a step wrote (app/model/changes.py)."""
+"""The stage's "changed" marks come from what a step wrote (app/model/views/changes.py)."""
 from __future__ import annotations
 
 from app.model import api

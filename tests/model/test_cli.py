@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.model.scenario import load_all
+from app.model.scenarios.loader import load_all
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = "lru-writeback-vs-swapoff"
@@ -74,7 +74,7 @@ def test_replay_json_cpus(uaf_a_json: dict) -> None:
 
 def test_replay_json_next_and_blocked_on() -> None:
     s = _tour("fixed-swapoff-sleeps")
-    from app.model.replay import replay
+    from app.model.scenarios.replay import replay
 
     run = replay(load_all()[SEED], "new", s)
     k = next(i for i, w in enumerate(run.worlds) if w.cpu(2).pc == "S3f" and w.folio(w.cpu(2).local("folio")).locked_by == 1)

@@ -1,9 +1,9 @@
-"""Two runs compared (app/model/compare.py): where they part and what differs, pinned on the
+"""Two runs compared (app/model/views/compare.py): where they part and what differs, pinned on the
 seed's use-after-free schedule under old and new code and on two schedules of one code."""
 from __future__ import annotations
 
 from app.model import api
-from app.model.compare import PANES, compare, facts
+from app.model.views.compare import PANES, compare, facts
 
 SEED = "lru-writeback-vs-swapoff"
 

@@ -1,4 +1,4 @@
-"""The fixed code's answer to the old code's crash on the same schedule (app/model/counterpart.py)."""
+"""The fixed code's answer to the old code's crash on the same schedule (app/model/explorer/counterpart.py)."""
 from __future__ import annotations
 
 from app.model import api

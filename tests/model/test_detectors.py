@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from app.model.engine import Blocked, try_step
-from app.model.replay import final_violations
+from app.model.kernel.engine import Blocked, try_step
+from app.model.scenarios.replay import final_violations
 
 
 def test_stale_writeback_is_detected(Drv) -> None:  # type: ignore[no-untyped-def]

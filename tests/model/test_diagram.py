@@ -1,4 +1,4 @@
-"""The commit-message race diagram (app/model/diagram.py) and `replay --format diagram`."""
+"""The commit-message race diagram (app/model/views/diagram.py) and `replay --format diagram`."""
 from __future__ import annotations
 
 import re
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.model.api import ScheduleError, build_view, list_scenarios
-from app.model.diagram import WIDTH, commit_diagram
+from app.model.views.diagram import WIDTH, commit_diagram
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = "lru-writeback-vs-swapoff"

@@ -1,8 +1,9 @@
 """Spec 4.5 / 6.1 / checklist 14: the exclusive-loads toggle (base default off)."""
 from __future__ import annotations
 
-from app.model.replay import all_violations
-from app.model.scenario import SCENARIO_DIR, parse_scenario
+from app.model.scenarios.replay import all_violations
+from app.model.scenarios.loader import SCENARIO_DIR
+from app.model.scenarios.scenario import parse_scenario
 
 
 def _seed(exclusive: bool):  # type: ignore[no-untyped-def]

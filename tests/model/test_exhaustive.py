@@ -11,11 +11,11 @@ from collections import deque
 
 import pytest
 
-from app.model.engine import enabled, step
-from app.model.initial import initial_world
-from app.model.replay import all_violations
-from app.model.scenario import load_all
-from app.model.source import line_of
+from app.model.kernel.engine import enabled, step
+from app.model.scenarios.initial import initial_world
+from app.model.scenarios.replay import all_violations
+from app.model.scenarios.loader import load_all
+from app.model.kernel.lines import line_of
 
 CAP = 9_000
 

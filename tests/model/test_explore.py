@@ -5,12 +5,12 @@ from collections import Counter
 
 import pytest
 
-from app.model.engine import Blocked, try_step
-from app.model.explore import explore
-from app.model.replay import all_violations, replay
-from app.model.scenario import load_all
-from app.model.source import line_of
-from app.model.state import World
+from app.model.kernel.engine import Blocked, try_step
+from app.model.explorer.explore import explore
+from app.model.scenarios.replay import all_violations, replay
+from app.model.scenarios.loader import load_all
+from app.model.kernel.lines import line_of
+from app.model.kernel.state import World
 
 SEED = "lru-writeback-vs-swapoff"
 

@@ -1,9 +1,9 @@
 """Spec 6.3 (b): the UAF-A interleaving under the fixed code is safe and ends in -ENOMEM / LRU_RETRY."""
 from __future__ import annotations
 
-from app.model.engine import enabled, step
-from app.model.replay import all_violations, replay
-from app.model.scenario import load_all
+from app.model.kernel.engine import enabled, step
+from app.model.scenarios.replay import all_violations, replay
+from app.model.scenarios.loader import load_all
 
 SCENARIO = "lru-writeback-vs-swapoff"
 

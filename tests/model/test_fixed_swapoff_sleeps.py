@@ -11,10 +11,10 @@ from collections import deque
 
 import pytest
 
-from app.model.engine import Blocked, enabled, step, try_step
-from app.model.initial import initial_world
-from app.model.replay import all_violations, replay
-from app.model.scenario import load_all
+from app.model.kernel.engine import Blocked, enabled, step, try_step
+from app.model.scenarios.initial import initial_world
+from app.model.scenarios.replay import all_violations, replay
+from app.model.scenarios.loader import load_all
 
 SCENARIO = "lru-writeback-vs-swapoff"
 

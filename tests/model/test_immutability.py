@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 
-from app.model.engine import enabled, step, try_step
-from app.model.initial import initial_world
-from app.model.replay import replay
-from app.model.scenario import load_all
+from app.model.kernel.engine import enabled, step, try_step
+from app.model.scenarios.initial import initial_world
+from app.model.scenarios.replay import replay
+from app.model.scenarios.loader import load_all
 
 SEED = "lru-writeback-vs-swapoff"
 

@@ -1,4 +1,4 @@
-"""Interned worlds (app/model/interned.py): the explorer's keys stand for exactly the worlds they
+"""Interned worlds (app/model/explorer/interned.py): the explorer's keys stand for exactly the worlds they
 were made from, its symmetry over keys picks the representatives symmetry.Canon picks, its memo
 (now also of the steps that look at other CPUs) changes nothing but speed on the three-CPU
 scenarios, and every search's tables go with it."""
@@ -10,14 +10,14 @@ import weakref
 
 import pytest
 
-import app.model.explore as explore_module
-from app.model.engine import Blocked, try_step
-from app.model.explore import explore
-from app.model.initial import initial_world
-from app.model.interned import Interner, KeyCanon
-from app.model.scenario import load_all
-from app.model.state import World, evolve
-from app.model.symmetry import Canon, classes, relabel
+import app.model.explorer.explore as explore_module
+from app.model.kernel.engine import Blocked, try_step
+from app.model.explorer.explore import explore
+from app.model.scenarios.initial import initial_world
+from app.model.explorer.interned import Interner, KeyCanon
+from app.model.scenarios.loader import load_all
+from app.model.kernel.state import World, evolve
+from app.model.explorer.symmetry import Canon, classes, relabel
 
 
 def _random_runs(scenario_id: str, code: str, runs: int, seed: int) -> list[tuple[World, World]]:

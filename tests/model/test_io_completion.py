@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 
 from app.model.api import build_view
-from app.model.engine import Blocked, enabled, try_step
-from app.model.explore import explore
-from app.model.replay import all_violations
-from app.model.scenario import load_all
+from app.model.kernel.engine import Blocked, enabled, try_step
+from app.model.explorer.explore import explore
+from app.model.scenarios.replay import all_violations
+from app.model.scenarios.loader import load_all
 
 SEED = "lru-writeback-vs-swapoff"
 

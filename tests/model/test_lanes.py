@@ -1,4 +1,4 @@
-"""The lane diagram (app/model/lanes.py) and the per-step facts it is built from (Event fields)."""
+"""The lane diagram (app/model/views/lanes.py) and the per-step facts it is built from (Event fields)."""
 from __future__ import annotations
 
 import subprocess
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.model.api import ScheduleError, build_view, list_scenarios
-from app.model.lanes import MIN_BLOCK, lane_rows, writes_race_state
+from app.model.views.lanes import MIN_BLOCK, lane_rows, writes_race_state
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = "lru-writeback-vs-swapoff"
@@ -200,7 +200,7 @@ def test_no_step_no_rows():
 
 
 def test_lanes_module_is_pure():
-    code = ("import sys, app.model.lanes, app.model.diagram, app.model.stepfacts; "
+    code = ("import sys, app.model.views.lanes, app.model.views.diagram, app.model.views.stepfacts; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('fastapi', 'starlette', 'jinja2') "
             "or m.startswith('app.web')]; print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)

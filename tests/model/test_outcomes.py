@@ -5,14 +5,14 @@ checked to replay to the same world, so they do not depend on digit counts.
 """
 from __future__ import annotations
 
-from app.model.engine import Blocked
-from app.model.replay import all_violations, replay
-from app.model.scenario import load_all
+from app.model.kernel.engine import Blocked
+from app.model.scenarios.replay import all_violations, replay
+from app.model.scenarios.loader import load_all
 
 
 def _final(d):  # type: ignore[no-untyped-def]
     """The run is over: no CPU can move; the schedule replays to the same world."""
-    from app.model.engine import enabled
+    from app.model.kernel.engine import enabled
 
     assert enabled(d.world) == [], d.schedule
     d.check_replay()

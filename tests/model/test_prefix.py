@@ -1,14 +1,15 @@
 """A replay continued from a cached prefix is the same run as a replay from the start: the same
-view, the same errors at the same positions (app/model/prefix.py)."""
+view, the same errors at the same positions (app/model/scenarios/prefix.py)."""
 from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 
-from app.model import prefix, view
-from app.model.engine import enabled
-from app.model.replay import MAX_STEPS, ScheduleError, replay
-from app.model.scenario import load_all
-from app.model.view import build_run_view
+from app.model.scenarios import prefix
+from app.model.views import view
+from app.model.kernel.engine import enabled
+from app.model.scenarios.replay import MAX_STEPS, ScheduleError, replay
+from app.model.scenarios.loader import load_all
+from app.model.views.view import build_run_view
 
 SCENARIOS = load_all()
 
@@ -55,7 +56,7 @@ def _buttons(view):
 def test_a_walk_continued_from_the_parent_state_equals_a_fresh_walk(sid, code, picks):
     """"Step over" and "Run" of a state whose parent was shown just before (the stepping CPU's walk
     is the parent's less one step; another CPU's is the parent's when the step left everything it
-    touches as it was: app/model/view.py) are those of a state shown cold."""
+    touches as it was: app/model/views/view.py) are those of a state shown cold."""
     s = SCENARIOS[sid]
     run = replay(s, code, "")
     t = ""
@@ -76,7 +77,7 @@ def test_a_walk_continued_from_the_parent_state_equals_a_fresh_walk(sid, code, p
        picks=st.lists(st.integers(min_value=0, max_value=3), min_size=8, max_size=60))
 def test_a_view_built_after_its_parent_equals_one_built_cold(sid, code, picks):
     """The whole view of each state of a walk, built right after its parent's (the walks and the
-    listings of the CPUs that did not step are reused: app/model/view.py), equals the view built
+    listings of the CPUs that did not step are reused: app/model/views/view.py), equals the view built
     with every view cache empty."""
     s = SCENARIOS[sid]
     run = replay(s, code, "")

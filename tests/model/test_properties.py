@@ -16,12 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.model.engine import enabled, step
-from app.model.initial import initial_world
-from app.model.replay import MAX_STEPS, all_violations, replay
-from app.model.scenario import load_all
-from app.model.source import line_of
-from app.model.state import World
+from app.model.kernel.engine import enabled, step
+from app.model.scenarios.initial import initial_world
+from app.model.scenarios.replay import MAX_STEPS, all_violations, replay
+from app.model.scenarios.loader import load_all
+from app.model.kernel.lines import line_of
+from app.model.kernel.state import World
 
 SCENARIOS = sorted(load_all())
 MEMORY = {"use-after-free", "double-free"}

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from app.model import records
-from app.model.records import frozen, mutable
-from app.model.scenario import load_all
-from app.model.state import Cpu, HeapObject, Origin, Violation, World
+from app.model.kernel import records
+from app.model.kernel.records import frozen, mutable
+from app.model.scenarios.loader import load_all
+from app.model.kernel.state import Cpu, HeapObject, Origin, Violation, World
 
 
 def _pair(compiled_eq: bool = False):  # type: ignore[no-untyped-def]
@@ -112,7 +112,7 @@ def test_a_required_field_after_a_default_is_refused() -> None:
 
 def test_model_records_keep_their_dataclass_behaviour() -> None:
     world = next(iter(load_all().values()))
-    from app.model.initial import initial_world
+    from app.model.scenarios.initial import initial_world
 
     w = initial_world(world, "old")
     assert dataclasses.replace(w, steps=5) == w  # steps and part_hashes are history, not state

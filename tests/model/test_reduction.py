@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.model.explore import Exploration, explore
-from app.model.replay import all_violations, replay
-from app.model.scenario import all_codes, load_all
+from app.model.explorer.explore import Exploration, explore
+from app.model.scenarios.replay import all_violations, replay
+from app.model.scenarios.scenario import all_codes
+from app.model.scenarios.loader import load_all
 
 CASES = [(s, c) for s in sorted(load_all()) for c in all_codes()]
 

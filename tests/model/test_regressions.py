@@ -4,9 +4,9 @@ Both used to end in a false "deadlock" of the *fixed* code.
 """
 from __future__ import annotations
 
-from app.model.engine import enabled, step
-from app.model.replay import all_violations, replay
-from app.model.scenario import load_all
+from app.model.kernel.engine import enabled, step
+from app.model.scenarios.replay import all_violations, replay
+from app.model.scenarios.loader import load_all
 
 # writeback-vs-swapin-vs-swapoff, code=new: CPU3's swapoff picks process A's PTE at S3c and then
 # sleeps in S3f on the fault's folio; CPU2's fault maps the PTE (L11b: count 1 -> 0) and unlocks.

@@ -14,9 +14,9 @@ from functools import cache
 import pytest
 
 from app.model.api import build_view
-from app.model.explore import explore
-from app.model.reports import RULE, free_chain
-from app.model.scenario import load_all
+from app.model.explorer.explore import explore
+from app.model.views.reports import RULE, free_chain
+from app.model.scenarios.loader import load_all
 
 SHRINKER_PATH = [
     "shrink_memcg_cb", "__list_lru_walk_one", "list_lru_walk_one", "shrink_memcg", "shrink_worker",
@@ -199,7 +199,7 @@ def test_erasing_from_a_freed_tree_is_a_use_after_free(Drv) -> None:  # type: ig
     """Erase (and insert) go through the same freed-memory check as lock and search."""
     from dataclasses import replace
 
-    from app.model.engine import try_step
+    from app.model.kernel.engine import try_step
 
     d = Drv.of("lru-writeback-vs-swapoff", "new")
     d.until(1, "N16")  # about to zswap_invalidate_entry() under tree->lock

@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import cli
-from app.model import scenario as sc
-from app.model.scenario import SCENARIO_DIR, ScenarioFileError, load_all, load_file
+from app.model.scenarios import scenario as sc
+from app.model.scenarios.loader import SCENARIO_DIR, load_all, load_file
+from app.model.scenarios.scenario import ScenarioFileError
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = SCENARIO_DIR / "lru-writeback-vs-swapoff.toml"

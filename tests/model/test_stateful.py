@@ -6,10 +6,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from app.model.engine import enabled, step
-from app.model.initial import initial_world
-from app.model.scenario import load_all
-from app.model.state import World
+from app.model.kernel.engine import enabled, step
+from app.model.scenarios.initial import initial_world
+from app.model.scenarios.loader import load_all
+from app.model.kernel.state import World
 
 SCENARIOS = sorted(load_all())
 

@@ -1,4 +1,4 @@
-"""Symmetry between interchangeable CPUs (app/model/symmetry.py).
+"""Symmetry between interchangeable CPUs (app/model/explorer/symmetry.py).
 
 What the reduction rests on: relabelling the two shrinkers commutes with every step (a step of
 CPU n from a relabelled world is the relabelled step, blocked or not). Checked on every world of
@@ -13,13 +13,14 @@ from collections import deque
 
 import pytest
 
-from app.model.engine import Blocked, try_step
-from app.model.explore import Exploration, explore
-from app.model.initial import initial_world
-from app.model.replay import all_violations, replay
-from app.model.scenario import all_codes, load_all
-from app.model.state import World
-from app.model.symmetry import Canon, classes, compose, inverse, relabel, relabel_schedule
+from app.model.kernel.engine import Blocked, try_step
+from app.model.explorer.explore import Exploration, explore
+from app.model.scenarios.initial import initial_world
+from app.model.scenarios.replay import all_violations, replay
+from app.model.scenarios.scenario import all_codes
+from app.model.scenarios.loader import load_all
+from app.model.kernel.state import World
+from app.model.explorer.symmetry import Canon, classes, compose, inverse, relabel, relabel_schedule
 
 SWAP = {1: 2, 2: 1}
 
@@ -156,7 +157,7 @@ def test_shrinkers_in_the_same_state_told_apart_by_what_they_hold_get_one_repres
     """A true canonical form: both relabellings of a world give the same representative, also
     when the two CPUs' own states are equal (only a lock holder differs), so no class is counted
     twice. (A made-up world: the tree lock held by an idle shrinker.)"""
-    from app.model.state import evolve
+    from app.model.kernel.state import evolve
 
     world = initial_world(load_all()["two-shrinkers-vs-swapoff"], "old")
     held = object.__new__(World)

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.model.engine import enabled
-from app.model.replay import all_violations, replay
-from app.model.scenario import all_codes, load_all
+from app.model.kernel.engine import enabled
+from app.model.scenarios.replay import all_violations, replay
+from app.model.scenarios.scenario import all_codes
+from app.model.scenarios.loader import load_all
 
 TOURS = [(s.id, t.name) for s in load_all().values() for t in s.tours]
 
@@ -74,8 +75,8 @@ def test_tour_replays_to_the_end(scenario_id: str, name: str) -> None:
 def test_every_scenario_runs_under_both_codes(scenario_id: str, code: str) -> None:
     """Round-robin until nothing can move: both codes are runnable on every scenario."""
     s = load_all()[scenario_id]
-    from app.model.initial import initial_world
-    from app.model.engine import step
+    from app.model.scenarios.initial import initial_world
+    from app.model.kernel.engine import step
 
     w = initial_world(s, code)
     schedule = ""
@@ -137,14 +138,14 @@ def _steps_of(run, cpu: int) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def _sleeping(world, cpu: int) -> bool:  # type: ignore[no-untyped-def]
-    from app.model.engine import Blocked, try_step
+    from app.model.kernel.engine import Blocked, try_step
 
     r = try_step(world, cpu)
     return isinstance(r, Blocked) and r.kind == "sleeping"
 
 
 def test_two_shrinkers_old_tour_swapoffs_load_relinks_e_and_cpu2_dereferences_null() -> None:
-    from app.model.source import line_of
+    from app.model.kernel.lines import line_of
 
     t, run = _tour_run("two-shrinkers-vs-swapoff", "old-relinked-null-deref")
     assert t.code == "old" and len({c for c in t.schedule}) == 3
@@ -211,7 +212,7 @@ def test_two_shrinkers_fixed_tour_one_folio_turns_cpu2_away_and_holds_swapoff_of
 
 
 def test_fault_old_tour_eexist_leaves_no_folio_lock_and_swapoff_frees_the_trees() -> None:
-    from app.model.source import line_of
+    from app.model.kernel.lines import line_of
 
     t, run = _tour_run("writeback-vs-swapin-vs-swapoff", "old-fault-first-eexist")
     assert t.code == "old" and len({c for c in t.schedule}) == 3

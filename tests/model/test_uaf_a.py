@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from app.model.api import build_view
-from app.model.replay import all_violations, replay
-from app.model.scenario import load_all
-from app.model.source import line_of
+from app.model.scenarios.replay import all_violations, replay
+from app.model.scenarios.loader import load_all
+from app.model.kernel.lines import line_of
 
 SCENARIO = "lru-writeback-vs-swapoff"
 

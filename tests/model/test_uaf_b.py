@@ -7,11 +7,11 @@ from collections import Counter, deque
 import pytest
 
 from app.model.api import build_view
-from app.model.engine import enabled, step
-from app.model.initial import initial_world
-from app.model.replay import all_violations, replay
-from app.model.scenario import load_all
-from app.model.source import line_of
+from app.model.kernel.engine import enabled, step
+from app.model.scenarios.initial import initial_world
+from app.model.scenarios.replay import all_violations, replay
+from app.model.scenarios.loader import load_all
+from app.model.kernel.lines import line_of
 
 SCENARIO = "lru-writeback-vs-swapoff"
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections import deque
 
-from app.model.engine import enabled, step
-from app.model.initial import initial_world
-from app.model.scenario import load_all
+from app.model.kernel.engine import enabled, step
+from app.model.scenarios.initial import initial_world
+from app.model.scenarios.loader import load_all
 
 
 def _families(scenario: str, code: str = "old") -> dict[str, set[str | None]]:

@@ -1,4 +1,4 @@
-"""A user's scenario in a link (app/model/userscenario.py): the link round-trips, decoding is
+"""A user's scenario in a link (app/model/scenarios/userscenario.py): the link round-trips, decoding is
 bounded, errors land on their lines, and the limits keep it no costlier than a shipped scenario."""
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import zlib
 
 import pytest
 
-from app.model import api, userscenario as u
-from app.model.scenario import SCENARIO_DIR, load_all
+from app.model import api
+from app.model.scenarios import userscenario as u
+from app.model.scenarios.loader import SCENARIO_DIR, load_all
 
 SEED = "lru-writeback-vs-swapoff"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from app import cli
-from app.model import verdict_store
-from app.model.explore import explore, stored_name, verdict
-from app.model.scenario import load_file
+from app.model.explorer import verdict_store
+from app.model.explorer.explore import explore, stored_name, verdict
+from app.model.scenarios.loader import load_file
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = (ROOT / "tests/model/test_bad_scenarios.py").read_text().split("GOOD = '''")[1].split("'''")[0]
@@ -67,7 +67,7 @@ def test_a_changed_model_is_never_served_the_old_verdict(tmp_path: Path, monkeyp
         real = verdict(s, "old")
         verdict_store.put(stored_name(s, "old", "", False), _planted(real))
         assert verdict(s, "old", cached=True)["states"] == 424242
-        engine = model / "engine.py"
+        engine = model / "kernel" / "engine.py"
         engine.write_text(engine.read_text() + "\n# a change to the model\n")
         verdict_store.model_hash.cache_clear()  # as a new process would compute it
         assert verdict(s, "old", cached=True)["states"] == real["states"]
@@ -107,7 +107,7 @@ def test_the_cache_can_be_turned_off(store: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_check_searches_unless_asked_for_the_cache(capsys: pytest.CaptureFixture[str]) -> None:
-    from app.model.scenario import load_all
+    from app.model.scenarios.loader import load_all
 
     s = load_all()["two-shrinkers"]
     real = verdict(s, "old")
@@ -119,7 +119,7 @@ def test_check_searches_unless_asked_for_the_cache(capsys: pytest.CaptureFixture
 
 
 def test_exact_turns_the_reduction_off(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.model import explore as explore_module
+    from app.model.explorer import explore as explore_module
 
     monkeypatch.setattr(explore_module, "REDUCED", {"two-shrinkers"})
     assert cli.main(["check", "two-shrinkers", "--code", "new", "--json"]) == 0

@@ -7,7 +7,8 @@ from markupsafe import escape
 
 import pytest
 
-from app.web import api, modelapi, pages, urls
+from app.web.routes import api, pages
+from app.web import modelapi, urls
 
 SEED = "lru-writeback-vs-swapoff"
 
@@ -379,7 +380,7 @@ def test_rendering_never_writes_to_the_models_shared_view(client, seed_tours):
     """The pages take the model's cached view uncopied (api.shared_view): every route that renders
     a state must leave it exactly as the model built it."""
     from app.model import api as model_api
-    from app.model.view import build_run_view
+    from app.model.views.view import build_run_view
 
     t = seed_tours["uaf"]["schedule"]
     for code in ("old", "new"):

@@ -1,4 +1,4 @@
-"""Challenge pages (app/web/challenges.py): the goal over the stage, the steps counted, success
+"""Challenge pages (app/web/routes/challenges.py): the goal over the stage, the steps counted, success
 compared with the shortest schedule, "Give up" showing the explorer's answer, bad input a named 4xx."""
 from __future__ import annotations
 

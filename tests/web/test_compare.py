@@ -1,4 +1,4 @@
-"""The compare page (app/web/compare.py): both runs, the parting step marked, the differences,
+"""The compare page (app/web/routes/compare.py): both runs, the parting step marked, the differences,
 stepping together and apart, and every bad side a named 4xx."""
 from __future__ import annotations
 

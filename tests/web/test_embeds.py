@@ -1,4 +1,4 @@
-"""The embed (app/web/embeds.py): a read-only stage that only other sites' frames may show, with
+"""The embed (app/web/routes/embeds.py): a read-only stage that only other sites' frames may show, with
 ← / → inside its range; every bad parameter a named 4xx; the Embed menu's snippet."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The exports (app/web/exports.py) through the TestClient, and the lane pane partial."""
+"""The exports (app/web/routes/exports.py) through the TestClient, and the lane pane partial."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -6,8 +6,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from app.model.diagram import WIDTH, commit_diagram
-from app.web import context, modelapi, render, urls
+from app.model.views.diagram import WIDTH, commit_diagram
+from app.web.page import context, render
+from app.web import modelapi, urls
 
 SEED = "lru-writeback-vs-swapoff"
 SVG = "{http://www.w3.org/2000/svg}"

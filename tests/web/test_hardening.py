@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from app.model.explore import explore
-from app.model.scenario import load_all
-from app.web import limits, modelapi, searches, urls
+from app.model.explorer.explore import explore
+from app.model.scenarios.loader import load_all
+from app.web.http import limits, searches
+from app.web import modelapi, urls
 
 from .conftest import running_server
 
@@ -96,7 +97,7 @@ def test_past_the_in_flight_limit_a_request_gets_a_fast_503(client, monkeypatch)
 
 
 def test_past_the_waiting_limit_a_cache_miss_gets_a_fast_503_and_a_hit_does_not(client, monkeypatch):
-    from app.web import work
+    from app.web.http import work
 
     hit = urls.scenario(SEED, "old", "11")
     assert client.get(hit).status_code == 200
@@ -289,10 +290,10 @@ def test_a_bounded_cache_keeps_within_entries_and_bytes():
 
 def test_every_render_cache_and_the_view_cache_are_byte_bounded():
     from app.model import api as model_api
-    from app.web import api, exports, pages
+    from app.web.routes import api, exports, pages
 
-    from app.model import view
-    from app.web import regions
+    from app.model.views import view
+    from app.web.page import regions
 
     for fn in (pages.state_html, pages.state_gzip, pages.state_delta, pages.state_parts, pages.events_html,
                api.state_json, api.state_json_gzip, exports.lanes_svg_text, exports.diagram_text,
@@ -313,7 +314,7 @@ def test_the_caches_shares_add_up_to_at_most_the_whole_budget(app):
 
 
 def test_api_scenarios_is_serialised_once(client):
-    from app.web import api
+    from app.web.routes import api
 
     a = client.get("/api/scenarios")
     b = client.get("/api/scenarios", headers={"Accept-Encoding": "identity"})
@@ -341,7 +342,7 @@ def test_a_page_whose_verdicts_cannot_be_searched_now_is_a_503(client, monkeypat
     monkeypatch.setattr(modelapi, "_verdicts", {})
     monkeypatch.setenv("ZSWAP_VERDICT_CACHE", "0")  # none computed before, on disk either
     monkeypatch.setattr(searches.pool, "_free_main", [])
-    from app.web import pages
+    from app.web.routes import pages
 
     pages.clear_caches()
     r = client.get(urls.scenario(SEED, "old"))
@@ -368,11 +369,11 @@ def test_the_server_keeps_an_idle_connection_open_through_a_presenters_pause(mon
     bound stays (connections, a silent connection's head timeout, the head's size)."""
     import uvicorn
 
-    from app.web import server
+    from app.web.http import server
 
     seen: dict = {}
     monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: seen.update(kw))
     server.serve()
     assert seen["timeout_keep_alive"] == server.KEEP_ALIVE >= 30
     assert seen["limit_concurrency"] == server.MAX_CONNECTIONS
-    assert seen["http"] == "app.web.protocol:LimitedHttpToolsProtocol"
+    assert seen["http"] == "app.web.http.protocol:LimitedHttpToolsProtocol"

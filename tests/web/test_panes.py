@@ -1,4 +1,4 @@
-"""The kernel-state panes are memoised by what each shows (app/web/panes.py): a page rendered
+"""The kernel-state panes are memoised by what each shows (app/web/page/panes.py): a page rendered
 with the memo, warmed by the pages before it, is byte for byte the page rendered without it.
 Random walks over every scenario and every code (the break-the-fix variants too), each state
 rendered right after its parent as a click would, full pages and fragments."""
@@ -8,8 +8,10 @@ import random
 
 import pytest
 
-from app.model.scenario import all_codes
-from app.web import modelapi, pages, panes
+from app.model.scenarios.scenario import all_codes
+from app.web import modelapi
+from app.web.routes import pages
+from app.web.page import panes
 
 
 def _walk(rng: random.Random, sid: str, code: str) -> str:

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from app.model.scenario import ScenarioFileError, SCENARIO_DIR, parse_scenario
+from app.model.scenarios.scenario import ScenarioFileError, parse_scenario
+from app.model.scenarios.loader import SCENARIO_DIR
 from app.web import modelapi, urls
 
 SEED = "lru-writeback-vs-swapoff"

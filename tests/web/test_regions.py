@@ -1,4 +1,4 @@
-"""A step's answer carries only the regions that changed (app/web/regions.py): the page says which
+"""A step's answer carries only the regions that changed (app/web/page/regions.py): the page says which
 state it shows (#state[data-key], sent back as HX-Have), and each region whose HTML is the same
 in both states comes as an empty twin that the browser's morph leaves in place.
 
@@ -13,7 +13,9 @@ import re
 import pytest
 from markupsafe import escape
 
-from app.web import modelapi, pages, regions, urls
+from app.web import modelapi, urls
+from app.web.routes import pages
+from app.web.page import regions
 
 SEED = "lru-writeback-vs-swapoff"
 FRAGMENT = {"HX-Request": "true"}

@@ -7,7 +7,8 @@ from __future__ import annotations
 import gc
 import random
 
-from app.web import modelapi, pages
+from app.web import modelapi
+from app.web.routes import pages
 
 
 def _walk(rng: random.Random, sid: str, code: str, steps: int) -> str:

@@ -417,7 +417,7 @@ def test_stream_room_full_and_idle_timeout(fast_server):
 def test_the_access_log_never_shows_a_control_token():
     import logging
 
-    from app.web import live
+    from app.web.routes import live
 
     record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d',
                                ("10.0.0.7:5000", "GET", "/p/Sx4_secret-TOKEN?x=1", "1.1", 200), None)

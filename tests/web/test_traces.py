@@ -1,4 +1,4 @@
-"""Trace files and the KASAN report through the web (app/web/traces.py): the downloads, opening a
+"""Trace files and the KASAN report through the web (app/web/routes/traces.py): the downloads, opening a
 file by upload, paste or the JSON API, every bad file answered with a named 4xx, and the round trip."""
 from __future__ import annotations
 

@@ -9,7 +9,9 @@ import re
 
 import pytest
 
-from app.web import assets, compression, render, urls
+from app.web.http import assets, compression
+from app.web.page import render
+from app.web import urls
 
 SEED = "lru-writeback-vs-swapoff"
 PAGE = f"/s/{SEED}?code=old&t=11"

@@ -1,4 +1,4 @@
-"""Your own scenario, in a link (app/web/userscenarios.py, app/model/userscenario.py): the write
+"""Your own scenario, in a link (app/web/routes/userscenarios.py, app/model/scenarios/userscenario.py): the write
 page, errors next to their lines, the scenario carried in the URL through every route, and every
 bad link a named 4xx."""
 from __future__ import annotations
@@ -10,9 +10,9 @@ import base64
 
 import pytest
 
-from app.model import userscenario
+from app.model.scenarios import userscenario
 from app.web import modelapi, urls
-from app.web.userscenarios import STARTER
+from app.web.routes.userscenarios import STARTER
 
 SEED = "lru-writeback-vs-swapoff"
 
@@ -70,7 +70,7 @@ def test_a_search_cut_by_the_budget_says_so(monkeypatch):
     import time
 
     from app.model import api
-    from app.web import searches
+    from app.web.http import searches
 
     sid = modelapi.user_scenario_id(STARTER + "# cut by the budget\n")  # a fresh id: nothing cached
     monkeypatch.setattr(userscenario, "USER_MAX_STATES", 50)

@@ -7,7 +7,9 @@ import pytest
 from markupsafe import escape
 
 from app.model import api as model_api
-from app.web import context, modelapi, pages, urls
+from app.web.page import context
+from app.web import modelapi, urls
+from app.web.routes import pages
 
 SEED = "lru-writeback-vs-swapoff"
 
@@ -199,7 +201,7 @@ def test_the_from_here_verdict_fragment_links_races_that_start_with_the_prefix(c
 
 def test_a_verdict_on_disk_is_served_without_a_search(client, monkeypatch):
     """A restarted server or a second worker (a process with an empty memo) reads the verdict
-    another process stored (app/model/verdict_store.py) instead of searching again; and what
+    another process stored (app/model/explorer/verdict_store.py) instead of searching again; and what
     the server computes, it stores."""
     key = ("two-shrinkers", "new-no-recheck")
     monkeypatch.delitem(modelapi._verdicts, key, raising=False)

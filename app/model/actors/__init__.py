@@ -1,3 +1,12 @@
 """Actor programs: each module registers its steps (by spec id) and actors."""
-from . import common, lru_walk, readahead, invalidate, zswap_load  # noqa: F401
-from . import writeback_old, writeback_new, variants, swapoff, exit_process, swapin, store, io_completion  # noqa: F401
+from app.model.actors import common, lru_walk, readahead, invalidate, zswap_load  # noqa: F401
+from app.model.actors import (
+    writeback_old,
+    writeback_new,
+    variants,
+    swapoff,
+    exit_process,
+    swapin,
+    store,
+    io_completion,
+)  # noqa: F401

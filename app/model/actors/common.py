@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..engine import Blocked, Ctx
-from ..state import Pte
+from app.model.kernel.engine import Blocked, Ctx
+from app.model.kernel.state import Pte
 
 # struct zswap_entry at the patch's base (x86-64): field -> (offset, size). 80 bytes, the
 # zswap_entry cache's object size: rbnode 0, swpentry 24, refcount 32, length 36, pool 40,

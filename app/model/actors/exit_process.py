@@ -5,9 +5,9 @@ invalidation is immediate. Spec section 4.4.
 """
 from __future__ import annotations
 
-from ..engine import ActorDef, Ctx, actor_def, step_def
-from ..state import Pte
-from .common import drop_swap_cache, folio_put
+from app.model.kernel.engine import ActorDef, Ctx, actor_def, step_def
+from app.model.kernel.state import Pte
+from app.model.actors.common import drop_swap_cache, folio_put
 
 actor_def(ActorDef("exit", "process exit: zap_pte_range -> free_swap_and_cache", "X1", "exit", 4242, params=("process",)))
 

@@ -4,8 +4,8 @@ Reached when a swap slot is really freed. The caller sets ``inv_offset``.
 """
 from __future__ import annotations
 
-from ..engine import Ctx, step_def
-from .common import entry_name, invalidate_entry, need_tree, rb_search
+from app.model.kernel.engine import Ctx, step_def
+from app.model.actors.common import entry_name, invalidate_entry, need_tree, rb_search
 
 
 @step_def("I1")

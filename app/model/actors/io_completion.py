@@ -10,7 +10,7 @@ shipped scenario has two in flight at once).
 """
 from __future__ import annotations
 
-from ..engine import ActorDef, Blocked, Ctx, actor_def, step_def
+from app.model.kernel.engine import ActorDef, Blocked, Ctx, actor_def, step_def
 
 IO_ACTOR = "io"
 

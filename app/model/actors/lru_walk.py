@@ -4,8 +4,8 @@ shrink_memcg() walks with nr_to_walk = 1: exactly one callback per node.
 """
 from __future__ import annotations
 
-from ..engine import Ctx, step_def
-from .common import entry_name
+from app.model.kernel.engine import Ctx, step_def
+from app.model.actors.common import entry_name
 
 
 @step_def("K1")

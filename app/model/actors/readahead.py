@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..engine import Blocked, Ctx, step_def
-from ..state import Folio
-from .common import folio_put
+from app.model.kernel.engine import Blocked, Ctx, step_def
+from app.model.kernel.state import Folio
+from app.model.actors.common import folio_put
 
 
 def _who(c: Ctx) -> str:

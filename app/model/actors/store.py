@@ -5,16 +5,9 @@ pinned to the scenario's slot so that reuse is what happens.
 """
 from __future__ import annotations
 
-from ..engine import ActorDef, Ctx, actor_def, step_def
-from ..state import Entry, Folio, Pte
-from .common import (
-    data_tag,
-    entry_name,
-    invalidate_entry,
-    lru_add_tail,
-    need_tree,
-    rb_search,
-)
+from app.model.kernel.engine import ActorDef, Ctx, actor_def, step_def
+from app.model.kernel.state import Entry, Folio, Pte
+from app.model.actors.common import data_tag, entry_name, invalidate_entry, lru_add_tail, need_tree, rb_search
 
 actor_def(ActorDef("store", "reclaim: swap-out into a reused slot (zswap_store)", "T1", "kswapd0", 77, params=("process", "slot")))
 

@@ -4,9 +4,9 @@ L1, L2 and L11 are from memory in the spec ([M]): the UI marks them unverified.
 """
 from __future__ import annotations
 
-from ..engine import ActorDef, Ctx, actor_def, step_def
-from .common import folio_put, lock_folio, map_swapped_page
-from .readahead import read_if_new, swapin_readahead
+from app.model.kernel.engine import ActorDef, Ctx, actor_def, step_def
+from app.model.actors.common import folio_put, lock_folio, map_swapped_page
+from app.model.actors.readahead import read_if_new, swapin_readahead
 
 actor_def(ActorDef("swapin", "page fault: do_swap_page -> zswap_load", "L1", "fault", 4242, params=("process",)))
 

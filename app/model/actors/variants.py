@@ -18,9 +18,9 @@ replaced, to show why that line of the fix is needed:
 """
 from __future__ import annotations
 
-from ..engine import ActorDef, Ctx, actor_def, step_def
-from .common import entry_name, need_tree, rb_search
-from .writeback_old import WB_PID, WB_TASK
+from app.model.kernel.engine import ActorDef, Ctx, actor_def, step_def
+from app.model.actors.common import entry_name, need_tree, rb_search
+from app.model.actors.writeback_old import WB_PID, WB_TASK
 
 VARIANTS: dict[str, tuple[str, str]] = {
     # code id: (title, description)

@@ -5,8 +5,8 @@ steps and swap in one changed step each (see variants.py).
 """
 from __future__ import annotations
 
-from ..engine import ActorDef, Ctx, actor_def, step_def
-from .common import (
+from app.model.kernel.engine import ActorDef, Ctx, actor_def, step_def
+from app.model.actors.common import (
     entry_get,
     entry_name,
     entry_put,
@@ -15,8 +15,8 @@ from .common import (
     rb_search,
     touch_entry,
 )
-from .writeback_old import WB_PID, WB_TASK
-from .writeback_shared import (
+from app.model.actors.writeback_old import WB_PID, WB_TASK
+from app.model.actors.writeback_shared import (
     back_out,
     back_out_unlock,
     got_folio,

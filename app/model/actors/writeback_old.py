@@ -4,8 +4,8 @@ Spec section 4.1, steps O1-O23.
 """
 from __future__ import annotations
 
-from ..engine import ActorDef, Ctx, actor_def, step_def
-from .common import (
+from app.model.kernel.engine import ActorDef, Ctx, actor_def, step_def
+from app.model.actors.common import (
     entry_get,
     entry_name,
     entry_put,
@@ -15,7 +15,7 @@ from .common import (
     rb_search,
     touch_entry,
 )
-from .writeback_shared import (
+from app.model.actors.writeback_shared import (
     back_out,
     back_out_unlock,
     got_folio,

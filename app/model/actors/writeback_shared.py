@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..engine import Ctx
-from .common import drop_swap_cache, folio_put, submit_write
+from app.model.kernel.engine import Ctx
+from app.model.actors.common import drop_swap_cache, folio_put, submit_write
 
 Step = Callable[[Ctx], None]
 

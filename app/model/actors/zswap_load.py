@@ -5,8 +5,8 @@ to read: folio->swap gives the offset).
 """
 from __future__ import annotations
 
-from ..engine import Ctx, step_def
-from .common import (
+from app.model.kernel.engine import Ctx, step_def
+from app.model.actors.common import (
     entry_get,
     entry_name,
     entry_put,

@@ -1,0 +1,552 @@
+"""Exhaustive exploration of every interleaving of a scenario (a small model checker).
+
+Breadth-first search over the state graph, with states de-duplicated by value
+(World compares kernel state only, never history; the search keeps each world as a
+tuple of small ints, one per part, interned by value: interned.py). For every
+violation group (kind + code location) it keeps the shortest schedule that
+reaches it (BFS order) and counts how many complete runs reach it by dynamic
+programming over the state graph, without enumerating paths.
+
+A run ends when no CPU can move, or at the first memory error: a CPU that
+hits a use-after-free, double free or NULL dereference stops, and the search
+treats the kernel as dead there (as with KASAN and panic_on_warn), so
+"k of N" counts runs that end in that error. Replay and the web UI still let
+the other CPUs go on after a crash, to show what they would have done.
+
+Reduction (off by default, on for the large scaled scenario): a step that
+touched no shared state at all (only the CPU's own pc and locals) commutes
+with every step of every other CPU and cannot be blocked by them, so when a
+CPU's next step is such a local step the search takes it and nothing else
+from that state. This is the classic "invisible local action" partial-order
+reduction: it cannot hide a violation, a deadlock or a leak, because local
+steps neither record violations nor change what any other CPU can do. It
+does change what a "schedule" is for the counts: with it on, the counts are
+of schedules in which local steps are taken as soon as they are reached.
+
+With the reduction on, the search also uses symmetry between interchangeable CPUs
+(symmetry.py: the two shrinkers of two-shrinkers-vs-swapoff): it keeps one world per
+relabelling of them and reports the counts of every world, and real schedules.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any, Callable
+
+from app.model.kernel.engine import PART_INDEX, Blocked, run_step
+from app.model.scenarios.initial import initial_world
+from app.model.explorer.interned import CRASHED, Interner, Key, KeyCanon
+from app.model.scenarios.replay import final_violations, replay
+from app.model.scenarios.scenario import Scenario, all_codes
+from app.model.scenarios.loader import load_all, load_one, scenario_ids
+from app.model.kernel.lines import line_of
+from app.model.kernel.state import World
+from app.model.explorer.symmetry import Canon, Perm, classes, compose, inverse, relabel_schedule, relabel_text
+
+DEFAULT_MAX_STATES = 2_000_000
+
+
+@dataclass
+class Group:
+    kind: str
+    step_id: str | None
+    first_state: int
+    detail: str
+    count: int = 0
+    shortest: str = ""  # the shortest schedule that reaches it (a real one: relabelled back)
+
+    @property
+    def key(self) -> tuple[str, str | None]:
+        return (self.kind, self.step_id)
+
+
+@dataclass
+class Exploration:
+    scenario: str
+    code: str
+    states: int
+    transitions: int
+    depth: int
+    complete_runs: int | None  # None when the graph has a cycle or the search stopped
+    terminal_states: int
+    deadlock_states: int
+    seconds: float
+    reduction: bool
+    complete: bool  # False when the state budget stopped the search
+    stopped_reason: str | None
+    groups: list[Group] = field(default_factory=list)
+    schedules: dict[int, str] = field(default_factory=dict)
+    searched: int = 0  # worlds the search kept (representatives under symmetry; else ``states``)
+    symmetric: tuple[tuple[int, ...], ...] = ()  # the interchangeable CPUs it used
+
+    def to_dict(self) -> dict[str, Any]:
+        violations = []
+        for g in self.groups:
+            line = line_of(g.step_id) if g.step_id else None
+            violations.append(
+                {
+                    "kind": g.kind,
+                    "step_id": g.step_id,
+                    "function": line.function if line else "",
+                    "file": line.file if line else "",
+                    "line": line.line if line else None,
+                    "line_label": line.label if line else "",
+                    "detail": g.detail,
+                    "count": g.count,
+                    "shortest": g.shortest or self.schedules[g.first_state],
+                }
+            )
+        return {
+            "scenario": self.scenario,
+            "code": self.code,
+            "states": self.states,
+            "transitions": self.transitions,
+            "depth": self.depth,
+            "complete_runs": self.complete_runs,
+            "terminal_states": self.terminal_states,
+            "deadlocks": self.deadlock_states,
+            "seconds": round(self.seconds, 4),
+            "reduction": "local-steps" if self.reduction else "none",
+            "complete": self.complete,
+            "stopped_reason": self.stopped_reason,
+            "violations": violations,
+            # Worlds the search kept: fewer than "states" when it kept one per relabelling of
+            # interchangeable CPUs ("symmetric", each a list of CPU numbers).
+            "states_searched": self.searched or self.states,
+            "symmetric": [list(ids) for ids in self.symmetric],
+        }
+
+
+def _picker(indexes: tuple[int, ...]) -> Callable[[tuple[Any, ...]], Any]:
+    """The elements at ``indexes`` of a tuple, as one value (a tuple but for one index)."""
+    return itemgetter(*indexes) if indexes else (lambda _values: ())
+
+
+class Transitions:
+    """try_step with a memo, on interned worlds (interned.py): a step's outcome depends only on its
+    CPU's own state and on the parts of the world the step read (the transaction records which).
+
+    Most (CPU state, parts read) pairs recur across many global states that differ
+    only in other CPUs or in parts this step never looks at, so the explorer runs
+    each such step once and re-applies its written parts elsewhere. The memo is keyed by the
+    interned ints of the CPU's record and of the parts read, and interning is by value, so a hit
+    is exactly what running the step would give. A step that looks at other CPUs (swapoff's
+    synchronize_rcu) is memoised with every CPU's record among the parts it read. History (alloc/free step
+    numbers, narration) of a re-applied step is the first run's: the explorer
+    does not use it, and replays of its schedules recompute everything.
+    """
+
+    def __init__(self, interner: Interner, enabled: bool = True) -> None:
+        self.interner = interner
+        self.enabled = enabled
+        # Per CPU slot: the CPU record's int -> parts read (slots) -> (their picker, the ints of
+        # those parts -> outcome: () when blocked, else (the CPU's new record, the other slots
+        # written with their new ints, whether the step was CPU-local))
+        self.memo: list[dict[int, dict[tuple[int, ...], tuple[Callable[[Key], Any], dict[Any, tuple[Any, ...]]]]]] = [
+            {} for _ in range(interner.cpus)
+        ]
+        self.runs = 0
+        self.hits = 0
+        self._key: Key | None = None  # the world last built from a key: every CPU of a state shares it
+        self._world: World | None = None
+
+    def world(self, key: Key, steps: int) -> World:
+        if key is not self._key:
+            self._world = self.interner.world(key, steps)
+            self._key = key
+        return self._world  # type: ignore[return-value]
+
+    def step(self, key: Key, cpu_id: int, steps: int) -> tuple[Key | None, bool]:
+        """(the next world's key or None when blocked, whether the step was CPU-local)."""
+        slot = cpu_id - 1
+        if self.enabled:
+            by_reads = self.memo[slot].get(key[slot])
+            if by_reads is not None:
+                for pick, table in by_reads.values():
+                    hit = table.get(pick(key))
+                    if hit is not None:
+                        self.hits += 1
+                        if not hit:
+                            return None, False
+                        new_cpu, written, local = hit
+                        child = list(key)
+                        child[slot] = new_cpu
+                        for written_slot, number in written:
+                            child[written_slot] = number
+                        return tuple(child), local
+        self.runs += 1
+        world = self.world(key, steps)
+        result, ctx = run_step(world, cpu_id)
+        if isinstance(result, Blocked):
+            answer: tuple[Key | None, bool] = (None, False)
+            outcome: tuple[Any, ...] = ()
+        else:
+            new = self.interner.child_key(world, key, result.world)
+            answer = (new, result.local)
+            first = self.interner.cpus
+            written = tuple((i, new[i]) for i in range(first, len(key)) if new[i] != key[i])
+            outcome = (new[slot], written, result.local)
+        if not self.enabled:
+            return answer
+        read = tuple(self.interner.slot_of(i) for i in ctx.parts_fetched())
+        if ctx.read_cpus:
+            read = tuple(range(self.interner.cpus)) + read
+        by_reads = self.memo[slot].setdefault(key[slot], {})
+        if read not in by_reads:
+            by_reads[read] = (_picker(read), {})
+        pick, table = by_reads[read]
+        table[pick(key)] = outcome
+        return answer
+
+
+def explore(
+    scenario: Scenario,
+    code: str,
+    max_states: int = DEFAULT_MAX_STATES,
+    reduction: bool = False,
+    prefix: str = "",
+    memo: bool = True,
+    max_seconds: float | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    symmetry: bool | None = None,
+) -> Exploration:
+    """Explore every interleaving from the initial world, or from the state after ``prefix``.
+
+    ``symmetry`` (by default: with ``reduction``) keeps one world per relabelling of
+    interchangeable CPUs (symmetry.py); every count stays that of all the worlds.
+
+    ``memo=False`` runs every step for real (slow; tests compare the two). ``max_seconds`` is a
+    time budget and ``should_stop`` is asked now and then whether anyone still wants the answer;
+    either stops the search like the state budget does (``complete`` False, the reason said).
+    """
+    # The search allocates hundreds of thousands of long-lived records (every world it keeps)
+    # and makes no reference cycles that need collecting before it ends: the cyclic garbage
+    # collector's full passes over them took 60-75% of a three-CPU search (9 s -> 2.4 s).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _explore(scenario, code, max_states, reduction, prefix, memo, max_seconds, should_stop,
+                        reduction if symmetry is None else symmetry)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _path(parents: list[tuple[int, int, Perm | None]], state: int) -> tuple[str, Perm]:
+    """The real schedule to ``state``'s representative's class, and the relabelling from the
+    representative to the world that schedule reaches (symmetry.py; {} without symmetry).
+
+    Each edge is (parent, CPU, sigma): the parent's representative R_p stepped by CPU gave a world
+    that sigma relabelled into this representative. The real world on the path is tau(R), with
+    tau the identity at the root and tau = tau_p after the inverse of sigma; the real CPU is
+    tau_p(CPU)."""
+    edges = []
+    while state:
+        parent, cpu, sigma = parents[state]
+        edges.append((cpu, sigma))
+        state = parent
+    tau: Perm = {}
+    digits = []
+    for cpu, sigma in reversed(edges):
+        digits.append(str(tau.get(cpu, cpu)))
+        if sigma:
+            tau = compose(tau, inverse(sigma))
+    return "".join(digits), tau
+
+
+def _explore(
+    scenario: Scenario,
+    code: str,
+    max_states: int,
+    reduction: bool,
+    prefix: str,
+    memo: bool,
+    max_seconds: float | None,
+    should_stop: Callable[[], bool] | None,
+    symmetry: bool,
+) -> Exploration:
+    started = time.perf_counter()
+    deadline = None if max_seconds is None else started + max_seconds
+    root = replay(scenario, code, prefix).world if prefix else initial_world(scenario, code)
+    cpu_classes = classes(root) if symmetry else ()
+    interner = Interner(len(root.cpus))  # this search's tables: they go when it returns
+    canon = KeyCanon(Canon(cpu_classes), interner) if cpu_classes else None
+    root_key = interner.key(root)
+    index: dict[Key, int] = {root_key: 0}
+    state_keys: list[Key] = [root_key]
+    parents: list[tuple[int, int, Perm | None]] = [(0, 0, None)]
+    depth: list[int] = [0]
+    succ: list[list[int]] = []
+    transitions = 0
+    stopped: str | None = None
+    groups: dict[tuple[str, str | None], Group] = {}
+    # Per group found on another world than the representative itself (a final violation under
+    # symmetry): the relabelling from the representative to that world.
+    group_perm: dict[tuple[str, str | None], Perm] = {}
+    transitions_memo = Transitions(interner, enabled=memo)
+    # Final states: for each distinct world the representative stands for, its violations' keys.
+    terminal_keys: dict[int, list[set[tuple[str, str | None]]]] = {}
+    cpu_slots = range(interner.cpus)
+    status, step = interner.status, transitions_memo.step
+    violations_slot = interner.slot_of(PART_INDEX["violations"])
+    # The violations parts already noted: every group in one has been found, at an earlier state.
+    noted: set[int] = set()
+
+    def note(state: int, world_violations: Any, extra: list[Any], perm: Perm | None = None) -> set[tuple[str, str | None]]:
+        keys: set[tuple[str, str | None]] = set()
+        for v in list(world_violations) + extra:
+            key = (v.kind, v.step_id)
+            keys.add(key)
+            if key not in groups:
+                groups[key] = Group(v.kind, v.step_id, state, v.detail)
+                if perm:
+                    group_perm[key] = perm
+        return keys
+
+    def note_violations(state: int, key: Key) -> None:
+        number = key[violations_slot]
+        if number not in noted:
+            noted.add(number)
+            note(state, interner.value(violations_slot, number), [])
+
+    # Breadth-first: states are numbered as they are found and expanded in that order, so the
+    # queue is the list of keys itself (a list's iterator takes in what is appended behind it).
+    for s, key in enumerate(state_keys):
+        if s & 255 == 0 and s:  # every 256 states: 5-10 ms of search on an idle machine
+            if deadline is not None and time.perf_counter() > deadline:
+                stopped = f"stopped at the time budget of {max_seconds:g} s"
+                succ.append([])
+                break
+            if should_stop is not None and should_stop():
+                stopped = "cancelled: nobody was waiting for the answer"
+                succ.append([])
+                break
+        steps = root.steps + depth[s]
+        children: list[int] = []
+        moves: list[tuple[int, Key]] = []
+        movers = []
+        for i in cpu_slots:
+            moving = status[i][key[i]]
+            if moving:
+                if moving == CRASHED:  # the kernel is dead: no CPU moves
+                    movers = []
+                    break
+                movers.append(i + 1)
+        for cpu_id in movers:
+            child_key, local = step(key, cpu_id, steps)
+            if child_key is None:
+                continue
+            if reduction and local:
+                moves = [(cpu_id, child_key)]
+                break
+            moves.append((cpu_id, child_key))
+        for cpu_id, child in moves:
+            transitions += 1
+            sigma: Perm | None = None
+            if canon is not None:
+                child, sigma = canon.canonical(child)
+            fresh = len(state_keys)
+            c = index.setdefault(child, fresh)  # one hash of the key, whether it is new or not
+            if c == fresh:
+                if fresh >= max_states:  # (the index is not used after a stop)
+                    stopped = f"stopped at the state budget of {max_states} states"
+                    break
+                state_keys.append(child)
+                parents.append((s, cpu_id, sigma))
+                depth.append(depth[s] + 1)
+                if child[violations_slot] not in noted:
+                    note_violations(c, child)
+            children.append(c)
+        if stopped:
+            succ.append(children)
+            break
+        succ.append(children)
+        if not moves:
+            # A final violation may name one CPU (a deadlock's site is the first stuck CPU's line):
+            # under symmetry, look at every world this representative stands for.
+            members = [(key, {})] if canon is None else canon.orbit(key)
+            terminal_keys[s] = [
+                note(s, interner.value(violations_slot, k[violations_slot]),
+                     final_violations(transitions_memo.world(k, steps)), p)
+                for k, p in members
+            ]
+        elif key[violations_slot] not in noted:  # (only the root's are not noted yet)
+            note_violations(s, key)
+    while len(succ) < len(state_keys):
+        succ.append([])
+
+    # Under symmetry a representative stands for a class of worlds that the search without it
+    # counts one by one: the counts below are of every world (the class sizes). Paths are
+    # counted over the representatives' edges: every world of a class has the same moves,
+    # relabelled, so the paths into a class are the paths into its representative's class
+    # summed over the edges that enter it, as without symmetry.
+    sizes = [1] * len(state_keys) if canon is None else [canon.size(k) for k in state_keys]
+    complete_runs: int | None = None
+    if stopped is None:
+        paths = _count_paths(succ)
+        if paths is not None:
+            complete_runs = sum(paths[t] for t in terminal_keys)
+            for t, members in terminal_keys.items():
+                for keys in members:
+                    for key in keys:
+                        groups[key].count += paths[t] // len(members)
+    deadlocks = sum(
+        sizes[t] // len(members) * sum(1 for keys in members if any(k[0] == "deadlock" for k in keys))
+        for t, members in terminal_keys.items()
+    )
+    ordered = sorted(groups.values(), key=lambda g: (depth[g.first_state], g.kind, g.step_id or ""))
+    schedules: dict[int, str] = {}
+    for g in ordered:
+        path, tau = _path(parents, g.first_state)
+        extra = group_perm.get(g.key)
+        if extra is None:  # seen on the representative R: the real schedule reaches tau(R)
+            g.shortest = prefix + path
+            g.detail = relabel_text(g.detail, tau)
+        else:  # a final violation seen on the world extra(R): relabel the schedule to reach it
+            g.shortest = prefix + relabel_schedule(path, compose(extra, inverse(tau)))
+        schedules.setdefault(g.first_state, g.shortest)
+    return Exploration(
+        scenario=scenario.id,
+        code=code,
+        states=sum(sizes),
+        transitions=transitions if canon is None else sum(sizes[i] * len(succ[i]) for i in range(len(state_keys))),
+        depth=max(depth),
+        complete_runs=complete_runs,
+        terminal_states=sum(sizes[t] for t in terminal_keys),
+        deadlock_states=deadlocks,
+        seconds=time.perf_counter() - started,
+        reduction=reduction,
+        complete=stopped is None,
+        stopped_reason=stopped,
+        groups=ordered,
+        schedules=schedules,
+        searched=len(state_keys),
+        symmetric=cpu_classes,
+    )
+
+
+def _count_paths(succ: list[list[int]]) -> list[int] | None:
+    """Number of distinct paths from state 0 to each state; None if the graph has a cycle."""
+    n = len(succ)
+    indegree = [0] * n
+    for children in succ:
+        for c in children:
+            indegree[c] += 1
+    paths = [0] * n
+    paths[0] = 1
+    ready = [s for s in range(n) if indegree[s] == 0]
+    done = 0
+    while ready:
+        s = ready.pop()
+        done += 1
+        for c in succ[s]:
+            paths[c] += paths[s]
+            indegree[c] -= 1
+            if indegree[c] == 0:
+                ready.append(c)
+    return paths if done == n else None
+
+
+# Scenarios large enough that the search uses the local-step reduction.
+REDUCED = {"writeback-vs-swapin-vs-swapoff", "two-shrinkers-vs-swapoff"}
+
+
+def stored_name(scenario: Scenario, code: str, prefix: str, reduction: bool) -> str:
+    """The verdict's key in the disk cache (verdict_store.py)."""
+    from app.model.explorer import verdict_store
+
+    return verdict_store.key(scenario.source_sha, code, prefix, "local-steps" if reduction else "none")
+
+
+def verdict(scenario: Scenario, code: str, prefix: str = "", exact: bool = False, cached: bool = False,
+            max_states: int = DEFAULT_MAX_STATES) -> dict[str, Any]:
+    """The explorer's verdict as a dict (Exploration.to_dict, with ``prefix``). The scenario's own
+    reduction unless ``exact``; with ``cached``, read from the disk cache when it is there, and a
+    complete search is stored there (verdict_store.py)."""
+    from app.model.explorer import verdict_store
+
+    reduction = not exact and scenario.id in REDUCED
+    name = stored_name(scenario, code, prefix, reduction)
+    if cached:
+        hit = verdict_store.get(name)
+        if hit is not None:
+            return hit
+    result = explore(scenario, code, max_states=max_states, reduction=reduction, prefix=prefix).to_dict()
+    result["prefix"] = prefix
+    if cached:
+        verdict_store.put(name, result)
+    return result
+
+
+
+def check_command(scenario_id: str | None, code: str | None, all_: bool, as_json: bool, max_states: int,
+                  exact: bool = False, cached: bool = False) -> int:
+    from app.model.errors import UnknownCode, UnknownScenario
+
+    codes = all_codes()
+    if all_:
+        if scenario_id:
+            sys.stderr.write("error: give either a scenario or --all, not both\n")
+            return 2
+        scenarios = load_all()
+        targets = [(s, c) for s in scenarios for c in ([code] if code else codes)]
+    else:
+        if not scenario_id:
+            sys.stderr.write("error: name a scenario (or use --all); scenarios: " + ", ".join(scenario_ids()) + "\n")
+            return 2
+        # Only this scenario's file is read (and its tours replayed), not every file.
+        one = load_one(scenario_id)
+        if one is None:
+            raise UnknownScenario(scenario_id, scenario_ids())
+        scenarios = {scenario_id: one}
+        targets = [(scenario_id, c) for c in ([code] if code else ["old", "new"])]
+    if max_states < 1:
+        sys.stderr.write("error: --max-states must be at least 1\n")
+        return 2
+    for s, c in targets:
+        if s not in scenarios:
+            raise UnknownScenario(s, sorted(scenarios))
+        if c not in codes:
+            raise UnknownCode(c, codes)
+    results = [verdict(scenarios[s], c, exact=exact, cached=cached, max_states=max_states) for s, c in targets]
+    if as_json:
+        print(json.dumps(results[0] if len(results) == 1 else results, indent=2))
+    else:
+        _print_table(results)
+    if any(r["violations"] for r in results):
+        return 1
+    # No violation found, but a search stopped at the budget: no verdict (3).
+    return 3 if any(not r["complete"] for r in results) else 0
+
+
+def _print_table(results: list[dict[str, Any]]) -> None:
+    header = f"{'scenario':32} {'code':22} {'states':>8} {'runs':>10} {'secs':>6}  verdict"
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        runs = r["complete_runs"]
+        if not r["complete"]:
+            verdict = r["stopped_reason"]
+        elif not r["violations"]:
+            verdict = "no violation in any interleaving"
+        else:
+            parts = []
+            for v in r["violations"]:
+                if v["function"]:
+                    where = f"at {v['function']} {v['line_label'] or v['step_id']}"
+                else:
+                    where = f"({v['detail']})"
+                parts.append(f"{v['kind']} {where}: {v['count']} of {runs} runs, shortest {len(v['shortest'])} steps")
+            verdict = "; ".join(parts)
+        print(f"{r['scenario']:32} {r['code']:22} {r['states']:>8} {str(runs):>10} {r['seconds']:>6.2f}  {verdict}")
+        if r["reduction"] != "none":
+            print(f"{'':32} (local-step reduction: runs are representative schedules, CPU-local steps taken "
+                  "as soon as reached; --exact counts every interleaving)")
+        if r.get("symmetric"):
+            same = " and ".join("/".join(f"CPU{i}" for i in ids) for ids in r["symmetric"])
+            print(f"{'':32} (symmetry: {same} are interchangeable; {r['states_searched']} worlds searched, "
+                  "one per relabelling of them; every count is as without symmetry)")

@@ -1,0 +1,65 @@
+"""Building the initial World of a scenario for a given code."""
+from __future__ import annotations
+
+from app.model.actors.common import data_tag
+from app.model.kernel.memory_ops import CACHES
+from app.model.scenarios.scenario import Scenario
+from app.model.kernel.state import Config, Cpu, Entry, HeapObject, Lru, Origin, Pte, Slot, SwapDevice, Tree, World
+
+SWAP_TYPE = 0
+ZSWAP_TREE_SIZE = 16  # struct zswap_tree: rb_root (8) + spinlock_t (4) + padding
+
+
+def actor_for(kind: str, code: str) -> str:
+    return f"writeback-{code}" if kind == "writeback" else kind
+
+
+def initial_world(scenario: Scenario, code: str) -> World:
+    spec = scenario.world
+    swapon = Origin(None, None, "zswap_swapon", "swapon")
+    store = Origin(None, None, "zswap_store", "kswapd0")
+
+    trees_addr = CACHES["kmalloc-16"][0]
+    heap: list[HeapObject] = [
+        HeapObject(trees_addr, "trees", "struct zswap_tree[1]", "kmalloc-16", ZSWAP_TREE_SIZE, False, "trees", swapon)
+    ]
+    entry_base, stride = CACHES["zswap_entry"]
+    entries: list[Entry] = []
+    addr_of: dict[str, int] = {}
+    owner_of = {s.offset: s.owner for s in spec.slots}
+    lru_names = set(spec.lru)
+    for i, e in enumerate(spec.entries):
+        addr = entry_base + i * stride
+        addr_of[e.name] = addr
+        heap.append(HeapObject(addr, "entry", "struct zswap_entry", "zswap_entry", 80, False, e.name, store))
+        entries.append(Entry(addr, e.slot, 1, 2048, True, e.name in lru_names, data_tag(owner_of[e.slot], 1)))
+    tree = Tree(trees_addr, trees_addr, 0, None, tuple(sorted((e.offset, e.addr) for e in entries)))
+    slots = tuple(Slot(s.offset, 1, False, s.owner, 1, "") for s in sorted(spec.slots, key=lambda s: s.offset))
+    swap = SwapDevice(SWAP_TYPE, True, True, len(slots), True, slots, ())
+    ptes = tuple(sorted((Pte(s.owner, s.offset, None) for s in spec.slots), key=lambda p: p.process))
+    from app.model.kernel.engine import ACTORS
+
+    cpus = []
+    for c in scenario.cpus:
+        actor = actor_for(c.actor, code)
+        params: list[tuple[str, object]] = []
+        if c.process is not None:
+            params.append(("process", c.process))
+        if c.slot is not None:
+            params.append(("slot", c.slot))
+        cpus.append(Cpu(c.id, actor, ACTORS[actor].entry, (), tuple(sorted(params))))
+    return World(
+        cpus=tuple(cpus),
+        heap=tuple(sorted(heap, key=lambda o: o.addr)),
+        entries=tuple(entries),
+        trees=(tree,),
+        folios=(),
+        swap=swap,
+        zswap_trees=trees_addr,
+        lru=Lru(tuple(addr_of[n] for n in spec.lru), None),
+        ptes=ptes,
+        violations=(),
+        free_lists=(),
+        next_addr=(("zswap_entry", entry_base + len(entries) * stride),),
+        config=Config(exclusive_loads=spec.exclusive_loads, slab_reuse=spec.slab_reuse),
+    )

@@ -1,0 +1,283 @@
+"""Live rooms: what a room is, its limits, and the in-process store (the default).
+
+A room is a presenter's current state (a scenario URL, as app.web.urls builds it), a join code
+for the audience and a secret control token for the presenter. The store keeps rooms and tells
+this process's followers about changes; two implementations share the interface `RoomStore`:
+`MemoryStore` here (one process, nothing to install: `make run`) and
+`app.web.rooms.redis_store.RedisStore` (ZSWAP_REDIS_URL: several workers or hosts share the rooms).
+
+Every allowance is bounded and configurable (README "Live rooms"): rooms per client address,
+rooms in all (in-process), followers per room, publishes per second per room, and the size of a
+published URL; a room no one publishes to for ZSWAP_ROOM_IDLE_SECONDS ends by itself.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+# Join codes: no look-alikes (no 0/O, 1/l/I), upper case; 31 ** 6 = 887 million codes.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 6
+TOKEN_BYTES = 24  # 192 bits, URL-safe base64 (32 characters)
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, str(default)))
+
+
+@dataclass(frozen=True)
+class Limits:
+    idle_seconds: int = 4 * 3600
+    rooms_per_client: int = 5
+    rooms_max: int = 1000  # in-process store only; Redis bounds rooms per client address
+    followers: int = 2000
+    publishes_per_second: int = 20
+    max_url_bytes: int = 2048
+    heartbeat_seconds: float = 15.0
+
+    @classmethod
+    def from_env(cls) -> "Limits":
+        return cls(
+            idle_seconds=_env_int("ZSWAP_ROOM_IDLE_SECONDS", cls.idle_seconds),
+            rooms_per_client=_env_int("ZSWAP_ROOMS_PER_CLIENT", cls.rooms_per_client),
+            rooms_max=_env_int("ZSWAP_ROOMS_MAX", cls.rooms_max),
+            followers=_env_int("ZSWAP_ROOM_FOLLOWERS", cls.followers),
+            publishes_per_second=_env_int("ZSWAP_ROOM_PUBLISHES_PER_SECOND", cls.publishes_per_second),
+            max_url_bytes=_env_int("ZSWAP_ROOM_MAX_URL_BYTES", cls.max_url_bytes),
+            heartbeat_seconds=float(os.environ.get("ZSWAP_ROOM_HEARTBEAT_SECONDS", str(cls.heartbeat_seconds))),
+        )
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def token_hash(token: str) -> str:
+    """Stores keep a token's hash only: a leaked store (or a Redis dump) controls no room."""
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def normal_code(code: str) -> str | None:
+    """The code in canonical form (upper case), or None when it cannot be a join code."""
+    code = code.strip().upper()
+    if len(code) == CODE_LENGTH and all(c in CODE_ALPHABET for c in code):
+        return code
+    return None
+
+
+class RoomError(Exception):
+    """Refused by the store: `kind` names why (the web layer maps it to a 4xx or 503)."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind, self.message = kind, message
+
+
+@dataclass
+class Room:
+    code: str
+    token_hash: str
+    url: str
+    owner: str
+    expires_at: float  # monotonic seconds (in-process) or wall seconds (Redis): only compared
+
+
+@dataclass(frozen=True)
+class Created:
+    code: str
+    token: str
+    url: str
+
+
+# What followers receive: ("state", url), ("end", ""), or ("ping", "") every heartbeat.
+Message = tuple[str, str]
+END: Message = ("end", "")
+PING: Message = ("ping", "")
+
+
+@dataclass(eq=False)
+class Follower:
+    """One audience connection's mailbox: only the newest state matters (a follower that was slow
+    to read jumps to the presenter's latest state), so it holds one, an end for good, and a ping."""
+    latest: Message | None = None
+    ended: bool = False
+    pinged: bool = False
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def deliver(self, msg: Message) -> None:
+        if msg == END:
+            self.ended = True
+        elif msg == PING:
+            self.pinged = True
+        else:
+            self.latest = msg
+        self.wake.set()
+
+    async def next(self) -> Message:
+        """The newest state, else END once the room ended, else PING (the hub's heartbeat)."""
+        # No timeout per wait (asyncio.wait_for makes a task and a timer each time): the hub's one
+        # heartbeat task wakes every follower instead.
+        if self.latest is None and not self.ended and not self.pinged:
+            await self.wake.wait()
+        self.wake.clear()
+        if self.latest is not None:  # a state published before the end still goes out first
+            msg, self.latest = self.latest, None
+            return msg
+        if self.ended:
+            return END
+        self.pinged = False
+        return PING
+
+
+class Hub:
+    """This process's followers by room code, the fan-out to them, and their heartbeat."""
+
+    def __init__(self, heartbeat_seconds: float = 15.0) -> None:
+        self.rooms: dict[str, set[Follower]] = {}
+        self.heartbeat_seconds = heartbeat_seconds
+        self.beating: asyncio.Task | None = None
+
+    def add(self, code: str) -> Follower:
+        f = Follower()
+        self.rooms.setdefault(code, set()).add(f)
+        if self.beating is None or self.beating.done():
+            self.beating = asyncio.get_running_loop().create_task(self._beat())
+        return f
+
+    async def _beat(self) -> None:
+        while self.rooms:
+            await asyncio.sleep(self.heartbeat_seconds)
+            for fs in list(self.rooms.values()):
+                for f in fs:
+                    f.deliver(PING)
+
+    def remove(self, code: str, f: Follower) -> bool:
+        """Remove a follower; True when it was the room's last one in this process."""
+        fs = self.rooms.get(code)
+        if fs is None:
+            return False
+        fs.discard(f)
+        if not fs:
+            del self.rooms[code]
+            return True
+        return False
+
+    def count(self, code: str) -> int:
+        return len(self.rooms.get(code, ()))
+
+    def deliver(self, code: str, msg: Message) -> None:
+        for f in self.rooms.get(code, ()):
+            f.deliver(msg)
+
+
+class RoomStore(Protocol):
+    """Rooms and their followers (in-process or Redis; see the module's docstring)."""
+    limits: Limits
+
+    async def create(self, url: str, owner: str) -> Created: ...
+    async def get(self, code: str) -> Room | None: ...
+    async def by_token(self, token: str) -> Room | None: ...
+    async def publish(self, code: str, url: str) -> None: ...
+    async def allow_publish(self, code: str) -> bool: ...
+    async def end(self, code: str) -> None: ...
+    async def followers(self, code: str) -> int: ...
+    async def join(self, code: str) -> Follower: ...
+    async def leave(self, code: str, f: Follower) -> None: ...
+    async def close(self) -> None: ...
+
+
+def owns(room: Room, token: str) -> bool:
+    return hmac.compare_digest(room.token_hash, token_hash(token))
+
+
+class MemoryStore:
+    """Rooms in this process (the default): one worker serves the presenter and the audience."""
+
+    def __init__(self, limits: Limits | None = None, clock=time.monotonic) -> None:
+        self.limits = limits or Limits.from_env()
+        self.clock = clock
+        self.rooms: dict[str, Room] = {}
+        self.tokens: dict[str, str] = {}  # token hash -> code
+        self.hub = Hub(self.limits.heartbeat_seconds)
+        self.windows: dict[str, tuple[int, int]] = {}  # code -> (second, publishes in it)
+
+    def _expire(self) -> None:
+        now = self.clock()
+        for code in [c for c, r in self.rooms.items() if r.expires_at <= now]:
+            self._drop(code)
+
+    def _drop(self, code: str) -> None:
+        room = self.rooms.pop(code, None)
+        if room is not None:
+            self.tokens.pop(room.token_hash, None)
+            self.windows.pop(code, None)
+            self.hub.deliver(code, END)
+
+    async def create(self, url: str, owner: str) -> Created:
+        self._expire()
+        if sum(1 for r in self.rooms.values() if r.owner == owner) >= self.limits.rooms_per_client:
+            raise RoomError("too-many-rooms", f"This address already runs {self.limits.rooms_per_client} rooms; "
+                                              "end one first.")
+        if len(self.rooms) >= self.limits.rooms_max:
+            raise RoomError("rooms-full", "The server runs as many rooms as it may; try again later.")
+        code = new_code()
+        while code in self.rooms:
+            code = new_code()
+        token = new_token()
+        room = Room(code, token_hash(token), url, owner, self.clock() + self.limits.idle_seconds)
+        self.rooms[code] = room
+        self.tokens[room.token_hash] = code
+        return Created(code, token, url)
+
+    async def get(self, code: str) -> Room | None:
+        room = self.rooms.get(code)
+        if room is not None and room.expires_at <= self.clock():
+            self._drop(code)
+            return None
+        return room
+
+    async def by_token(self, token: str) -> Room | None:
+        code = self.tokens.get(token_hash(token))
+        return await self.get(code) if code else None
+
+    async def allow_publish(self, code: str) -> bool:
+        second = int(self.clock())
+        start, n = self.windows.get(code, (second, 0))
+        n = n + 1 if start == second else 1
+        self.windows[code] = (second, n)
+        return n <= self.limits.publishes_per_second
+
+    async def publish(self, code: str, url: str) -> None:
+        room = await self.get(code)
+        if room is None:
+            return
+        room.url = url
+        room.expires_at = self.clock() + self.limits.idle_seconds
+        self.hub.deliver(code, ("state", url))
+
+    async def end(self, code: str) -> None:
+        self._drop(code)
+
+    async def followers(self, code: str) -> int:
+        return self.hub.count(code)
+
+    async def join(self, code: str) -> Follower:
+        if self.hub.count(code) >= self.limits.followers:
+            raise RoomError("room-full", f"The room has its {self.limits.followers} followers.")
+        return self.hub.add(code)
+
+    async def leave(self, code: str, f: Follower) -> None:
+        self.hub.remove(code, f)
+
+    async def close(self) -> None:
+        pass

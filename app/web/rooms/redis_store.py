@@ -1,0 +1,220 @@
+"""Rooms in Redis (ZSWAP_REDIS_URL): several uvicorn workers, or hosts, serve one room together.
+
+Keys (all under ``zswap:``), each with the room's idle time as TTL, refreshed by every publish:
+``room:{code}`` a hash (url, token hash, owner address); ``token:{sha256}`` the code of that
+token's room; ``owner:{address}`` a set of the codes an address runs; ``followers:{code}`` a
+counter of audience connections over all processes; ``rate:{code}:{second}`` publishes in one
+second. Changes go out on the channel ``zswap:ch:{code}`` ("state <url>" or "end").
+
+Each process holds one pub/sub connection, subscribed to the rooms it has followers in, and fans
+each message out to them (app.web.rooms.Hub): 2,000 followers cost one subscription, not 2,000.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from app.web.rooms.core import (
+    END,
+    Created,
+    Follower,
+    Hub,
+    Limits,
+    Room,
+    RoomError,
+    new_code,
+    new_token,
+    token_hash,
+)
+
+log = logging.getLogger("app.web.rooms")
+P = "zswap:"
+# Connections to Redis per process: 2,000 followers joining at once wait for one of these rather
+# than opening 2,000 connections (and meeting Redis's maxclients).
+POOL_SIZE = int(os.environ.get("ZSWAP_REDIS_CONNECTIONS", "32"))
+
+T = TypeVar("T")
+
+
+def _unavailable(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """Redis down or slow is a 503 (RoomError "store-unavailable"), never a 500."""
+
+    @functools.wraps(fn)
+    async def wrapped(*args: Any, **kwargs: Any) -> T:
+        try:
+            return await fn(*args, **kwargs)
+        except (RedisError, OSError) as e:
+            log.warning("redis: %s", e)
+            raise RoomError("store-unavailable", "The room store does not answer; try again shortly.") from None
+
+    return wrapped
+
+
+def _channel(code: str) -> str:
+    return f"{P}ch:{code}"
+
+
+class RedisStore:
+    def __init__(self, url: str, limits: Limits) -> None:
+        self.limits = limits
+        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=10,
+                                                        decode_responses=True)
+        self.redis = aioredis.Redis(connection_pool=pool)
+        self.hub = Hub(limits.heartbeat_seconds)
+        self.pubsub = None
+        self.reader: asyncio.Task | None = None
+
+    # ---- rooms ------------------------------------------------------------------------------
+    @_unavailable
+    async def create(self, url: str, owner: str) -> Created:
+        owned = f"{P}owner:{owner}"
+        codes = await self.redis.smembers(owned)
+        for code in codes:  # forget the rooms that ended or timed out (at most rooms_per_client)
+            if not await self.redis.exists(f"{P}room:{code}"):
+                await self.redis.srem(owned, code)
+        if await self.redis.scard(owned) >= self.limits.rooms_per_client:
+            raise RoomError("too-many-rooms", f"This address already runs {self.limits.rooms_per_client} rooms; "
+                                              "end one first.")
+        token = new_token()
+        th = token_hash(token)
+        ttl = self.limits.idle_seconds
+        while True:
+            code = new_code()
+            # HSETNX on a fresh key claims the code atomically against another worker's create.
+            if await self.redis.hsetnx(f"{P}room:{code}", "url", url):
+                break
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(f"{P}room:{code}", mapping={"token_hash": th, "owner": owner})
+            pipe.expire(f"{P}room:{code}", ttl)
+            pipe.set(f"{P}token:{th}", code, ex=ttl)
+            pipe.sadd(owned, code)
+            pipe.expire(owned, ttl)
+            await pipe.execute()
+        return Created(code, token, url)
+
+    @_unavailable
+    async def get(self, code: str) -> Room | None:
+        fields = await self.redis.hgetall(f"{P}room:{code}")
+        if not fields or "token_hash" not in fields:
+            return None
+        ttl = await self.redis.ttl(f"{P}room:{code}")
+        return Room(code, fields["token_hash"], fields["url"], fields.get("owner", ""), time.time() + max(ttl, 0))
+
+    @_unavailable
+    async def by_token(self, token: str) -> Room | None:
+        code = await self.redis.get(f"{P}token:{token_hash(token)}")
+        return await self.get(code) if code else None
+
+    @_unavailable
+    async def allow_publish(self, code: str) -> bool:
+        key = f"{P}rate:{code}:{int(time.time())}"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, 2)
+            n, _ = await pipe.execute()
+        return int(n) <= self.limits.publishes_per_second
+
+    @_unavailable
+    async def publish(self, code: str, url: str) -> None:
+        room = await self.get(code)
+        if room is None:
+            return
+        ttl = self.limits.idle_seconds
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(f"{P}room:{code}", "url", url)
+            pipe.expire(f"{P}room:{code}", ttl)
+            pipe.expire(f"{P}token:{room.token_hash}", ttl)
+            pipe.publish(_channel(code), "state " + url)
+            await pipe.execute()
+
+    @_unavailable
+    async def end(self, code: str) -> None:
+        room = await self.get(code)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(f"{P}room:{code}", f"{P}followers:{code}")
+            if room is not None:
+                pipe.delete(f"{P}token:{room.token_hash}")
+                pipe.srem(f"{P}owner:{room.owner}", code)
+            pipe.publish(_channel(code), "end")
+            await pipe.execute()
+
+    # ---- followers ----------------------------------------------------------------------------
+    @_unavailable
+    async def followers(self, code: str) -> int:
+        return int(await self.redis.get(f"{P}followers:{code}") or 0)
+
+    @_unavailable
+    async def join(self, code: str) -> Follower:
+        key = f"{P}followers:{code}"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, self.limits.idle_seconds)
+            n, _ = await pipe.execute()
+        if int(n) > self.limits.followers:
+            await self.redis.decr(key)
+            raise RoomError("room-full", f"The room has its {self.limits.followers} followers.")
+        first_here = self.hub.count(code) == 0
+        f = self.hub.add(code)
+        try:
+            if first_here:
+                await self._subscribe(code)
+        except BaseException:
+            await self.leave(code, f)
+            raise
+        return f
+
+    async def leave(self, code: str, f: Follower) -> None:
+        last_here = self.hub.remove(code, f)
+        try:
+            # Never below zero: an ended room deleted its counter, which DECR would recreate at -1.
+            await self.redis.eval("local n = redis.call('GET', KEYS[1]) if n and tonumber(n) > 0 then "
+                                  "return redis.call('DECR', KEYS[1]) end return 0", 1, f"{P}followers:{code}")
+            if last_here and self.pubsub is not None:
+                await self.pubsub.unsubscribe(_channel(code))
+        except RedisError:  # the count heals with its TTL; a leaving follower must not raise
+            log.warning("redis: could not record a follower leaving room %s", code)
+
+    async def _subscribe(self, code: str) -> None:
+        if self.pubsub is None:
+            self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        await self.pubsub.subscribe(_channel(code))
+        if self.reader is None or self.reader.done():
+            self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        """Fan every message of the subscribed channels out to this process's followers."""
+        assert self.pubsub is not None
+        while self.hub.rooms:
+            try:
+                msg = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            except RedisError:
+                log.warning("redis: pub/sub connection lost; resubscribing")
+                await asyncio.sleep(0.5)
+                with contextlib.suppress(RedisError):
+                    await self.pubsub.subscribe(*[_channel(c) for c in self.hub.rooms])
+                continue
+            if not msg or msg.get("type") != "message":
+                continue
+            code = str(msg["channel"]).removeprefix(f"{P}ch:")
+            data = str(msg["data"])
+            self.hub.deliver(code, END if data == "end" else ("state", data.removeprefix("state ")))
+
+    async def close(self) -> None:
+        if self.reader is not None:
+            self.reader.cancel()
+            with contextlib.suppress(BaseException):
+                await self.reader
+        if self.pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self.pubsub.aclose()
+        with contextlib.suppress(Exception):
+            await self.redis.aclose()
