@@ -172,6 +172,13 @@ def _check(args: argparse.Namespace) -> int:
     return check_command(args.scenario, args.code, args.all, args.json, args.max_states, args.exact, args.cached)
 
 
+def console() -> int:
+    """The `zswap-race` console script: main() with the collector off for start-up, as
+    app/__main__.py runs it for `python -m app` (the server turns it back on)."""
+    gc.disable()
+    return main()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:

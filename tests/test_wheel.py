@@ -73,7 +73,7 @@ def test_the_wheel_holds_every_module_scenario_template_and_static_file(wheel):
     assert any(n.startswith("app/scenarios/") for n in wanted) and "app/model/kernel/kernel_lines.toml" in wanted
     assert sorted(wanted - names) == []
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-    assert "zswap-race = app.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "zswap-race = app.cli:console" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 def _run(program: Path, *args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
