@@ -7,7 +7,7 @@ functions as ``[inline]`` frames), "Allocated by task", "Freed by task" and the 
 Everything of ours (which step, the object's name in the model, the configuration the sizes
 assume, what happens next) is printed after the closing rule.
 
-How the frames are decided (the README's model section says the same):
+How the frames are decided (docs/model.md says the same):
 
 - The innermost frames come from the access (``Violation.frames``): ``spin_lock(&tree->lock)``
   is the atomic cmpxchg on the lock word inside ``_raw_spin_lock`` (a 4-byte write, checked by
