@@ -17,9 +17,11 @@ actor_def(ActorDef("swapoff", "swapoff(2): sys_swapoff", "S1", "swapoff", 1234))
 
 
 def _next_pte(c: Ctx) -> Pte | None:
+    """The next PTE into the device that this pass of unuse_pte_range() has not visited: one per
+    swapped page, a process with several pages has several."""
     visited = c.get("visited") or ()
-    for pte in sorted(c.ptes.values(), key=lambda p: p.process):
-        if pte.offset is not None and pte.process not in visited:  # type: ignore[operator]
+    for pte in sorted(c.ptes.values(), key=lambda p: p.key):
+        if pte.offset is not None and pte.key not in visited:  # type: ignore[operator]
             return pte
     return None
 
@@ -71,8 +73,8 @@ def s3c(c: Ctx) -> None:
         c.set("sweep_from", -1)
         c.goto("S3k")
         return
-    c.set("visited", tuple(c.get("visited") or ()) + (pte.process,))  # type: ignore[operator]
-    c.set("uo_pte", pte.process)
+    c.set("visited", tuple(c.get("visited") or ()) + (pte.key,))  # type: ignore[operator]
+    c.set("uo_pte", pte.key)
     c.set("uo_off", pte.offset)
     folio = c.swapcache_folio(pte.offset)  # type: ignore[arg-type]
     if folio is not None:
@@ -128,8 +130,9 @@ def s3g(c: Ctx) -> None:
 
 @step_def("S3h")
 def s3h(c: Ctx) -> None:
-    name, off, folio = c.get("uo_pte"), c.get("uo_off"), c.get("folio")
-    count = map_swapped_page(c, name, off, folio)  # type: ignore[arg-type]
+    key, off, folio = c.get("uo_pte"), c.get("uo_off"), c.get("folio")
+    name = key[0]  # type: ignore[index]
+    count = map_swapped_page(c, key, off, folio)  # type: ignore[arg-type]
     if count is None:
         c.say(f"unuse_pte(): pte_same() fails, process {name}'s PTE was already resolved (by a fault); nothing to do.")
     else:

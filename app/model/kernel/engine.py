@@ -300,7 +300,7 @@ _SORT_KEYS: dict[str, Callable[[Any], Any]] = {
     "entries": lambda e: e.addr,
     "trees": lambda t: t.addr,
     "folios": lambda f: f.addr,
-    "ptes": lambda p: p.process,
+    "ptes": lambda p: p.key,
 }
 
 

@@ -39,8 +39,8 @@ MAX_CHOICES = 5  # of a tour's "predict" stop
 class CpuSpec:
     id: int
     actor: ActorKind
-    process: str | None = None  # exit / swapin: whose PTE; store: whose page
-    slot: int | None = None  # store: the slot reused
+    process: str | None = None  # exit / swapin: whose PTEs; store: whose page
+    slot: int | None = None  # store: the slot reused; swapin: the slot of the page it touches (default: the first)
 
 
 @frozen
@@ -264,6 +264,7 @@ def _references(self: Scenario) -> None:
     if len(offsets) != len(self.world.slots):
         raise ValueError("world.slots: two slots share an offset")
     owners = {s.owner for s in self.world.slots}
+    owned = {(s.offset, s.owner) for s in self.world.slots}
     if len(owners) > MAX_PROCESSES:
         raise ValueError(f"world.slots: {len(owners)} processes own slots; at most {MAX_PROCESSES} are allowed")
     names = {e.name for e in self.world.entries}
@@ -278,6 +279,11 @@ def _references(self: Scenario) -> None:
     for i, cpu in enumerate(self.cpus):
         if cpu.actor in ("exit", "swapin") and cpu.process not in owners:
             raise ValueError(f"cpus[{i}].process: {cpu.actor} needs a process that owns a slot; got {cpu.process!r}")
+        if cpu.actor == "exit" and cpu.slot is not None:
+            raise ValueError(f"cpus[{i}].slot: exit takes no slot (the process's exit frees every page it has)")
+        if cpu.actor == "swapin" and cpu.slot is not None and (cpu.slot, cpu.process) not in owned:
+            raise ValueError(f"cpus[{i}].slot: swapin touches a page of process {cpu.process}; "
+                             f"slot {cpu.slot} is not one of its slots")
         if cpu.actor == "store":
             if cpu.slot not in offsets:
                 raise ValueError(f"cpus[{i}].slot: store needs an existing slot offset; got {cpu.slot!r}")

@@ -506,6 +506,7 @@ def _world_view(world: World, probed: Probe) -> WorldView:
             }
         )
     ptes: list[PteView] = []
+    several = {p.process for p in world.ptes if p.page}
     for p in world.ptes:
         if p.offset is not None:
             value, ref = f"swp(0, {p.offset})", None
@@ -513,7 +514,8 @@ def _world_view(world: World, probed: Probe) -> WorldView:
             value, ref = f"present -> folio {p.folio:#x}", f"{p.folio:#x}"
         else:
             value, ref = "none", None
-        ptes.append({"name": f"process {p.process}", "key": f"pte:{p.process}", "value": value, "ref": ref})
+        name = f"process {p.process}" + (f", page {p.page}" if p.process in several else "")
+        ptes.append({"name": name, "key": f"pte:{p.label}", "value": value, "ref": ref})
     return {
         "swap": swap,
         "zswap_trees": _hex(world.zswap_trees),
