@@ -103,7 +103,11 @@ def s3e(c: Ctx) -> None:
             c.say("No folio and the slot's count is 0: continue with the next PTE.")
             c.goto("S3c")
             return
-        c.say("No folio although the slot is in use: try_to_unuse() returns -ENOMEM and swapoff fails.")
+        # The error path: reinsert_swap_info() puts the device back on the lists with SWP_WRITEOK,
+        # then reenable_swap_slots_cache_unlock() finds usable swap again.
+        c.set_swap(writeok=True, slot_cache_enabled=True)
+        c.say("No folio although the slot is in use: try_to_unuse() returns -ENOMEM and swapoff fails; "
+              "reinsert_swap_info() makes the device writable again and the slot caches are re-enabled.")
         c.finish("swapoff failed: -ENOMEM")
         return
     c.say(f"swapoff has folio {c.get('folio'):#x} for slot {c.get('uo_off')}.")
@@ -242,10 +246,21 @@ def s3m(c: Ctx) -> None:
     c.goto("S4")
 
 
+def has_usable_swap(c: Ctx) -> bool:
+    """has_usable_swap(): is swap_active_head non-empty? The model's one device left that list
+    with SWP_WRITEOK at S1 (del_from_avail_list + plist_del), so only while it is writable."""
+    return c.swap.writeok
+
+
 @step_def("S4")
 def s4(c: Ctx) -> None:
-    c.set_swap(slot_cache_enabled=True)
-    c.say("reenable_swap_slots_cache_unlock().")
+    usable = has_usable_swap(c)
+    c.set_swap(slot_cache_enabled=usable)
+    if usable:
+        c.say("reenable_swap_slots_cache_unlock(): swap_slot_cache_enabled = has_usable_swap(), true.")
+    else:
+        c.say("reenable_swap_slots_cache_unlock(): swap_slot_cache_enabled = has_usable_swap(), which is false: "
+              "this was the only swap device, so the per-cpu slot caches stay disabled.")
     c.goto("S5")
 
 
