@@ -11,7 +11,9 @@ ZSWAP_TREE_SIZE = 16  # struct zswap_tree: rb_root (8) + spinlock_t (4) + paddin
 
 
 def actor_for(kind: str, code: str) -> str:
-    return f"writeback-{code}" if kind == "writeback" else kind
+    if kind in ("writeback", "shrinker"):  # shrink_worker(), or the memcg shrinker from kswapd0
+        return f"{kind}-{code}"
+    return kind
 
 
 def _ptes(slots: list[SlotSpec]) -> list[Pte]:

@@ -10,7 +10,9 @@ from typing import Literal
 
 from app.model.kernel.records import field, frozen, replace
 
-ActorKind = Literal["writeback", "swapoff", "exit", "swapin", "store", "io"]  # io: the write I/O completion
+# writeback: shrink_worker() on the zswap-shrink workqueue; shrinker: the memcg shrinker
+# zswap_shrinker_scan() from kswapd0's reclaim (the same callback); io: the write I/O completion.
+ActorKind = Literal["writeback", "shrinker", "swapoff", "exit", "swapin", "store", "io"]
 
 CODES: dict[str, tuple[str, str]] = {
     "old": ("old code (before the fix)", "mm/zswap.c at 81cb3790e0dd, the base the patch applies to."),
@@ -289,8 +291,18 @@ def _references(self: Scenario) -> None:
                 raise ValueError(f"cpus[{i}].slot: store needs an existing slot offset; got {cpu.slot!r}")
             if not cpu.process or cpu.process in owners:
                 raise ValueError(f"cpus[{i}].process: store needs a new process name; got {cpu.process!r}")
-        if cpu.actor in ("writeback", "swapoff") and (cpu.process or cpu.slot is not None):
+        if cpu.actor in ("writeback", "shrinker", "swapoff") and (cpu.process or cpu.slot is not None):
             raise ValueError(f"cpus[{i}]: {cpu.actor} takes no process or slot")
+    kinds = [c.actor for c in self.cpus]
+    if kinds.count("writeback") > 1:
+        i = [n for n, k in enumerate(kinds) if k == "writeback"][1]
+        raise ValueError(f'cpus[{i}].actor: a second "writeback": the zswap pool has one shrink_work and a work item '
+                         'never runs on two workers at once, so two shrink_worker() runs cannot overlap; '
+                         'use "shrinker" (zswap_shrinker_scan() from kswapd0) for a second writeback path')
+    reclaim = [n for n, k in enumerate(kinds) if k in ("shrinker", "store")]
+    if len(reclaim) > 1:
+        raise ValueError(f'cpus[{reclaim[1]}].actor: "shrinker" and "store" run in kswapd0, one task, which cannot '
+                         "be on two CPUs at once; at most one of them per scenario")
     n = len(self.cpus)
     for i, tour in enumerate(self.tours):
         if tour.code not in all_codes():
