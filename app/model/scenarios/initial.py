@@ -51,7 +51,8 @@ def initial_world(scenario: Scenario, code: str) -> World:
         addr = entry_base + i * stride
         addr_of[e.name] = addr
         heap.append(HeapObject(addr, "entry", "struct zswap_entry", "zswap_entry", 80, False, e.name, store))
-        entries.append(Entry(addr, e.slot, 1, 2048, True, e.name in lru_names, data_tag(owner_of[e.slot], 1)))
+        length = 0 if e.same_filled else 2048  # same-filled: no compressed copy, just entry->value
+        entries.append(Entry(addr, e.slot, 1, length, True, e.name in lru_names, data_tag(owner_of[e.slot], 1)))
     tree = Tree(trees_addr, trees_addr, 0, None, tuple(sorted((e.offset, e.addr) for e in entries)))
     slots = tuple(Slot(s.offset, 1, False, s.owner, 1, "") for s in sorted(spec.slots, key=lambda s: s.offset))
     swap = SwapDevice(SWAP_TYPE, True, True, len(slots), True, slots, ())

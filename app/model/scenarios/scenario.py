@@ -55,6 +55,10 @@ class SlotSpec:
 class EntrySpec:
     name: str
     slot: int
+    # A same-filled page (zswap_is_page_same_filled): entry->length is 0 and entry->value holds the
+    # repeated word; zswap_store never puts such an entry on the LRU, and zswap_load fills the page
+    # from the value and does not relink it.
+    same_filled: bool = False
 
 
 @frozen
@@ -196,7 +200,7 @@ SCHEMA: dict[type, dict[str, tuple[object, bool, dict[str, object]]]] = {
         "slot": (int, False, _OFFSET),
     },
     SlotSpec: {"offset": (int, True, _OFFSET), "owner": (str, True, _TEXT20)},
-    EntrySpec: {"name": (str, True, _TEXT20), "slot": (int, True, _OFFSET)},
+    EntrySpec: {"name": (str, True, _TEXT20), "slot": (int, True, _OFFSET), "same_filled": (bool, False, {})},
     WorldSpec: {
         "slots": (list[SlotSpec], True, {"min_length": 1, "max_length": MAX_SLOTS}),
         "entries": (list[EntrySpec], True, {"max_length": MAX_ENTRIES}),
@@ -275,9 +279,13 @@ def _references(self: Scenario) -> None:
     for i, entry in enumerate(self.world.entries):
         if entry.slot not in offsets:
             raise ValueError(f"world.entries[{i}].slot: no slot with offset {entry.slot}")
+    same_filled = {e.name for e in self.world.entries if e.same_filled}
     for i, name in enumerate(self.world.lru):
         if name not in names:
             raise ValueError(f"world.lru[{i}]: no entry named {name!r}")
+        if name in same_filled:
+            raise ValueError(f"world.lru[{i}]: entry {name!r} is same-filled (length 0), and zswap_store() never "
+                             "puts a same-filled entry on the LRU")
     for i, cpu in enumerate(self.cpus):
         if cpu.actor in ("exit", "swapin") and cpu.process not in owners:
             raise ValueError(f"cpus[{i}].process: {cpu.actor} needs a process that owns a slot; got {cpu.process!r}")
