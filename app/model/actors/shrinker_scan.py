@@ -48,7 +48,8 @@ for _wb in [a for a in ACTORS.values() if a.id.startswith("writeback-")]:
     actor_def(
         ActorDef(
             twin_id(_wb.id),
-            _wb.title.replace("LRU writeback: shrink_memcg_cb", "memcg shrinker: zswap_shrinker_scan -> shrink_memcg_cb"),
+            # "memcg shrinker: zswap_shrinker_scan (old code)", "memcg shrinker: fixed code without ..."
+            _wb.title.replace("LRU writeback", "memcg shrinker").replace("shrink_memcg_cb", "zswap_shrinker_scan"),
             _wb.entry, SCAN_TASK, SCAN_PID, callback=_wb.callback, overrides=_wb.overrides, same_as=_wb.id,
             callers=SCAN_CALLERS,
         )
