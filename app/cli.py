@@ -9,7 +9,8 @@
     python -m app check --all [--json]
 
 Bad input exits with status 2 and one line on stderr that names what is wrong.
-`check` exits 1 when some interleaving reaches a violation, 0 when none does, and
+`check` exits 1 when some interleaving reaches a violation (a livelock, where no run can end,
+counts as one), 0 when none does, and
 3 when a search stopped at its state budget without finding one (no verdict).
 """
 from __future__ import annotations

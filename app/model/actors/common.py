@@ -185,18 +185,25 @@ def lock_folio(then: str, say: str) -> Callable[[Ctx], None]:
     return run
 
 
-def map_swapped_page(c: Ctx, process: str, offset: int, folio: int) -> int | None:
-    """Map ``folio`` where ``process``'s PTE still holds swp_entry(0, offset), then swap_free().
+def map_swapped_page(c: Ctx, key: tuple[str, int], offset: int, folio: int) -> int | None:
+    """Map ``folio`` where the PTE ``key`` ((process, page)) still holds swp_entry(0, offset),
+    then swap_free().
 
     Under the PTE lock, pte_same() first: a PTE someone else already resolved is left alone
     (returns None). Otherwise returns the slot's count after swap_free(). Used by the fault
     (do_swap_page) and by swapoff (unuse_pte).
     """
-    if c.ptes[process].offset != offset:
+    pte = c.ptes[key]
+    if pte.offset != offset:
         return None
-    c.ptes[process] = Pte(process, None, folio)
-    c.mark(f"pte:{process}")
+    c.ptes[key] = Pte(pte.process, None, folio, pte.page)
+    c.mark(f"pte:{pte.label}")
     c.set_folio(folio, refs=c.folios[folio].refs + 1)  # the mapping's reference
     count = c.slot(offset).count - 1
     c.set_slot(offset, count=count)
     return count
+
+
+def pages_of(c: Ctx, process: str) -> list[Pte]:
+    """Every PTE of ``process``, page by page."""
+    return sorted((p for p in c.ptes.values() if p.process == process), key=lambda p: p.page)

@@ -133,7 +133,8 @@ _INLINE = {
     "unuse_pmd_range", "unuse_pte_range", "__try_to_reclaim_swap", "zap_pte_range", "zap_pmd_range",
     "zap_pud_range", "zap_p4d_range", "unmap_single_vma", "exit_mm", "handle_pte_fault", "__handle_mm_fault",
     "do_user_addr_fault", "pageout", "shrink_folio_list", "shrink_inactive_list", "shrink_lruvec",
-    "shrink_node_memcgs", "balance_pgdat", "__remove_mapping",
+    "shrink_node_memcgs", "balance_pgdat", "__remove_mapping", "list_lru_shrink_walk", "shrink_slab_memcg",
+    "kswapd_shrink_node",
     "__do_sys_swapoff", "__se_sys_swapoff", "__do_sys_swapon", "__se_sys_swapon", "__do_sys_exit_group",
     "__se_sys_exit_group",
     "queued_spin_lock", "do_raw_spin_lock", "__raw_spin_lock", "queued_spin_unlock", "do_raw_spin_unlock",
@@ -165,6 +166,8 @@ _FILES = {
     "pageout": "mm/vmscan.c", "shrink_folio_list": "mm/vmscan.c", "shrink_inactive_list": "mm/vmscan.c",
     "shrink_lruvec": "mm/vmscan.c", "shrink_node_memcgs": "mm/vmscan.c", "shrink_node": "mm/vmscan.c",
     "balance_pgdat": "mm/vmscan.c", "kswapd": "mm/vmscan.c", "__remove_mapping": "mm/vmscan.c",
+    "kswapd_shrink_node": "mm/vmscan.c", "do_shrink_slab": "mm/shrinker.c", "shrink_slab_memcg": "mm/shrinker.c",
+    "shrink_slab": "mm/shrinker.c", "list_lru_shrink_walk": "include/linux/list_lru.h",
     "add_to_swap": "mm/swap_state.c",
     "kasan_save_stack": "mm/kasan/common.c", "kasan_save_track": "mm/kasan/common.c",
     "__kasan_kmalloc": "mm/kasan/common.c", "__kasan_slab_alloc": "mm/kasan/common.c",
@@ -236,13 +239,15 @@ def _frame(name: str, line: int | None = None) -> str:
     return f" {name}{_offset(name, line)} {where}".rstrip()
 
 
-def _callers(name: str, stop: str | None = None) -> list[str]:
+def _callers(name: str, stop: str | None = None, own: dict[str, str] | None = None) -> list[str]:
     """The callers of ``name`` up to (not including) ``stop``; all of them when ``stop`` is None.
-    [] when ``stop`` is given but not on the chain (the model's own stack knows better)."""
+    [] when ``stop`` is given but not on the chain (the model's own stack knows better). ``own``:
+    the task's own callers where they differ from _CALLERS (ActorDef.callers)."""
+    chain = {**_CALLERS, **own} if own else _CALLERS
     out: list[str] = []
     seen = {name}
-    while name in _CALLERS:
-        name = _CALLERS[name]
+    while name in chain:
+        name = chain[name]
         if name == stop:
             return out
         if name in seen:
@@ -260,10 +265,22 @@ def _fn(step_id: str) -> str:
 def call_trace(world: World, cpu_id: int, extra: tuple[str, ...] = ()) -> list[tuple[str, int | None]]:
     """The crashing CPU's stack, innermost first, as (function, line or None)."""
     cpu = world.cpu(cpu_id)
-    return _trace(((cpu.pc,) if cpu.pc else ()) + tuple(reversed(cpu.stack)), extra)
+    own = dict(ACTORS[cpu.actor].callers)
+    return _trace(((cpu.pc,) if cpu.pc else ()) + tuple(reversed(cpu.stack)), extra, own=own)
 
 
-def _trace(where: tuple[str, ...], extra: tuple[str, ...] = (), line: bool = True) -> list[tuple[str, int | None]]:
+def _own_callers(task: str) -> dict[str, str]:
+    """The callers of the actors that run as ``task`` (an Origin names its task, not its actor):
+    kswapd0's memcg shrinker calls list_lru_walk_one() from zswap_shrinker_scan()."""
+    own: dict[str, str] = {}
+    for actor in ACTORS.values():
+        if actor.task == task:
+            own.update(actor.callers)
+    return own
+
+
+def _trace(where: tuple[str, ...], extra: tuple[str, ...] = (), line: bool = True,
+           own: dict[str, str] | None = None) -> list[tuple[str, int | None]]:
     """Frames for a line (``where[0]``) and its return stack (``where[1:]``), callers filled in."""
     model: list[tuple[str, int | None]] = []
     for i, step_id in enumerate(where):
@@ -275,9 +292,9 @@ def _trace(where: tuple[str, ...], extra: tuple[str, ...] = (), line: bool = Tru
     for i, (name, line) in enumerate(model):
         frames.append((name, line))
         if i + 1 < len(model):
-            frames += [(f, None) for f in _callers(name, model[i + 1][0])]
+            frames += [(f, None) for f in _callers(name, model[i + 1][0], own)]
         else:
-            frames += [(f, None) for f in _callers(name)]
+            frames += [(f, None) for f in _callers(name, own=own)]
     return frames
 
 
@@ -300,7 +317,7 @@ def _origin_stack(origin: Origin, top: dict[str, list[str]], free: bool) -> list
     frames = list(top.get(origin.function, []))
     chain = list(_FREE_CALLERS.get(origin.function, [origin.function])) if free else [origin.function]
     if origin.where:  # the allocating / freeing CPU's own stack at that step
-        model = [name for name, _ in _trace(origin.where, line=False)]
+        model = [name for name, _ in _trace(origin.where, line=False, own=_own_callers(origin.task))]
         chain += model[1:] if model and model[0] == chain[-1] else model
     else:
         chain += _callers(chain[-1])
