@@ -53,7 +53,7 @@ CLAIMS: list[tuple[str, re.Pattern[str], Callable[[View, re.Match[str]], bool]]]
                                         rf"|\binvalidates {NAME}\b|\b{NAME} is invalidated\b"),
      lambda v, m: not _in_tree(v, next(g for g in m.groups() if g))),
     ("an entry freed", re.compile(rf"\b{NAME} is freed\b|\bfrees {NAME}\b|\b{NAME}\b[^.;:]*?\band freed\b|"
-                                  rf"erases {NAME} from the tree and frees it"),
+                                  rf"\b{NAME}\b[^.;:]*?\bfrees it\b"),
      lambda v, m: _freed(v, next(g for g in m.groups() if g))),
     ("an entry still allocated", re.compile(rf"\bkeeps? {NAME}(?: itself)? (?:alive|allocated)|\b{NAME} is still allocated"),
      lambda v, m: not _freed(v, next(g for g in m.groups() if g))),
