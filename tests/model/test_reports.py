@@ -352,3 +352,13 @@ def test_text_replay_numbers_steps_like_the_ui(capsys: pytest.CaptureFixture[str
     s8 = next(e["index"] for e in view["events"] if e["step"] == "S8")
     assert re.search(rf"^\s+{s8 + 1} CPU2 S8 ", out, re.MULTILINE)
     assert f"Freed by CPU2 (swapoff) at step {s8 + 1} of the schedule." in out
+
+
+def test_alloc_and_free_tasks_take_their_pid_from_the_actor_that_ran_them() -> None:
+    """'Freed by task N' names the PID of the actor whose task freed it, bound kworkers included."""
+    from app.model.kernel.state import Origin
+    from app.model.views.reports import _pid
+
+    for actor in ACTORS.values():
+        if actor.pid:
+            assert _pid(Origin(2, 5, "zswap_free_entry", actor.task_on(2))) == actor.pid, actor.id

@@ -371,13 +371,13 @@ def call_chain(world: World, cpu_id: int) -> list[str]:
 _PIDS = {"swapon": 1100, "kswapd0": 77}
 
 
-def _pid(task: str) -> int:
-    """The PID of a task named in an Origin, from the actor that runs under that name."""
+def _pid(origin: Origin) -> int:
+    """The PID of the task that allocated or freed an object, from the actor that runs under that
+    task name on that CPU (a bound kworker carries its CPU in its name)."""
     for actor in ACTORS.values():
-        if actor.task == task or (actor.task.startswith("kworker/") and task.startswith("kworker/")
-                                  and actor.task.split("/")[1][:1] == task.split("/")[1][:1]):
+        if actor.task == origin.task or (origin.cpu is not None and actor.task_on(origin.cpu) == origin.task):
             return actor.pid
-    return _PIDS.get(task, 0)
+    return _PIDS.get(origin.task, 0)
 
 
 def _origin_stack(origin: Origin, top: dict[str, list[str]], free: bool) -> list[str]:
@@ -487,7 +487,7 @@ def kasan_report(world: World, violation: Violation) -> str:
         for title, origin, top, free in (("Allocated", obj.alloc, _ALLOC_TOP, False), ("Freed", obj.free, _FREE_TOP, True)):
             if origin is None:
                 continue
-            lines.append(f"{title} by task {_pid(origin.task)}:")
+            lines.append(f"{title} by task {_pid(origin)}:")
             lines += _origin_stack(origin, top, free)
             lines.append("")
             if origin.cpu is None:
