@@ -97,3 +97,13 @@ def test_the_exclusive_loads_tour_title_says_what_happens() -> None:
     assert last_shrinker < freed_at
     assert "under the shrinker's reference" not in tour.title
     assert "drops its reference" in tour.title
+
+
+def test_a_second_memory_error_is_not_narrated_as_a_kasan_report() -> None:
+    """KASAN reports once per boot: after CPU2's null-ptr-deref, CPU1's use-after-free prints nothing."""
+    _, events = _events("two-shrinkers-vs-swapoff", "old-relinked-null-deref")
+    null, uaf = events[-6], events[-1]
+    assert null["step"] == "O6" and "KASAN reports a null-ptr-deref first" in null["narration"]
+    assert uaf["step"] == "O18"
+    assert "KASAN reports a use-after-free" not in uaf["narration"]
+    assert "KASAN already reported the null-deref of this run" in uaf["narration"]

@@ -57,6 +57,12 @@ CLAIMS: list[tuple[str, re.Pattern[str], Callable[[View, re.Match[str]], bool]]]
      lambda v, m: _freed(v, next(g for g in m.groups() if g))),
     ("an entry still allocated", re.compile(rf"\bkeeps? {NAME}(?: itself)? (?:alive|allocated)|\b{NAME} is still allocated"),
      lambda v, m: not _freed(v, next(g for g in m.groups() if g))),
+    ("a KASAN report", re.compile(r"\bKASAN reports an? ([\w-]+)"),
+     lambda v, m: any(x["kind"].replace("null-deref", "null-ptr-deref") == m[1] and x["report"].startswith("=")
+                      and x["step"] == len(v["schedule"]) - 1 for x in v["violations"])),
+    ("no KASAN report", re.compile(r"\bKASAN prints nothing\b"),
+     lambda v, m: any(not x["report"].startswith("=") and x["step"] == len(v["schedule"]) - 1
+                      for x in v["violations"])),
     ("the trees array freed", re.compile(r"\bfrees the trees array\b|\btrees array is freed\b|\bthen the trees array\b"),
      lambda v, m: _freed(v, "trees")),
 ]
