@@ -160,8 +160,10 @@ def _replay(args: argparse.Namespace) -> int:
 
         sys.stdout.write(commit_diagram(view))
     elif args.format == "kasan":
-        reports = [v["report"] for v in view["violations"] if v["kind"] in ("use-after-free", "double-free")]
-        print("\n\n".join(reports) if reports else "no KASAN report: no memory error in this run")
+        from app.model.trace import kasan_text  # the same text as /s/ID/kasan.txt
+
+        text = kasan_text(view)
+        sys.stdout.write(text if text else "no KASAN report: no memory error in this run\n")
     else:
         _print_text(view)
     return 0

@@ -30,6 +30,37 @@ def data_tag(owner: str, gen: int) -> str:
     return f"page {owner}#{gen}"
 
 
+SWAPOFF_ACTOR = "swapoff"  # the actor id of sys_swapoff (swapoff.py)
+
+
+def swapoff_holders(c: Ctx) -> list[str]:
+    """For narration: what this CPU holds now that keeps swapoff from freeing the trees array
+    (spec 2.3): a locked swap-cache folio (its SWAP_HAS_CACHE keeps try_to_unuse() from
+    returning), a get_swap_device() pin (swapoff waits for it after percpu_ref_kill()), the LRU
+    lock (a zswap entry cannot be freed without it, so its invalidation, and try_to_unuse(),
+    cannot finish). Empty for swapoff itself. Reads with peek: not an access."""
+    if c.actor.id == SWAPOFF_ACTOR:
+        return []
+    held = []
+    if any(f.locked_by == c.cpu_id and f.in_swapcache for f in c.peek("folios").values()):
+        held.append(f"{c.me}'s locked swap-cache folio")
+    if c.cpu_id in c.peek("swap").refs:
+        held.append(f"{c.me}'s get_swap_device() pin")
+    if c.peek("lru").lock == c.cpu_id:
+        held.append(f"the LRU lock {c.me} holds (no zswap entry can be freed without it)")
+    return held
+
+
+def why_the_tree_is_safe(c: Ctx) -> str:
+    """For narration: why this CPU may touch the tree now ("safe: ..."), from what it holds."""
+    if c.actor.id == SWAPOFF_ACTOR:
+        return f"safe: {c.me} is swapoff itself, inside try_to_unuse(); it frees the trees only after that returns"
+    held = swapoff_holders(c)
+    if not held:
+        return f"nothing {c.me} holds keeps swapoff from freeing the trees"
+    return f"safe: {' and '.join(held)} {'hold' if len(held) > 1 else 'holds'} swapoff off"
+
+
 def entry_name(c: Ctx, addr: int) -> str:
     """For narration only: does not count as an access to shared state."""
     obj = c.peek("heap").get(addr)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from app.model.kernel.engine import ActorDef, Blocked, Ctx, actor_def, step_def
 from app.model.kernel.state import Pte
-from app.model.actors.common import drop_swap_cache, folio_put, lock_folio, map_swapped_page
+from app.model.actors.common import SWAPOFF_ACTOR, drop_swap_cache, folio_put, lock_folio, map_swapped_page
 from app.model.actors.readahead import read_if_new, swapin_readahead
 
-actor_def(ActorDef("swapoff", "swapoff(2): sys_swapoff", "S1", "swapoff", 1234))
+actor_def(ActorDef(SWAPOFF_ACTOR, "swapoff(2): sys_swapoff", "S1", "swapoff", 1234))
 
 
 def _next_pte(c: Ctx) -> Pte | None:

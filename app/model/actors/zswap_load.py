@@ -16,6 +16,7 @@ from app.model.actors.common import (
     need_tree,
     rb_search,
     touch_entry,
+    why_the_tree_is_safe,
 )
 
 
@@ -37,7 +38,7 @@ def l5_lock(c: Ctx) -> None:
     tree = need_tree(c)
     c.set("load_tree", tree)
     c.tree_lock(tree)
-    c.say(f"zswap_load() takes tree->lock (safe: {c.me}'s locked swap-cache folio keeps swapoff out).")
+    c.say(f"zswap_load() takes tree->lock ({why_the_tree_is_safe(c)}).")
     c.goto("L6")
 
 

@@ -202,8 +202,11 @@ class Ctx(MemoryOps, LockOps, RecordOps):
         return self.w0.cpus
 
     def peek(self, name: str) -> Any:
-        """Read a keyed part for narration only: not an access, so the step may stay local."""
+        """Read a keyed part (or the swap device, the LRU) for narration only: not an access, so
+        the step may stay local. What the step itself has written so far is seen."""
         part = self.__dict__.get(name)
+        if name in _VALUES:
+            return part if part is not None else getattr(self.w0, name)
         return part.base if part is not None else self.w0.index(name)
 
     # -- identity -------------------------------------------------------------

@@ -180,6 +180,11 @@ class Cpu:
         return default
 
 
+# The violations the kernel prints a report for: KASAN's (a use-after-free, a double free, the
+# null-ptr-deref of an instrumented access) and the oops that follows a NULL dereference.
+MEMORY_ERRORS = ("use-after-free", "null-deref", "double-free")
+
+
 @record
 class Violation:
     kind: str  # use-after-free, double-free, leak, stale-writeback, sleep-in-atomic, deadlock, ...

@@ -351,8 +351,8 @@ def code_info(code: str) -> tuple[str, str]:
 
 def cpu_label(cpu_id: int, actor: str) -> str:
     """How the product names a schedulable actor: "CPU1", "CPU2", ...; the write I/O completion
-    runs in interrupt context on whichever CPU the interrupt hits, so it is named "I/O", not
-    CPUn (its digit still steps it)."""
+    of the model's device (no SWP_SYNCHRONOUS_IO) runs apart from the writer, usually in interrupt
+    context on whichever CPU takes it, so it is named "I/O", not CPUn (its digit still steps it)."""
     return "I/O" if actor == "io" else f"CPU{cpu_id}"
 
 
