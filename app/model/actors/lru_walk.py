@@ -122,5 +122,6 @@ def k5_unlock(c: Ctx) -> None:
         result = f"{ret} (entry was invalidated: skipped)"
     else:
         result = f"{ret} ({wb})"
-    c.say(f"{c.me} drops the LRU lock; shrink_memcg() is done: {result}.")
+    caller = "zswap_shrinker_scan()" if c.actor.callers else "shrink_memcg()"  # the memcg shrinker's own callers
+    c.say(f"{c.me} drops the LRU lock; {caller} is done: {result}.")
     c.finish(result)
