@@ -39,6 +39,8 @@ class CodeLink:
     valid_steps: int
     position: int | None = None
     reason: str | None = None
+    kernel: bool = True  # kernel code (the series), not a "break the fix" variant
+    series: int = 0  # its place in the series: before 1/3, old, new
 
 
 @dataclass
@@ -186,7 +188,7 @@ def code_links(scenario: dict[str, Any], code: str, t: str, tour: str | None) ->
     for c in scenario["code_info"]:
         link = CodeLink(id=c["id"], title=c["title"], description=c.get("description", ""),
                         current=c["id"] == code, url=urls.scenario(scenario["id"], c["id"], t, tour),
-                        valid=True, valid_steps=len(t))
+                        valid=True, valid_steps=len(t), kernel=c["kernel"], series=c["series"] or 0)
         if not link.current and t:
             e = modelapi.validate(scenario["id"], c["id"], t)
             if e is not None:
