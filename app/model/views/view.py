@@ -70,6 +70,7 @@ _SHOWN_LOCALS: tuple[tuple[str, str, str], ...] = (
     ("load_entry", "entry (zswap_load)", "ptr"),
     ("wb", "writeback_result", "text"),
     ("ret", "ret", "text"),
+    ("n", "n", "ptr"),  # the LRU walker's cursor (list_for_each_safe): &entry->lru of the next entry
 )
 # Model local -> kernel name, for the locals that hold pointers (Event.pointers).
 _POINTER_LOCALS = {model: shown for model, shown, kind in _SHOWN_LOCALS if kind == "ptr"}

@@ -320,8 +320,9 @@ def one_in(count: int, total: int | None) -> str:
 
 
 def is_kernel_label(label: str) -> bool:
-    """b:/f: labels are lines of the real mm/zswap.c; anything else is a variant's invented line."""
-    return label.startswith(("b:", "f:"))
+    """b:/f:/p: labels are lines of the real mm/zswap.c (p: before patch 1/3); anything else is a
+    variant's invented line."""
+    return label.startswith(("b:", "f:", "p:"))
 
 
 @dataclass
@@ -363,7 +364,7 @@ def code_verdict(scenario: dict[str, Any], code: dict[str, Any], result: dict[st
                  t: str = "") -> CodeVerdict:
     sid = scenario["id"]
     v = CodeVerdict(scenario=sid, code=code["id"], title=code["title"], description=code.get("description", ""),
-                    is_variant=code["id"] not in modelapi.MAIN_CODES, result=result,
+                    is_variant=not code.get("kernel", code["id"] in modelapi.MAIN_CODES), result=result,
                     run_url=urls.verdict(sid, code["id"], t), heavy=modelapi.is_heavy(sid), t=t)
     if result is None:
         return v
@@ -397,7 +398,7 @@ def here_verdict(scenario: dict[str, Any], code: str, t: str) -> CodeVerdict | N
 
 @dataclass
 class VerdictPane:
-    main: list[CodeVerdict]       # old and new, side by side
+    main: list[CodeVerdict]       # the series: before 1/3 (on request), old and new side by side
     variants: list[CodeVerdict]   # "break the fix", on request
 
 
@@ -407,9 +408,11 @@ def verdict_pane(scenario: dict[str, Any]) -> VerdictPane:
     sid = scenario["id"]
     light = not modelapi.is_heavy(sid)
     main, variants = [], []
-    for c in scenario["code_info"]:
+    for c in sorted(scenario["code_info"], key=lambda c: c["series"] if c["kernel"] else 9):
         if c["id"] in modelapi.MAIN_CODES:
             main.append(code_verdict(scenario, c, modelapi.verdict(sid, c["id"]) if light else None))
+        elif c["kernel"]:  # the code before patch 1/3: a kernel code, its verdict on request
+            main.append(code_verdict(scenario, c, None))
         else:
             variants.append(code_verdict(scenario, c, None))
     return VerdictPane(main=main, variants=variants)
