@@ -50,8 +50,7 @@ def k2_next(c: Ctx) -> None:
     if c.get("continue"):
         # The loop's increment (after LRU_SKIP): item = n; n = item->next.
         c.set("continue", None)
-        node = c.get("n")
-        c.set("n", None)
+        node = c.get("n")  # kept until the read below succeeds: at a crash the stage shows it dangling
         if node is None:
             c.say(f"{c.me} moves its cursor on: item = n, the list head, so the walk is over.")
             c.goto("K5")
@@ -71,6 +70,7 @@ def k2_next(c: Ctx) -> None:
         nxt = _next_node(c, item)
         verb = "takes the LRU head"
     if c.get("nr_to_walk") == 0:
+        c.set("n", None)  # the loop is left: the cursor is dead
         c.say(f"{c.me} {verb}, {entry_name(c, item)}, but nr_to_walk is 0: it has made its one attempt and stops walking.")
         c.goto("K5")
         return
