@@ -86,7 +86,11 @@ def run(scenario_id: str, code: str, schedule: str):  # type: ignore[no-untyped-
     try:
         return cached_replay(s, code, schedule)
     except _ScheduleError as err:
-        raise ScheduleError(err.position, err.reason, err.valid_prefix) from None
+        position, reason, prefix = err.position, err.reason, err.valid_prefix
+    # Raised outside the handler: inside it, this frame would still hold the caught error, whose
+    # traceback holds this frame, a reference cycle that only the cyclic collector frees once a
+    # cached error (validate) is evicted.
+    raise ScheduleError(position, reason, prefix)
 
 
 def validate(scenario_id: str, code: str, schedule: str) -> ScheduleError | None:
@@ -106,7 +110,7 @@ def validate(scenario_id: str, code: str, schedule: str) -> ScheduleError | None
     try:
         run(scenario_id, code, schedule)
     except ScheduleError as err:
-        _validated.put(key, err)
+        _validated.put(key, err.with_traceback(None))  # the cache keeps no frames alive
         return err
     _validated.put(key, None)
     return None
