@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import Any
 
 from app.model.kernel.lines import line_of
+from app.model.views.viewtypes import CodeLine
 
 WIDTH = 72
 _DECLARATION = re.compile(r"^(?:const\s+)?(?:struct\s+\w+|unsigned\s+\w+|\w+)(?:\s*\*\s*|\s+)(?=\w+\s*=[^=])")
@@ -39,16 +40,17 @@ def is_lock_line(text: str) -> bool:
     return LOCK_CALL.search(text) is not None
 
 
-def _cut(text: str, room: int, lead: int) -> int:
+def _cut(text: str, room: int, lead: int, nice: bool = True) -> int:
     """Where to break ``text`` so that its first line fits ``room`` columns, the way kernel code
-    wraps: after a call's `(` or a `,` (the longest such line), else after `x =`, else at a
-    space; never inside an identifier (0: no break fits)."""
+    wraps: after a call's `(` or a `,` (the longest such line), else after `x =`; unless ``nice``,
+    also at any space or `(`. Never inside an identifier (0: no break fits)."""
     third = max(lead, room // 3)
-    tiers: tuple[tuple[tuple[tuple[str, int], ...], int], ...] = (  # ((mark, columns kept), ...), floor
+    tiers: list[tuple[tuple[tuple[str, int], ...], int]] = [  # ((mark, columns kept), ...), floor
         ((("(", 1), (", ", 1)), third),
         (((" = ", 2),), lead),
-        (((" ", 0), ("(", 1), (", ", 1)), lead),
-    )
+    ]
+    if not nice:
+        tiers.append((((" ", 0), ("(", 1), (", ", 1)), lead))
     for marks, floor in tiers:
         cuts = [m.start() + keep for mark, keep in marks for m in re.finditer(re.escape(mark), text)]
         cuts = [c for c in cuts if floor < c <= room and _WORD_NEXT.match(text, c)]
@@ -59,8 +61,8 @@ def _cut(text: str, room: int, lead: int) -> int:
 
 def wrap(text: str, width: int, continuation: int, hard: int | None = None) -> list[str]:
     """Lines of at most ``width`` columns; a continuation is indented (or stays a `//` comment).
-    A piece that cannot break within ``width`` may run on to ``hard`` columns (the room up to the
-    diagram's right edge), and is only then broken anywhere but inside an identifier."""
+    A piece that cannot break nicely within ``width`` may run on to ``hard`` columns (the room up
+    to the diagram's right edge); only then is it broken at any space, never inside an identifier."""
     hard = max(width, hard or width)
     more = "// " if text.startswith("//") else " " * continuation
     if len(more) * 2 >= width:  # a very narrow column: no room for indented continuations
@@ -69,10 +71,10 @@ def wrap(text: str, width: int, continuation: int, hard: int | None = None) -> l
     lead = 0
     while len(text) > width:
         cut = _cut(text, width, lead)
-        if not cut:  # no break within the column: run on into the empty room beside it
+        if not cut:  # no nice break within the column: run on into the empty room beside it
             if len(text) <= hard:
                 break
-            cut = _cut(text, hard, lead)
+            cut = _cut(text, hard, lead) or _cut(text, hard, lead, nice=False)
             if not cut:
                 break
         lines.append(text[:cut].rstrip())
@@ -80,13 +82,6 @@ def wrap(text: str, width: int, continuation: int, hard: int | None = None) -> l
         lead = len(more)
     lines.append(text)
     return lines
-
-
-class CodeLine(TypedDict):
-    text: str  # the kernel line, as code() prints it
-    inside: bool  # a line of a function the step's line calls (printed one level deeper)
-    locks_taken: list[str]
-    locks_released: list[str]
 
 
 def _synthesised(name: str, taken: bool) -> str:
@@ -104,9 +99,12 @@ def step_lines(event: Mapping[str, Any]) -> list[CodeLine]:
     text = code(event["text"])
     if not (taken or released) or is_lock_line(text):
         return [{"text": text, "inside": False, "locks_taken": taken, "locks_released": released}]
-    line = line_of(event["step"])
+    try:
+        line = line_of(event["step"])
+    except KeyError:  # not a model step (a hand-built event): the lock call is made up below
+        line = None
     main: CodeLine = {"text": text, "inside": False, "locks_taken": [], "locks_released": []}
-    if line.before or line.after or line.inside:
+    if line is not None and (line.before or line.after or line.inside):
         lock: CodeLine = {"text": code(line.before or line.after or line.inside), "inside": bool(line.inside),
                           "locks_taken": taken, "locks_released": released}
         return [lock, main] if line.before else [main, lock]

@@ -33,11 +33,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, TypedDict
+from typing import Any
 
 from app.model.kernel.engine import ACTORS
 from app.model.kernel.lines import line_of
 from app.model.views.codetext import WIDTH, called, code, is_lock_line, wrap
+from app.model.views.viewtypes import Story, StoryRow
 
 # The comment a commit message puts above the violating line.
 COMMENTS = {"use-after-free": "// UAF", "double-free": "// double free", "null-deref": "// NULL deref",
@@ -47,26 +48,9 @@ NAMES = {"use-after-free": "use-after-free", "double-free": "double free", "null
 MEMORY = ("use-after-free", "double-free", "null-deref")
 RACE_STATE = ("lru", "tree:", "entry:", "folio:")  # written parts a letting-go call is about
 UNIT = 2  # columns a nested line is indented by
-
-
-class StoryRow(TypedDict):
-    cpu: int
-    depth: int  # 0: the CPU's entry function, 1: inside it, ...
-    text: str
-    step: int | None  # the event index it tells (None: a function heading or a comment)
-    role: str  # "heading", "call", "unpin", "free", "access", "comment", "change", "hold"
-
-
-class Story(TypedDict):
-    kind: str
-    title: str  # one line: what went wrong where
-    legend: str  # one line: the pointer, where it was cached, the lock dropped ("" when none)
-    cpus: list[int]  # the CPUs the story shows, in column order
-    rows: list[StoryRow]
-    steps: list[int]  # event indices the story keeps, in order (the stage's story rows)
-    roles: dict[str, str]  # event index (as a string, for JSON) -> "cache", "unpin", "free", "access", ...
-    end: int | None  # the violating step's index (None: a livelock or leak without one)
-    text: str  # the diagram: title, columns, legend (<= 72 columns)
+# A story step's part, as the lane diagram's rows say it.
+ROLE_WORDS = {"cache": "◆ caches the pointer", "unpin": "◆ lets go", "free": "◆ the free",
+              "access": "◆ the violation", "change": "◆ changes it", "hold": "◆ holds the lock"}
 
 
 Event = Mapping[str, Any]

@@ -64,10 +64,14 @@ def svg_layout(view: dict[str, Any], code: str, t: str) -> dict[str, Any]:
     rows = []
     for i, row in enumerate(lanes["rows"]):
         x = NUM_W + index[row["cpu"]] * LANE_W + PAD
+        w = LANE_W - 2 * PAD
         label = " ".join(p for p in (row["function"], row["line_label"]) if p)
-        rows.append({**row, "who": view["cpus"][index[row["cpu"]]]["label"], "x": x, "y": HEAD_H + i * ROW_H, "w": LANE_W - 2 * PAD, "h": ROW_H - 6,
-                     "steps": _steps(row), "label": _fit(label, LANE_W / 2),
-                     "line": _fit(row["text"], LANE_W - 2 * PAD - 16),
+        if row["fold"]:  # a stretch folded around the story (lanes.py): one row across every lane
+            x, w = NUM_W + PAD, len(lanes["cpus"]) * LANE_W - 2 * PAD
+            label = f"steps {_steps(row)}, folded: {row['count']} steps"
+        rows.append({**row, "who": view["cpus"][index[row["cpu"]]]["label"], "x": x, "y": HEAD_H + i * ROW_H, "w": w, "h": ROW_H - 6,
+                     "steps": _steps(row), "label": _fit(label, w / 2),
+                     "line": _fit(row["text"], w - 16),
                      "href": urls.scenario(view["scenario"], code, t[: row["last"] + 1]),
                      "colour": CPU_COLOURS[(row["cpu"] - 1) % 4], "tint": CPU_TINTS[(row["cpu"] - 1) % 4]})
     body_h = max(len(rows), 1) * ROW_H
