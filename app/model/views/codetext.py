@@ -78,8 +78,11 @@ def wrap(text: str, width: int, continuation: int, hard: int | None = None) -> l
             if not cut:
                 break
         lines.append(text[:cut].rstrip())
-        text = more + text[cut:].lstrip()
-        lead = len(more)
+        rest = text[cut:].lstrip()
+        # A continuation is indented, unless its unbreakable piece then would not fit the room.
+        fits = len(more) + len(rest) <= hard or _cut(more + rest, hard, len(more), nice=False)
+        text = (more if fits else "") + rest
+        lead = len(more) if fits else 0
     lines.append(text)
     return lines
 

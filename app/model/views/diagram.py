@@ -188,7 +188,9 @@ def full_diagram(view: Mapping[str, Any]) -> str:
     label = {c["id"]: c["label"] for c in view["cpus"]}
     lines = ["".join(label[cpu].ljust(column) for cpu in cpus).rstrip()]
     for row in _rows(view, unit, deepest):
-        start = min(x[row.cpu] + row.indent, WIDTH - 24)  # room for the longest kernel identifier
+        # Deep enough that its longest unbreakable piece would not fit: it moves left to fit.
+        piece = max((len(p) for p in re.findall(r"[^\s(,]*[(,]?\)*", row.text)), default=0)
+        start = min(x[row.cpu] + row.indent, WIDTH - piece)
         # Each row has a line to itself: a piece that cannot break inside its column runs on
         # into the empty room beside it rather than break an identifier.
         for chunk in wrap(row.text, max(end[row.cpu] - start, 12), unit, WIDTH - start):
