@@ -138,7 +138,7 @@ def _rows(view: Mapping[str, Any], unit: int, deepest: int) -> list[_Row]:
     of its own) and their comments. Calls nest by ``unit`` columns, down to ``deepest`` levels
     (deeper ones line up with their caller)."""
     crashes = crash_steps(view["violations"])
-    frames = {c["id"]: _Frames(c["actor"]) for c in view["cpus"]}
+    frames = {c["id"]: _Frames(c.get("actor", "")) for c in view["cpus"]}
     rows: list[_Row] = []
 
     def at(level: int) -> int:
