@@ -49,7 +49,7 @@ MEMORY = ("use-after-free", "double-free", "null-deref")
 RACE_STATE = ("lru", "tree:", "entry:", "folio:")  # written parts a letting-go call is about
 UNIT = 2  # columns a nested line is indented by
 # A story step's part, as the lane diagram's rows say it.
-ROLE_WORDS = {"cache": "◆ caches the pointer", "unpin": "◆ lets go", "free": "◆ the free",
+ROLE_WORDS = {"cache": "◆ the pointer", "unpin": "◆ lets go", "free": "◆ the free",
               "access": "◆ the violation", "change": "◆ changes it", "hold": "◆ holds the lock"}
 
 
