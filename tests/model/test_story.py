@@ -199,3 +199,14 @@ def test_full_diagram_nests_calls_as_in_the_kernel():
     load = at("__zswap_load(entry, page)")
     assert lines[load[0] - 1].strip() == "spin_unlock(&tree->lock)"  # the lock line of its own
     assert "if (zswap_exclusive_loads_" not in "\n".join(lines).replace("if (zswap_exclusive_loads_enabled", "")
+
+
+def test_docs_show_the_generated_uaf_a_story_beside_the_commit_message():
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "story.md").read_text()
+    blocks = page.split("```")[1::2]
+    view = build_view(SEED, "old", tour(SEED, "uaf-a"))
+    assert blocks[0].strip("\n") == COMMIT_MESSAGE.expandtabs(8).strip("\n")
+    assert blocks[1].strip("\n") == commit_diagram(view).strip("\n")
+    assert blocks[2].strip("\n") == commit_diagram(build_view(SEED, "old", tour(SEED, "uaf-b"))).strip("\n")
