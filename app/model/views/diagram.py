@@ -1,17 +1,8 @@
 """A schedule as the two-column race diagram kernel commit messages draw (plain text, <= 72 columns).
 
-The patch that fixed this race explains it with
-
-    CPU1                    CPU2
-    shrink_memcg_cb         swap_off
-      list_lru_isolate        zswap_invalidate
-                              zswap_swapoff
-                                kfree(tree)
-      // UAF
-      spin_lock(&tree->lock)
-
 `commit_diagram` is what diagram.txt serves: for a run with a violation, its story (story.py: the
-few steps the violation depends on, in the commit message's shape); else the step-level diagram.
+few steps the violation depends on, in the shape of the fix's commit message, quoted there); else
+the step-level diagram.
 `full_diagram` draws every race step of any replayed schedule: one column per CPU, time running
 down, each kernel function a CPU enters as a heading `function()` nested under its caller as in the
 kernel (zswap_invalidate() under swap_range_free(), __list_lru_walk_one() under list_lru_walk_one()),

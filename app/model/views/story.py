@@ -189,7 +189,7 @@ class _Builder:
         self.open: dict[int, str] = {}  # CPU -> the function its last row ran in ("" = its heading's)
         self.headings: dict[int, str] = {}
 
-    def _enter(self, cpu: int, function: str) -> int:
+    def enter(self, cpu: int, function: str) -> int:
         """The depth of a row of ``cpu`` in ``function``, after its heading and sub-heading."""
         if cpu not in self.headings:
             self.headings[cpu] = _heading(self.view, cpu)
@@ -204,13 +204,24 @@ class _Builder:
 
     def add(self, index: int, role: str, text: str, comment: str = "") -> None:
         e = self.events[index]
-        depth = self._enter(e["cpu"], e["function"])
+        depth = self.enter(e["cpu"], e["function"])
         if comment:
             self.rows.append({"cpu": e["cpu"], "depth": depth, "text": comment, "step": None, "role": "comment"})
         self.rows.append({"cpu": e["cpu"], "depth": depth, "text": text, "step": index, "role": role})
 
+    def add_call(self, index: int, role: str) -> None:
+        """A step told by the function it runs in, one level under its CPU's heading, as the commit
+        message tells `zswap_invalidate` (or by the call on its line, in the heading's function)."""
+        e = self.events[index]
+        if e["function"] == self.headings.get(e["cpu"]) or self.open.get(e["cpu"]) == e["function"]:
+            self.add(index, role, called(e["text"]))
+            return
+        self.enter(e["cpu"], self.headings.get(e["cpu"]) or _heading(self.view, e["cpu"]))
+        self.rows.append({"cpu": e["cpu"], "depth": 1, "text": e["function"], "step": index, "role": role})
+        self.open[e["cpu"]] = e["function"]
+
     def add_line(self, cpu: int, function: str, role: str, text: str, comment: str) -> None:
-        depth = self._enter(cpu, function)
+        depth = self.enter(cpu, function)
         self.rows.append({"cpu": cpu, "depth": depth, "text": comment, "step": None, "role": "comment"})
         self.rows.append({"cpu": cpu, "depth": depth, "text": text, "step": None, "role": role})
 
@@ -234,19 +245,12 @@ def _memory_story(view: Mapping[str, Any], v: Mapping[str, Any], b: _Builder, ro
     if shown is not None:
         roles.setdefault(shown, "unpin")
         b.add(shown, "unpin", called(events[shown]["text"]))
-    else:
-        b._enter(cpu, _heading(view, cpu))
     for i in frees:
         roles[i] = "free"
-        e = events[i]
-        if i == primary:
-            b._enter(e["cpu"], e["function"])  # the freeing function, then its line under it
-            b.add(i, "free", _freeing_line(e))
+        if i == primary:  # the freeing function, then its freeing line under it
+            b.add(i, "free", _freeing_line(events[i]))
         else:
-            b.add(i, "free", called(e["text"]) if e["function"] == b.headings.get(e["cpu"]) else e["function"])
-            if b.rows[-2]["role"] == "call" and b.rows[-2]["text"] == b.rows[-1]["text"]:
-                b.rows[-1]["depth"] -= 1  # `zswap_invalidate` once, not as its own sub-heading too
-                del b.rows[-2]
+            b.add_call(i, "free")
     roles[access["index"]] = "access"
     b.add(access["index"], "access", code(access["text"]), COMMENTS[v["kind"]])
     name = v.get("object_name") or ""
