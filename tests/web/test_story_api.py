@@ -37,3 +37,13 @@ def test_diagram_txt_is_the_story_and_detail_full_the_steps(client):
     assert len(full.text.splitlines()) > 40 and "swap_range_free()" in full.text
     bad = client.get(f"/s/{SEED}/diagram.txt", params={"code": "old", "t": UAF_A, "detail": "everything"})
     assert bad.status_code == 400 and "detail" in bad.text  # a clear 4xx that names the parameter
+
+
+def test_a_rows_story_mark_is_its_own_not_a_cached_row_of_another_page(client):
+    """Step 6 (CPU1 caches `tree`) is a plain row before the crash and the story's pointer row at
+    it: the row cache must not hand one page's row to the other."""
+    before = client.get(urls.scenario(SEED, "old", UAF_A[:30]))
+    crash = client.get(urls.scenario(SEED, "old", UAF_A))
+    again = client.get(urls.scenario(SEED, "old", UAF_A[:30]))
+    assert "story-cache" in crash.text
+    assert "story-cache" not in before.text and "story-cache" not in again.text
