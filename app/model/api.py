@@ -138,6 +138,26 @@ def check(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any]:
     return _checked(scenario_id, code, prefix)
 
 
+def with_stories(result: dict[str, Any]) -> dict[str, Any]:
+    """A verdict with each violation group's story (app/model/views/story.py), told from its
+    shortest schedule: what the crashing CPU cached, what it let go of, what the other CPUs freed
+    and the access, so that "Find the race" can show the eight lines before the 55 steps. A
+    group whose schedule no longer replays (a verdict stored by other code) gets None."""
+    from app.model.views.story import story
+
+    out = dict(result, violations=[dict(v) for v in result.get("violations", [])])
+    for v in out["violations"]:
+        if "story" in v:
+            continue
+        try:
+            view = _cached_view(out["scenario"], out["code"], v["shortest"])
+        except ModelInputError:
+            v["story"] = None
+            continue
+        v["story"] = story(view, v)
+    return out
+
+
 @lru_cache(maxsize=256)
 def _checked(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any]:
     """The search itself, once per (scenario, code, prefix): here, not in explore.py, which looks
@@ -146,7 +166,7 @@ def _checked(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any]:
     from app.model.scenarios.userscenario import USER_MAX_STATES, is_user
 
     budget = USER_MAX_STATES if is_user(scenario_id) else DEFAULT_MAX_STATES
-    return verdict(scenario(scenario_id), code, prefix, max_states=budget)
+    return with_stories(verdict(scenario(scenario_id), code, prefix, max_states=budget))
 
 
 def stored_verdict(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any] | None:

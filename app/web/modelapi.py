@@ -141,7 +141,8 @@ def _check(scenario_id: str, code: str, t: str = "") -> dict[str, Any]:
 
 def _with_texts(result: dict[str, Any]) -> dict[str, Any]:
     """The model's verdict plus exact decimal strings of the counts (they exceed 2**53, which
-    JavaScript numbers cannot hold)."""
+    JavaScript numbers cannot hold), and each violation group's story (api.with_stories)."""
+    result = api.with_stories(result)
     runs = result.get("complete_runs")
     out = dict(result, complete_runs_text=None if runs is None else str(runs))
     out["violations"] = [dict(v, count_text=str(v["count"])) for v in result.get("violations", [])]

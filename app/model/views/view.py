@@ -18,6 +18,7 @@ from app.model.actors.programs import PROGRAMS
 from app.model.kernel.lines import KernelLine, line_of
 from app.model.kernel.state import Cpu, Violation, World
 from app.model.views.stepfacts import containing, step_facts
+from app.model.views.story import story
 from app.model.views.viewtypes import (
     CpuView,
     EntryView,
@@ -596,5 +597,6 @@ def build_run_view(run: Run) -> RunView:
         "changed": list(run.steps[-1][2].changed) if run.steps else [],
         "changes": pane_changes(list(run.steps[-1][2].changed), run.worlds[-2], run.worlds[-1]) if run.steps else {},
     }
+    view["story"] = story(view) if violations else None
     view["lanes"] = lane_rows(view)
     return view

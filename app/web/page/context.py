@@ -335,6 +335,7 @@ class ViolationGroup:
     one_in: str
     shortest: str
     url: str            # the shortest counterexample, replayed on this code
+    story: str = ""     # the race in a few lines, as a commit message tells it (app/model/views/story.py)
 
 
 @dataclass
@@ -380,7 +381,8 @@ def code_verdict(scenario: dict[str, Any], code: dict[str, Any], result: dict[st
             kind=g["kind"], where=where, function=g.get("function") or "", line_label=label,
             kernel_line=kernel, detail=g.get("detail") or "",
             count=g["count"], count_text=g.get("count_text", str(g["count"])), one_in=one_in(g["count"], total),
-            shortest=g["shortest"], url=urls.scenario(sid, code["id"], g["shortest"])))
+            shortest=g["shortest"], url=urls.scenario(sid, code["id"], g["shortest"]),
+            story=(g.get("story") or {}).get("text", "")))
     return v
 
 

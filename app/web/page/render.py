@@ -11,6 +11,7 @@ from starlette.responses import HTMLResponse
 from app import paths
 from app.web.page import regions
 from app.web import urls
+from app.model.views.story import ROLE_WORDS
 
 TEMPLATES = paths.TEMPLATES
 STATIC = paths.STATIC
@@ -31,6 +32,7 @@ env = Environment(
     lstrip_blocks=True,
 )
 env.globals["urls"] = urls
+env.globals["STORY_WORDS"] = ROLE_WORDS  # a lane row's part in a violation's story (templates/_lane_row.html)
 env.globals["embed"] = False  # True when rendering the read-only embed (app.web.routes.embeds)
 env.globals["challenge"] = None  # the challenge's state on a challenge page (app.web.routes.challenges)
 # Region markers (app/web/page/regions.py): only the scenario page's state asks for them.

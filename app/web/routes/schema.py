@@ -39,6 +39,7 @@ def openapi_typeddict(td: type) -> Any:
 
 
 RunViewSchema = openapi_typeddict(viewtypes.RunView)
+StorySchema = openapi_typeddict(viewtypes.Story)
 
 
 class CodeInfo(BaseModel):
@@ -140,6 +141,9 @@ class Violation(BaseModel):
     count: int
     count_text: str
     shortest: str
+    # The race in a few lines, told from `shortest` (app/model/views/story.py, docs/story.md):
+    # None when that schedule no longer replays.
+    story: StorySchema | None = None  # type: ignore[valid-type]
 
 
 class CheckResult(BaseModel):
