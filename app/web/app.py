@@ -172,6 +172,8 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     app.state.rooms = rooms.make_store()  # live rooms: in this process, or Redis (ZSWAP_REDIS_URL)
+    room_limits = app.state.rooms.limits
+    app.state.room_lookups = limits.Allowance(room_limits.lookup_misses, room_limits.lookup_misses_per_minute / 60)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(compression.GZip)
     app.add_middleware(head.HeadAsGet)  # a HEAD gets the headers of the compressed GET

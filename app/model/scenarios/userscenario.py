@@ -62,6 +62,9 @@ def decode(link: str) -> str:
         raise UserScenarioError("scenario-too-large", f"The scenario is larger than {MAX_TEXT // 1024} KiB.")
     if not inflater.eof:
         raise UserScenarioError("scenario-link-corrupted", "The scenario link is corrupted: it is cut short.")
+    if inflater.unused_data:  # one scenario, one link: nothing may ride after the compressed text
+        raise UserScenarioError("scenario-link-corrupted", "The scenario link is corrupted: it has bytes after "
+                                                           "the end of its compressed text.")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

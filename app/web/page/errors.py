@@ -57,7 +57,7 @@ def from_model(e: Exception, scenario_id: str, code: str, t: str, tour: str | No
 
 def respond(request: Request, err: WebError) -> Response:
     if err.status == 503:  # shedding load: an answer built once, no template rendered
-        return limits.busy_response(request.url.path, err.headers.get("Retry-After", "1"))
+        return limits.busy_response(request.url.path, err.headers.get("Retry-After", "1"), err.body)
     if is_api(request):
         return JSONResponse(err.body, status_code=err.status, headers=err.headers)
     page = error_page(request, err.status, err.body, err.links, err.schedule)
