@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.web.routes import api, exports, live, pages
 from app.web.page import errors, render
 from app.web import modelapi, rooms
-from app.web.http import assets, compression, head, limits, searches
+from app.web.http import assets, bodies, compression, head, limits, searches
 from app.web.routes import challenges, compare, embeds, traces, userscenarios
 
 log = logging.getLogger("app.web")
@@ -179,6 +179,7 @@ def create_app() -> FastAPI:
     app.add_middleware(head.HeadAsGet)  # a HEAD gets the headers of the compressed GET
     app.add_middleware(limits.RelativeRedirects)
     app.add_middleware(limits.Shed)
+    app.add_middleware(bodies.BodyGuard)  # outside Shed: a refused upload takes no in-flight place
     app.add_middleware(limits.AllowedHosts)  # outermost: a foreign Host costs nothing more
     app.mount("/static", assets.VersionedStaticFiles(directory=render.STATIC), name="static")
 
