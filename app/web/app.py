@@ -9,7 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.web.routes import api, exports, live, pages
 from app.web.page import errors, render
 from app.web import modelapi, rooms
-from app.web.http import assets, bodies, compression, head, limits, searches
+from app.web.http import assets, bodies, compression, head, limits, searches, work
 from app.web.routes import challenges, compare, embeds, traces, userscenarios
 
 log = logging.getLogger("app.web")
@@ -116,6 +116,15 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
                         "<p>Something went wrong on our side.</p>", status_code=500)
 
 
+async def _user_scenario_off_loop(request: Request) -> None:
+    """A scenario link (`scenario_id`, or /write's `start`) is decoded, parsed and checked on the
+    render thread the first time it is seen: a costly one must not stall every other request on
+    the event loop. Afterwards the route finds it (or its refusal) in the model's caches."""
+    sid = request.path_params.get("scenario_id") or request.query_params.get("start")
+    if sid and modelapi.is_user(sid) and not modelapi.user_scenario_known(sid):
+        await work.run(modelapi.scenario, sid)
+
+
 async def _precompute() -> None:
     try:
         await modelapi.precompute_light()
@@ -170,6 +179,7 @@ def create_app() -> FastAPI:
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        dependencies=[Depends(_user_scenario_off_loop)],
     )
     app.state.rooms = rooms.make_store()  # live rooms: in this process, or Redis (ZSWAP_REDIS_URL)
     room_limits = app.state.rooms.limits

@@ -23,7 +23,7 @@ def unknown_scenario(scenario_id: str) -> WebError:
 # A corrupted link names no scenario: a 404, as for any other id that is not one. (A 400 reads as
 # a well-formed request refused: schemathesis sends ids that happen to start with "u~".)
 USER_SCENARIO_STATUS = {"scenario-link-too-long": 414, "scenario-too-large": 413,
-                        "scenario-link-corrupted": 404, "scenario-invalid": 422}
+                        "scenario-link-corrupted": 404, "scenario-invalid": 422, "scenario-too-deep": 422}
 
 
 def user_scenario(e: modelapi.UserScenarioError) -> WebError:

@@ -109,7 +109,7 @@ class ErrorBody(BaseModel):
                    "trace-too-large", "trace-empty", "trace-not-json", "trace-not-a-trace", "trace-version",
                    "trace-field", "trace-unknown-scenario", "trace-unknown-code", "trace-bad-schedule",
                    "trace-mismatch", "unknown-challenge", "bad-pick", "scenario-link-corrupted",
-                   "scenario-link-too-long", "scenario-too-large", "scenario-invalid"]
+                   "scenario-link-too-long", "scenario-too-large", "scenario-invalid", "scenario-too-deep"]
     message: str
     position: int | None = None
     reason: str | None = None
