@@ -170,6 +170,7 @@ def create_app() -> FastAPI:
     except modelapi.ScenarioFileError as err:
         sys.stderr.write(f"cannot serve: bad scenario file: {err}\n")
         raise SystemExit(2) from None
+    rooms.refuse_unreachable_store()  # ZSWAP_REDIS_URL set: it must answer now, not at the first room
     app = FastAPI(
         title="zswap race visualizer",
         description="Step the CPUs of the race fixed by upstream 5878303c5353 "
