@@ -34,8 +34,23 @@ def text_size(value: Any) -> int:
     return sys.getsizeof(value)
 
 
+# What an entry costs besides its key and value: the map's node and the (value, size) pair.
+ENTRY_BYTES = 120
+
+
+def key_size(key: Any) -> int:
+    """Bytes held by a key: a tuple and its strings (a pane's key is the repr of its inputs, often
+    larger than the pane's HTML). Numbers, None and shared records are left out."""
+    if isinstance(key, (str, bytes)):
+        return sys.getsizeof(key)
+    if isinstance(key, tuple):
+        return sys.getsizeof(key) + sum(sys.getsizeof(k) for k in key if isinstance(k, (str, bytes)))
+    return 0
+
+
 class BoundedCache:
-    """An LRU map bounded by ``max_entries`` and by the sum of ``size(value)``."""
+    """An LRU map bounded by ``max_entries`` and by the sum of each entry's bytes: ``size(value)``,
+    its key's and the map's own (ENTRY_BYTES)."""
 
     def __init__(self, max_entries: int, max_bytes: int, size: Callable[[Any], int]) -> None:
         self.max_entries, self.max_bytes, self.size = max_entries, max_bytes, size
@@ -55,7 +70,7 @@ class BoundedCache:
             return True, found[0]
 
     def put(self, key: Any, value: Any) -> None:
-        n = self.size(value)
+        n = self.size(value) + key_size(key) + ENTRY_BYTES
         if self.max_entries <= 0 or n > self.max_bytes:
             return
         with self._lock:
