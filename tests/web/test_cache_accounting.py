@@ -96,6 +96,8 @@ KINDS: dict[str, tuple[Callable[[], BoundedCache], Callable[[tuple[str, str, str
     "walks": (lambda: views._walks, lambda w: api.shared_view(*w), 40),
     "listings (programs)": (lambda: views._programs, lambda w: api.shared_view(*w), 40),
     "schedule checks": (lambda: api._validated, lambda w: api.validate(*w), 40),
+    # A refused schedule's error is cached too: once it held its replay alive through its traceback.
+    "schedule checks, refused": (lambda: api._validated, lambda w: api.validate(w[0], w[1], w[2] + "9"), 40),
     "page parts": (lambda: pages.state_parts.cache, _page("parts"), 15),
     "page text": (lambda: pages.state_html.cache, _page("html"), 15),
     "page gzip": (lambda: pages.state_gzip.cache, _page("gzip"), 15),
