@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import resource
-import socket
 import subprocess
 import sys
 import threading
@@ -32,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from app.localserver import ServerDidNotStart, local_server  # noqa: E402 (after the path)
+from app.localserver import ServerDidNotStart, local_server, slow_uploads  # noqa: E402 (after the path)
 
 HOST = "127.0.0.1"
 SEED = "lru-writeback-vs-swapoff"
@@ -99,60 +97,38 @@ def costly_links(port: int, seconds: float) -> None:
 
 
 def slow_bodies(port: int, n: int = 300) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, hard), hard))
-    held = []
-    for i in range(n):
-        s = socket.create_connection((HOST, port), timeout=10)
-        path = "/api/rooms" if i % 2 else "/api/trace"
-        s.sendall(f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
-                  f"Content-Length: 400000\r\n\r\n{{".encode())
-        held.append(s)
-    opened = time.monotonic()
-    stop = threading.Event()
-
-    def drip() -> None:
-        while not stop.wait(1.0):
-            for s in held:
-                try:
-                    s.send(b" ")
-                except OSError:
-                    pass
-
-    threading.Thread(target=drip, daemon=True).start()
-    pages = []
-    for _ in range(20):
-        conn = http.client.HTTPConnection(HOST, port, timeout=10)
-        try:
-            pages.append(timed_get(conn, PAGE))
-        except OSError:
-            pages.append((0, 10.0))
-        conn.close()
-    fast = sum(1 for status, t in pages if status == 200 and t < 1.0)
-    print(f"slow bodies: {n} connections; pages meanwhile: {fast}/20 answered 200 within 1 s "
-          f"(p50 {pct([t for _, t in pages], 0.5):.1f} ms, max {max(t for _, t in pages) * 1000:.1f} ms)")
-    closed_at: dict[int, float] = {}
-    while len(closed_at) < n and time.monotonic() - opened < 40:
-        for i, s in enumerate(held):
-            if i in closed_at:
-                continue
-            s.settimeout(0)
+    with slow_uploads(port, n, ("/api/trace", "/api/rooms")) as held:
+        opened = time.monotonic()
+        pages = []
+        for _ in range(20):
+            conn = http.client.HTTPConnection(HOST, port, timeout=10)
             try:
-                while chunk := s.recv(65536):
-                    del chunk
-                closed_at[i] = time.monotonic() - opened
-            except BlockingIOError:
-                pass
+                pages.append(timed_get(conn, PAGE))
             except OSError:
-                closed_at[i] = time.monotonic() - opened
-        time.sleep(0.2)
-    stop.set()
+                pages.append((0, 10.0))
+            conn.close()
+        fast = sum(1 for status, t in pages if status == 200 and t < 1.0)
+        print(f"slow bodies: {n} connections; pages meanwhile: {fast}/20 answered 200 within 1 s "
+              f"(p50 {pct([t for _, t in pages], 0.5):.1f} ms, max {max(t for _, t in pages) * 1000:.1f} ms)")
+        closed_at: dict[int, float] = {}
+        while len(closed_at) < n and time.monotonic() - opened < 40:
+            for i, s in enumerate(held):
+                if i in closed_at:
+                    continue
+                s.settimeout(0)
+                try:
+                    while chunk := s.recv(65536):
+                        del chunk
+                    closed_at[i] = time.monotonic() - opened
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    closed_at[i] = time.monotonic() - opened
+            time.sleep(0.2)
     refused = sum(1 for t in closed_at.values() if t < 1.0)
     cut = [t for t in closed_at.values() if t >= 1.0]
     print(f"slow bodies: {refused} refused at once (429, per address), {len(cut)} cut later "
           f"(last after {max(cut, default=0):.1f} s), {n - len(closed_at)} still open after 40 s")
-    for s in held:
-        s.close()
 
 
 def main() -> None:

@@ -5,14 +5,12 @@ connections send the head of a POST with a 400,000-byte body and then one byte a
 from __future__ import annotations
 
 import os
-import resource
 import socket
-import subprocess
-import threading
 import time
 
 import pytest
 
+from app.localserver import slow_uploads
 from app.web import urls
 
 from .conftest import running_server
@@ -40,13 +38,6 @@ def _get(port: int, path: str, timeout: float = 5) -> int:
         return 0
 
 
-def _slow_post(port: int, path: str) -> socket.socket:
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-              f"Content-Length: 400000\r\n\r\n{{".encode())
-    return s
-
-
 def _closed_by_server(s: socket.socket) -> bool:
     """Whether the server has closed the connection (an answer, then the end of the stream)."""
     s.settimeout(0.5)
@@ -62,26 +53,10 @@ def _closed_by_server(s: socket.socket) -> bool:
 
 def test_slow_bodies_do_not_starve_pages_and_are_cut_at_their_deadline(server):
     port, log = server
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < 1024:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, hard), hard))
     page = urls.scenario(SEED, "old", "11")
     assert _get(port, page, timeout=60) == 200  # rendered once (its verdicts searched): cached from now on
-    held = [_slow_post(port, urls.api_rooms() if i % 2 else urls.api_open_trace()) for i in range(SLOW)]
-    opened = time.monotonic()
-    stop = threading.Event()
-
-    def drip() -> None:  # one byte a second on every connection still open
-        while not stop.wait(1.0):
-            for s in held:
-                try:
-                    s.send(b" ")
-                except OSError:
-                    pass
-
-    dripping = threading.Thread(target=drip, daemon=True)
-    dripping.start()
-    try:
+    with slow_uploads(port, SLOW, (urls.api_open_trace(), urls.api_rooms())) as held:
+        opened = time.monotonic()
         statuses = [_get(port, page) for _ in range(20)]
         assert statuses.count(200) >= 18, statuses
         for s in held[:3]:  # three clients give up before their deadline
@@ -89,11 +64,6 @@ def test_slow_bodies_do_not_starve_pages_and_are_cut_at_their_deadline(server):
         time.sleep(max(0.0, opened + DEADLINE + 2 - time.monotonic()))
         still_open = [s for s in held[3:] if not _closed_by_server(s)]
         assert not still_open, f"{len(still_open)} slow connections still open after {DEADLINE + 2} s"
-    finally:
-        stop.set()
-        dripping.join(5)
-        for s in held:
-            s.close()
     time.sleep(0.5)
     text = log.read_text(errors="replace")
     assert "Traceback" not in text and "Exception in ASGI application" not in text
