@@ -39,7 +39,8 @@ def _answer(status: int, error: str, message: str) -> tuple[Message, Message]:
     body = json.dumps({"error": error, "message": message}).encode()
     start = {"type": "http.response.start", "status": status,
              "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                         (b"cache-control", b"no-store"), (b"connection", b"close"),
+                         (b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"),
+                         (b"connection", b"close"),
                          (b"retry-after", str(RETRY_AFTER).encode())]}
     return start, {"type": "http.response.body", "body": body}
 
