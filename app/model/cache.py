@@ -11,6 +11,7 @@ import functools
 import os
 import sys
 import threading
+import weakref
 from collections import OrderedDict
 from typing import Any, Callable, TypeVar
 
@@ -21,6 +22,8 @@ BUDGET = int(float(os.environ.get("ZSWAP_CACHE_MB", "64")) * (1 << 20))
 
 # Every share taken (a test holds their sum to the whole budget).
 SHARES: list[float] = []
+# Every cache made (tests measure each against what it holds).
+EVERY: "weakref.WeakSet[BoundedCache]" = weakref.WeakSet()
 
 
 def share(fraction: float) -> int:
@@ -58,6 +61,7 @@ class BoundedCache:
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = self.misses = 0
+        EVERY.add(self)
 
     def get(self, key: Any) -> tuple[bool, Any]:
         with self._lock:

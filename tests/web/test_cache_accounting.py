@@ -16,7 +16,7 @@ from collections.abc import Callable
 import pytest
 
 from app.model import api
-from app.model.cache import BoundedCache
+from app.model import cache as cache_module
 from app.model.kernel.engine import enabled, step
 from app.model.scenarios import prefix
 from app.model.scenarios.initial import initial_world
@@ -57,11 +57,12 @@ def fresh(walk: tuple[str, str, str]) -> tuple[str, str, str]:
     return tuple("".join(list(x)) for x in walk)  # type: ignore[return-value]
 
 
-def _all_caches() -> list[BoundedCache]:
-    return [o for o in gc.get_objects() if isinstance(o, BoundedCache)]
+def _all_caches() -> list[cache_module.BoundedCache]:
+    # Not gc.get_objects(): an app's start-up freezes what exists then (gc.freeze), out of its sight.
+    return list(cache_module.EVERY)
 
 
-def held_and_counted(cache: BoundedCache, fill: Callable[[], object]) -> tuple[int, int, int]:
+def held_and_counted(cache: cache_module.BoundedCache, fill: Callable[[], object]) -> tuple[int, int, int]:
     """(bytes freed by clearing `cache` once filled, bytes it counted, its entries)."""
     for c in _all_caches():
         c.clear()
@@ -89,7 +90,7 @@ def _page(kind: str) -> Callable[[tuple[str, str, str]], object]:
             "gzip": lambda w: pages.state_gzip(True, *w, None)}[kind]
 
 
-KINDS: dict[str, tuple[Callable[[], BoundedCache], Callable[[tuple[str, str, str]], object], int]] = {
+KINDS: dict[str, tuple[Callable[[], cache_module.BoundedCache], Callable[[tuple[str, str, str]], object], int]] = {
     # name: (the cache, what fills one entry, how many walks)
     "replays (prefix runs)": (lambda: prefix._runs, lambda w: api.run(*w), 40),
     "views": (lambda: api._cached_view.cache, lambda w: api.shared_view(*w), 40),
