@@ -197,7 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from app.model.scenarios.loader import load_all
             from app.web.http.server import serve
 
+            from app.web.rooms.store import refuse_unreachable_store
+
             load_all()  # a bad scenario file stops the server before it starts, named (exit 2)
+            refuse_unreachable_store()  # so does an unreachable ZSWAP_REDIS_URL (each worker checks too)
             gc.enable()  # off for start-up (app/__main__.py); a server runs for long
             serve(args.host, args.port, args.workers)
             return 0

@@ -31,6 +31,7 @@ check: Callable[..., dict[str, Any]] = api.check
 # A user's scenario carried in a link (app.model.scenarios.userscenario): its id is "u~" + the link.
 UserScenarioError = userscenario.UserScenarioError
 is_user = userscenario.is_user
+user_scenario_known = userscenario.known  # decoded and checked before (or refused before)
 check_user_scenario = userscenario.check
 user_scenario_id = userscenario.scenario_id
 USER_LIMITS = userscenario.USER_LIMITS

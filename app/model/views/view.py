@@ -290,7 +290,7 @@ def _listing_positions(listing: tuple[tuple[str, int], ...], history: list[str],
 # A CPU's listing with its ticks, by what decides them: a CPU that did not take the step keeps
 # its listing, so a step's view builds one listing, not one per CPU. Shared between cached views,
 # which are read-only (build_view hands out deep copies).
-_programs = BoundedCache(4096, share(0.01), lambda program: 300 * len(program))
+_programs = BoundedCache(4096, share(0.01), lambda program: 500 * len(program))  # tracemalloc: ~500 B a line
 
 
 def _program(actor: str, done: frozenset[int], here: int | None, crashed: bool, crash_step: str | None) -> list[ProgramLine]:

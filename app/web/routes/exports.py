@@ -39,7 +39,9 @@ class TextResponse(PlainTextResponse):
 
 
 def _responses(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
-    return {200: {"description": description, "content": {media_type: {"schema": {"type": "string"}}}},
+    # A JSON download is an object (a trace file), anything else a text.
+    kind = "object" if media_type == "application/json" else "string"
+    return {200: {"description": description, "content": {media_type: {"schema": {"type": kind}}}},
             **pages.ERROR_RESPONSES}
 
 

@@ -32,7 +32,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from app.web.page import errors, render
 from app.web import modelapi, rooms, urls
 from app.web.routes import pages, schema
-from app.web.http import work
+from app.web.http import head, limits, work
 from app.web.rooms import END, Room, RoomError, RoomStore
 
 router = APIRouter()
@@ -189,24 +189,49 @@ async def live_page(room: Room, strip: str) -> HTMLResponse:
                         headers={"Cache-Control": "no-store", "Vary": render.VARY})
 
 
-def room_code(code: str) -> str:
+def lookups(request: Request) -> limits.Allowance:
+    """This process's allowance of room look-ups that miss, per client address (app.web.app makes it)."""
+    return request.app.state.room_lookups
+
+
+def room_code(request: Request, code: str) -> str:
+    """The code in canonical form; 429 while this address has guessed too many codes that name no
+    room (an audience joining a real room never spends its allowance); a named 404 for a code no
+    room can have."""
+    address = client_address(request)
+    wait = lookups(request).retry_after(address)
+    if wait:
+        raise _err(429, "too-many-lookups", "Too many look-ups of codes that name no room from this address; "
+                                            f"try again in {wait} s.", {"Retry-After": str(wait)})
     c = rooms.normal_code(code)
     if c is None:  # no room can have it: a 404, named
+        missed(request)
         raise _err(404, "bad-room-code", f"There is no such room: a room code is {rooms.CODE_LENGTH} letters "
                                          f"and digits from {rooms.CODE_ALPHABET}.")
     return c
 
 
+def missed(request: Request) -> None:
+    lookups(request).spend(client_address(request))
+
+
+def no_room(request: Request) -> errors.WebError:
+    missed(request)
+    return _err(404, "unknown-room", "There is no room with this code: it has ended, or never existed.")
+
+
 async def room_or_404(request: Request, code: str) -> Room:
-    room = await store(request).get(room_code(code))
+    room = await store(request).get(room_code(request, code))
     if room is None:
-        raise _err(404, "unknown-room", "There is no room with this code: it has ended, or never existed.")
+        raise no_room(request)
     return room
 
 
 PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "A Host outside the allow-list", **HTML},
     404: {"description": "No such room (ended, timed out, never existed, or a malformed code) or control link",
+          **HTML},
+    429: {"description": "This address looked up too many codes that name no room; Retry-After says when",
           **HTML},
     422: {"description": "The room's state no longer replays (a changed scenario file)", **HTML},
     503: {"description": "The server is busy; Retry-After says when to try again", **HTML},
@@ -259,7 +284,11 @@ async def stream(request: Request, code: str) -> Response:
     """Server-sent events: `state` (data: the URL to fetch) at once and on every change, `end`
     when the room ends; a comment every heartbeat, when the room's existence is checked too."""
     s = store(request)
-    c = room_code(code)
+    c = room_code(request, code)
+    if request.scope.get(head.HEAD_KEY):  # a HEAD asks whether the stream is there: no follower
+        if await s.get(c) is None:
+            raise no_room(request)
+        return Response(media_type="text/event-stream", headers={"Cache-Control": "no-store"})
     try:
         follower = await s.join(c)  # before reading the state: no publish can fall in between
     except RoomError as e:
@@ -271,7 +300,7 @@ async def stream(request: Request, code: str) -> Response:
         raise
     if room is None:
         await _leave(s, c, follower)
-        raise _err(404, "unknown-room", "There is no room with this code: it has ended, or never existed.")
+        raise no_room(request)
 
     async def events() -> AsyncIterator[str]:
         yield f"retry: 1000\nevent: state\ndata: {room.url}\n\n"
@@ -325,6 +354,8 @@ API_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "A malformed body or state URL (error: bad-request, bad-state-url, unknown-code, "
                          "unknown-tour)", **ERR},
     404: {"description": "No such room (unknown-room, bad-room-code) or scenario (unknown-scenario)", **ERR},
+    429: {"description": "This address looked up too many codes that name no room (too-many-lookups); "
+                         "Retry-After says when to try again", **ERR},
     422: {"description": "The state's schedule cannot be replayed (bad-schedule)", **ERR},
     503: {"description": "The server is busy, or the rooms are full; Retry-After says when to try again", **ERR},
 }
