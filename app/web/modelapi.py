@@ -5,7 +5,6 @@ scenario list and the explorer's verdicts, and says which verdicts are cheap eno
 """
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from functools import lru_cache
@@ -13,6 +12,7 @@ from typing import Any, Callable
 
 from starlette.requests import Request
 
+from app.model.cache import deep_size
 from app.model import api, challenges as _challenges, trace
 from app.model.views import compare as _compare
 from app.model.scenarios import userscenario
@@ -178,7 +178,7 @@ def cached_verdict(scenario_id: str, code: str, t: str = "") -> dict[str, Any] |
     return None
 
 
-# "From this state" verdicts: bounded in entries and in bytes (their JSON size).
+# "From this state" verdicts: bounded in entries and in bytes (what their objects hold).
 _here: OrderedDict[tuple[str, str, str], tuple[dict[str, Any], int]] = OrderedDict()
 HERE_ENTRIES, HERE_BYTES = 256, 4 << 20
 _here_bytes = 0
@@ -192,7 +192,7 @@ def _remember(key: tuple[str, str, str], result: dict[str, Any]) -> None:
     if not key[2] and not is_user(key[0]):  # a finite set: kept for good
         _verdicts[key[:2]] = result
         return
-    size = len(json.dumps(result))
+    size = deep_size(result)
     if key in _here or size > HERE_BYTES:
         return
     _here[key] = (result, size)
