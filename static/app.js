@@ -133,6 +133,8 @@
     if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
     if (ev.key === "Escape") {
       document.querySelectorAll("details.menu[open]").forEach(function (d) { d.open = false; });
+      var offer = document.getElementById("present-offer");
+      if (offer) offer.hidden = true;
       return;
     }
     if (!hotkeyTarget(ev.key)) return;
@@ -149,7 +151,6 @@
   // Every pushed entry remembers the URL it was pushed from. When that is the parent state
   // (what "⟲ Back" links to), going back in history instead of pushing a new entry keeps the
   // browser's Back and Forward buttons meaning undo and redo.
-  var lastUrl = location.pathname + location.search;
   // The entry the page was loaded into must be restorable too: htmx restores only entries whose
   // state says htmx (a cold load has none), so mark it as one of ours.
   if (!history.state) {
@@ -160,12 +161,12 @@
     var h = ev.detail && ev.detail.history;
     if (!h || h.type !== "push") return;
     ev.preventDefault();
-    var prev = lastUrl;
+    // The entry pushed from: the address bar's URL until now (a room's page replaces its control
+    // link by its state, static/live.js).
+    var prev = location.pathname + location.search;
     try { history.pushState({ htmx: true, zswapPrev: prev }, "", h.path); } catch (e) { return; }
-    lastUrl = location.pathname + location.search;
     document.dispatchEvent(new CustomEvent("htmx:after:history:push", { detail: { path: h.path } }));
   });
-  window.addEventListener("popstate", function () { lastUrl = location.pathname + location.search; });
   document.addEventListener("click", function (ev) {
     var undo = ev.target.closest && ev.target.closest("#undo[href]");
     if (!undo || ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey) return;
@@ -332,20 +333,70 @@
   function stored() { try { return sessionStorage.getItem(PRESENTING); } catch (e) { return null; } }
   window.zswapRoom = { here: here, isState: isState, store: store };
 
-  if (!live) {
-    // A presenter who reloads a state page after a step (the address bar shows the state, not the
-    // control link) comes back to the room's control page, which shows the same state.
-    var mine = stored();
-    if (mine && isState(location.pathname)) {
-      try { mine = JSON.parse(mine); } catch (e) { mine = null; }
-      if (mine && mine.code && mine.token) {
-        fetch("/api/rooms/" + encodeURIComponent(mine.code), { cache: "no-store" }).then(function (r) {
-          if (r.ok) location.replace("/p/" + encodeURIComponent(mine.token));
-          else store(null);
-        }, function () { /* offline: stay */ });
-      }
-    }
+  function mine() {
+    var m = stored();
+    try { m = m && JSON.parse(m); } catch (e) { m = null; }
+    return m && m.code && m.token ? m : null;
   }
+  var offer = document.getElementById("present-offer");
+  function controlLink(room) {
+    return offer.getAttribute("data-control") + encodeURIComponent(room.token) + "?at=" + encodeURIComponent(here());
+  }
+  // Whether the tab's room is still open: yes(room), or no (forgotten). Offline: neither.
+  function roomOpen(yes, no) {
+    var room = mine();
+    if (!room || !offer) { if (no) no(); return; }
+    fetch(offer.getAttribute("data-api") + "/" + encodeURIComponent(room.code), { cache: "no-store" }).then(function (r) {
+      if (r.ok) yes(room);
+      else if (r.status === 404) { store(null); if (no) no(); }
+    }, function () { /* offline: stay */ });
+  }
+
+  // A presenter's tab that reloads a state page (the address bar shows the state, not the
+  // control link), or goes Back or Forward into a page of its own from before the room, comes
+  // back to the room's control page, showing (and so publishing) the state of that entry.
+  function returning(persisted) {
+    if (persisted) return true;
+    var nav = window.performance && performance.getEntriesByType ? performance.getEntriesByType("navigation")[0] : null;
+    return !!nav && (nav.type === "reload" || nav.type === "back_forward");
+  }
+  window.addEventListener("pageshow", function (ev) {
+    if (live || !isState(location.pathname) || !returning(ev.persisted)) return;
+    roomOpen(function (room) { location.replace(controlLink(room)); });
+  });
+
+  // Present in a tab that already presents a room (it went to another page on purpose): offer
+  // that room first, rather than opening a second one the audience does not know.
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (!form.matches || !form.matches("form.present") || !mine() || !offer) return;
+    ev.preventDefault();
+    roomOpen(function (room) {
+      document.getElementById("present-offer-code").textContent = room.code;
+      offer.hidden = false;
+      document.getElementById("present-return").focus();
+    }, function () { form.submit(); });
+  });
+  document.addEventListener("click", function (ev) {
+    var t = ev.target.closest ? ev.target : ev.target.parentElement;
+    var room = mine();
+    if (!offer || !t) return;
+    if (t.closest("#present-return") && room) {
+      location.assign(controlLink(room));
+    } else if (t.closest("#present-new") && room) {
+      fetch(offer.getAttribute("data-api") + "/" + encodeURIComponent(room.code), {
+        method: "DELETE", headers: { "Authorization": "Bearer " + room.token }, cache: "no-store"
+      }).then(function () {
+        store(null);
+        var form = document.querySelector("form.present");
+        if (form) form.submit();
+      });
+    } else if (t.closest("#present-cancel")) {
+      offer.hidden = true;
+      var p = document.getElementById("present");
+      if (p) p.focus();
+    }
+  });
 })();
 
 // ---- embeds (templates/embed.html, _embed_menu.html) ----------------------------------------

@@ -144,9 +144,11 @@ def rooms_new() -> str:
     return "/rooms"
 
 
-def control(token: str) -> str:
-    """The presenter's control link: whoever has it publishes to the room and ends it."""
-    return f"/p/{quote(token, safe='')}"
+def control(token: str, at: str | None = None) -> str:
+    """The presenter's control link: whoever has it publishes to the room and ends it. `at`: the
+    state to show (and publish) instead of the room's current one, when a presenter's tab
+    reloads or goes back to a page of its own."""
+    return f"/p/{quote(token, safe='')}" + _q(at=at)
 
 
 def join(code: str) -> str:
