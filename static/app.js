@@ -229,13 +229,49 @@
     // column-reverse flex boxes, which rest at their end (the newest row) by themselves.
   }
 
+  // The one-screen stage, or (html.flow, app.css) a stage that grows past the screen when the
+  // screen cannot hold whole what matters: each CPU's next or crashing line, the banners, the
+  // kernel state column, the lane diagram's current row. Measured in the one-screen layout first.
+  function holds(inner, box) {
+    var r = inner.getBoundingClientRect(), b = box.getBoundingClientRect();
+    return r.top >= b.top - 1 && r.bottom <= b.bottom + 1;
+  }
+  function overfull() {
+    var stage = document.getElementById("stage");
+    if (!stage || !stage.querySelector(".arena")) return false;
+    if (stage.scrollHeight > stage.clientHeight + 1) return true;
+    var world = document.getElementById("world");
+    if (world && world.scrollHeight > world.clientHeight + 1) return true;
+    var cpus = stage.querySelectorAll(".arena > .cpu");
+    for (var i = 0; i < cpus.length; i++) {
+      if (cpus[i].scrollHeight > cpus[i].clientHeight + 1) return true;
+      var list = cpus[i].querySelector(".program");
+      var line = list && (list.querySelector("li.crash") || list.querySelector("li.next"));
+      if (line && !holds(line, list)) return true;
+    }
+    var lanes = stage.querySelector(".lanes-scroll"), row = document.getElementById("lane-current");
+    return !!(lanes && row && !holds(row, lanes));
+  }
+  function fit() {
+    var root = document.documentElement;
+    if (!window.matchMedia("(min-width: 56rem)").matches) { root.classList.remove("flow"); return; }
+    root.classList.remove("flow");
+    reveal();
+    if (overfull()) { root.classList.add("flow"); reveal(); }
+  }
+  var fitting = 0;
+  window.addEventListener("resize", function () {
+    cancelAnimationFrame(fitting);
+    fitting = requestAnimationFrame(fit);
+  });
+
   function afterSwap() {
     if (mended()) return;
     // A menu is closed by a step, as when the morph rewrote it (a kept one keeps its open state).
     document.querySelectorAll("#state details.menu[open]").forEach(function (d) { d.open = false; });
     applyListing();
     reopenDrawers();
-    reveal();
+    fit();
     announce();
     if (focusedId) {
       var el = document.getElementById(focusedId);
@@ -250,8 +286,8 @@
   document.addEventListener("htmx:after:settle", afterSwap);
   // htmx 4 fires this after the swap (and after an error): the new buttons are in place.
   document.addEventListener("htmx:finally:request", settle);
-  document.addEventListener("DOMContentLoaded", function () { applyListing(); reveal(); reopenDrawers(); });
-  window.addEventListener("load", reveal);
+  document.addEventListener("DOMContentLoaded", function () { applyListing(); reopenDrawers(); fit(); });
+  window.addEventListener("load", fit);
 
   // ---- drawers that load on opening (the event log), and stay open across steps ------------
   function loadDrawer(d) {
@@ -297,11 +333,11 @@
   document.addEventListener("click", function (ev) {
     var t = ev.target.closest ? ev.target : ev.target.parentElement;
     var z = t.closest("[data-zoom-step]");
-    if (z) { stepZoom(parseInt(z.getAttribute("data-zoom-step"), 10)); return; }
+    if (z) { stepZoom(parseInt(z.getAttribute("data-zoom-step"), 10)); fit(); return; }
     if (t.closest("[data-listing-toggle]")) {
       store.set("zswap.listing", store.get("zswap.listing") === "1" ? "0" : "1");
       applyListing();
-      reveal();
+      fit();
       return;
     }
     var btn = t.closest("[data-copy-link]");
