@@ -129,6 +129,7 @@
 
   document.addEventListener("keydown", function (ev) {
     if (ev.defaultPrevented || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (document.querySelector("dialog[open]")) return;  // the help is over the stage: its own keys
     var t = ev.target;
     if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
     if (ev.key === "Escape") {
@@ -352,6 +353,78 @@
       copyFallback(url);
     }
   });
+})();
+
+// ---- help: the keys and the words (templates/_help.html) ---------------------------------------
+// ? (or the bar's ? link) opens the help over the stage; a marked term (.term, app/web/page/glossary.py)
+// shows its definition beside it while hovered or focused, and a click opens the help at it.
+// Without JavaScript both are links to the help page.
+(function () {
+  "use strict";
+  var dialog = document.getElementById("help");
+  var tip = null, tipFor = null;
+
+  function open(term) {
+    if (!dialog || !dialog.showModal) return false;
+    hideTip();
+    if (!dialog.open) dialog.showModal();
+    var entry = term && document.getElementById("g-" + term);
+    if (entry) {
+      entry.scrollIntoView({ block: "center" });
+      entry.focus({ preventScroll: true });
+    }
+    return true;
+  }
+
+  function showTip(a) {
+    var def = document.getElementById("g-" + a.getAttribute("data-term") + "-d");
+    if (!def) return;
+    if (!tip) {
+      tip = document.createElement("div");
+      tip.id = "term-tip";
+      tip.className = "term-tip";
+      tip.setAttribute("role", "tooltip");
+      tip.hidden = true;
+      document.body.appendChild(tip);
+    }
+    tip.textContent = def.textContent;
+    tip.hidden = false;
+    tipFor = a;
+    var r = a.getBoundingClientRect(), t = tip.getBoundingClientRect();
+    var left = Math.max(8, Math.min(r.left, window.innerWidth - t.width - 8));
+    var top = r.bottom + 6;
+    if (top + t.height > window.innerHeight - 8) top = Math.max(8, r.top - t.height - 6);
+    tip.style.left = left + "px";
+    tip.style.top = top + "px";
+  }
+  function hideTip() {
+    if (tip) tip.hidden = true;
+    tipFor = null;
+  }
+
+  document.addEventListener("click", function (ev) {
+    if (ev.defaultPrevented || ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey) return;
+    var t = ev.target.closest ? ev.target : ev.target.parentElement;
+    var a = t && t.closest("a.term[data-term], #help-open");
+    if (!a || !dialog) return;
+    if (open(a.getAttribute("data-term"))) ev.preventDefault();
+  });
+  ["mouseover", "focusin"].forEach(function (kind) {
+    document.addEventListener(kind, function (ev) {
+      var a = ev.target.closest && ev.target.closest("a.term[data-term]");
+      if (a && a !== tipFor && !(dialog && dialog.open)) showTip(a);
+    });
+  });
+  ["mouseout", "focusout"].forEach(function (kind) {
+    document.addEventListener(kind, function (ev) {
+      var a = ev.target.closest && ev.target.closest("a.term[data-term]");
+      if (a && a === tipFor && !(ev.relatedTarget && a.contains(ev.relatedTarget))) hideTip();
+    });
+  });
+  document.addEventListener("keydown", function (ev) { if (ev.key === "Escape") hideTip(); });
+  // A swap may remove the word the definition stands beside.
+  document.addEventListener("htmx:before:swap", hideTip);
+  window.addEventListener("scroll", hideTip, true);
 })();
 
 // ---- live rooms (app/web/routes/live.py): what every page needs ----------------------------------

@@ -110,6 +110,11 @@ def write_post() -> str:
     return "/write"
 
 
+def help_page(term: str | None = None) -> str:
+    """The keys and the glossary (the stage opens it over itself with ?); `term`: that entry."""
+    return "/help" + (f"#g-{quote(term, safe='')}" if term else "")
+
+
 def static(path: str) -> str:
     """A static file with `?v=` its content hash, so browsers may cache it for good (assets.py);
     a file that does not exist gets no `v` (and the page's test of its links fails)."""

@@ -9,7 +9,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from app.web.page import codetext, regions
+from app.web.page import codetext, glossary, regions
 from app.web import urls
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -33,6 +33,9 @@ env = Environment(
 )
 env.globals["urls"] = urls
 env.filters["code"] = codetext.breakable  # kernel text that breaks at spaces and punctuation only
+env.filters["terms"] = glossary.mark  # a sentence with its glossary terms marked
+env.globals["term"] = glossary.link  # term(id, shown): one word marked as a glossary term
+env.globals["help"] = glossary.load  # the keys and the glossary (templates/_help.html)
 env.globals["embed"] = False  # True when rendering the read-only embed (app.web.routes.embeds)
 env.globals["challenge"] = None  # the challenge's state on a challenge page (app.web.routes.challenges)
 # Region markers (app/web/page/regions.py): only the scenario page's state asks for them.
