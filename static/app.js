@@ -528,9 +528,14 @@
     var from = document.getElementById("embed-from");
     if (!box || !from) return;
     var n = parseInt(from.value, 10);
-    var src = location.origin + box.getAttribute("data-embed-path") + (n > 0 ? "&from=" + n : "");
+    var size = document.getElementById("embed-size");
+    var chosen = size ? size.options[size.selectedIndex] : null;
+    var compact = chosen && chosen.value === "compact";
+    var src = location.origin + box.getAttribute("data-embed-path") + (n > 0 ? "&from=" + n : "") +
+      (compact ? "&layout=compact" : "");
     var title = box.getAttribute("data-embed-title").replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
-    box.value = '<iframe src="' + src + '" width="1280" height="720" title="' + title +
+    box.value = '<iframe src="' + src + '" width="' + (chosen ? chosen.getAttribute("data-width") : "1280") +
+      '" height="' + (chosen ? chosen.getAttribute("data-height") : "720") + '" title="' + title +
       '" loading="lazy"></iframe>';
     var preview = document.getElementById("embed-preview");
     if (preview) preview.href = src;
@@ -541,7 +546,9 @@
       document.getElementById("embed-snippet").select();
     }
   }, true);
-  document.addEventListener("input", function (ev) {
-    if (ev.target.hasAttribute && ev.target.hasAttribute("data-embed-from")) snippet();
+  ["input", "change"].forEach(function (kind) {
+    document.addEventListener(kind, function (ev) {
+      if (ev.target.hasAttribute && ev.target.hasAttribute("data-embed-from")) snippet();
+    });
   });
 })();

@@ -100,4 +100,15 @@ def test_narration_out_of_a_tour_reads_as_a_sentence(client, code):
     page = client.get(urls.scenario(SEED, code, t)).text
     m = re.search(r'<p class="say" id="last-step">(.*?)</p>', page, re.S)
     said = " ".join(html.unescape(re.sub(r"<[^>]+>", "", m.group(1))).split())
-    assert re.match(r"\d+\. CPU\d, in \w+\(\)( at [bf]:\d+(-\d+)?)?: \S", said), said
+    assert re.match(r"\d+\. CPU\d, in \w+\(\)( at [bf]:\d+(-\d+)?)?[:,] \S", said), said
+    assert not re.search(r"\b(CPU\d)\W+\1\b", said), said
+
+
+def test_a_step_never_names_its_cpu_twice(client):
+    """The crash step's narration starts with "CPU1 touches ...": the sentence and compare said
+    "55. CPU1 CPU1 touches"."""
+    uaf = _tour()["schedule"]
+    for url in (urls.scenario(SEED, "old", uaf), urls.compare(SEED, "old", uaf, "new", uaf)):
+        text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", client.get(url).text)).split())
+        assert not re.search(r"\b(CPU\d) \1\b", text), url
+        assert re.search(r"55\. CPU1(, in shrink_memcg_cb\(\) at b:883,)? touches tree->lock", text), url
