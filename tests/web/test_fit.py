@@ -127,7 +127,8 @@ def test_at_1024x768_key_hints_are_readable_and_the_lane_heading_clear(fresh, se
 
 
 # Where each rendered line of a code element breaks inside an identifier (the text on either side
-# of the break), unless that identifier alone is wider than the element: then it must break.
+# of the break), unless that identifier alone is wider than the element (then it must break), or
+# inside the operator "->".
 BREAKS_JS = """(sel) => {
   const canvas = document.createElement('canvas').getContext('2d'), word = /[A-Za-z0-9_]/;
   return [...document.querySelectorAll(sel)].filter((el) => el.getClientRects().length).flatMap((el) => {
@@ -148,6 +149,7 @@ BREAKS_JS = """(sel) => {
         }
     }
     for (const at of breaks) {
+        if (text[at - 1] === '-' && text[at] === '>') { out.push(text.slice(at - 6, at) + '|' + text.slice(at, at + 6)); continue; }
         if (!word.test(text[at - 1]) || !word.test(text[at])) continue;
         let a = at, b = at;
         while (a > 0 && word.test(text[a - 1])) a--;

@@ -14,9 +14,11 @@ _BEFORE = re.compile(r"(?<=[\w)\]])(-&gt;|\.(?=[A-Za-z_]))")
 
 
 def breakable(text: str) -> Markup:
-    """`text` escaped, with <wbr> where a line of code may break besides its spaces."""
+    """`text` escaped, with <wbr> where a line of code may break besides its spaces; "->" is kept
+    whole (a browser may break after any hyphen: "tree-" / ">lock")."""
     s = str(escape(text))
     s = _AFTER.sub(r"\1<wbr>", s)
     s = _BEFORE.sub(r"<wbr>\1", s)
+    s = s.replace("-&gt;", '<span class="op">-&gt;</span>')
     return Markup(s)
 
