@@ -78,7 +78,12 @@
     document.addEventListener("htmx:after:settle", publish);
     document.addEventListener("htmx:after:history:push", publish);
     window.addEventListener("popstate", function () { setTimeout(publish, 0); });
-    window.addEventListener("pageshow", function (ev) { if (ev.persisted && !ended) { store(JSON.stringify({ code: code, token: token })); publish(); } });
+    // Back into this page from the browser's cache: the tab presents this room again.
+    window.addEventListener("pageshow", function (ev) {
+      if (!ev.persisted || ended) return;
+      store(JSON.stringify({ code: code, token: token }));
+      publish();
+    });
     publish();
     // Followers, every 3 s (a number for the presenter only: no message to every follower).
     function poll() {
@@ -103,7 +108,11 @@
         ask(false);
       } else if (t.closest("#live-end-yes")) {
         fetch(live.getAttribute("data-api"), { method: "DELETE", headers: auth, cache: "no-store" }).then(function (r) {
-          if (r.ok || r.status === 404) { ask(false); over("■ Room ended: the audience keeps its state"); }
+          if (!r.ok && r.status !== 404) return;
+          ask(false);
+          over("■ Room ended: the audience keeps its state");
+          var present = document.getElementById("present");  // shown again: a new room is one click away
+          if (present) present.focus();
         });
       }
     });
@@ -136,14 +145,20 @@
     if (rejoin) rejoin.hidden = ended2 || following;
   }
 
+  // The scenario the page shows (its verdicts below the stage are that scenario's).
+  var scenarioShown = latest.split("?")[0];
   function follow() {
     if (!following || ended2 || loading || !latest || latest === shown) return;
-    var url = latest;
+    var url = latest, path = url.split("?")[0];
     loading = true;
     var headers = {};
     headers[FOLLOW] = "1";
-    htmx.ajax("GET", url, { target: "#state", swap: "outerMorph", headers: headers }).then(function () {
+    // Another scenario: the whole #page (its verdicts too), as a history restore takes it.
+    var swap = path === scenarioShown ? { target: "#state", swap: "outerMorph", headers: headers }
+      : { target: "#page", select: "#page", swap: "outerMorph", headers: Object.assign({ "HX-Request-Type": "full" }, headers) };
+    htmx.ajax("GET", url, swap).then(function () {
       shown = url;
+      scenarioShown = path;
     }, function () { /* the next state or a rejoin tries again */ }).then(function () {
       loading = false;
       follow();

@@ -61,28 +61,10 @@ def _whole(page, sels: list[str], onscreen: bool) -> list[str]:
     return out
 
 
-@pytest.fixture()
-def fresh(browser):
-    contexts = []
-
-    def make(w: int, h: int):
-        ctx = browser.new_context(viewport={"width": w, "height": h})
-        contexts.append(ctx)
-        pg = ctx.new_page()
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.errors = errors
-        return pg
-
-    yield make
-    for c in contexts:
-        c.close()
-
-
 @pytest.mark.parametrize("size", [(1280, 720), (1366, 768)], ids=["1280x720", "1366x768"])
 @pytest.mark.parametrize("moment", list(MOMENTS))
-def test_the_crash_fits_one_screen(fresh, server_url, size, moment):
-    page = fresh(*size)
+def test_the_crash_fits_one_screen(sized_page, server_url, size, moment):
+    page = sized_page(*size)
     page.goto(server_url + urls.scenario(SEED, "old", MOMENTS[moment], "uaf-a"))
     page.wait_for_load_state("load")
     assert page.evaluate(CLIPPED_JS) == []
@@ -92,8 +74,8 @@ def test_the_crash_fits_one_screen(fresh, server_url, size, moment):
 
 
 @pytest.mark.parametrize("moment", list(MOMENTS))
-def test_every_zoom_step_keeps_the_crash_whole(fresh, server_url, moment):
-    page = fresh(1280, 720)
+def test_every_zoom_step_keeps_the_crash_whole(sized_page, server_url, moment):
+    page = sized_page(1280, 720)
     page.goto(server_url + urls.scenario(SEED, "old", MOMENTS[moment], "uaf-a"))
     page.wait_for_load_state("load")
     seen = []
@@ -111,8 +93,8 @@ def test_every_zoom_step_keeps_the_crash_whole(fresh, server_url, moment):
     assert not page.errors
 
 
-def test_at_1024x768_key_hints_are_readable_and_the_lane_heading_clear(fresh, server_url):
-    page = fresh(1024, 768)
+def test_at_1024x768_key_hints_are_readable_and_the_lane_heading_clear(sized_page, server_url):
+    page = sized_page(1024, 768)
     page.goto(server_url + urls.scenario(SEED, "old", MOMENTS["crash"], "uaf-a"))
     sizes = page.evaluate("() => [...document.querySelectorAll('#stage kbd')]"
                           ".filter((k) => k.getClientRects().length).map((k) => parseFloat(getComputedStyle(k).fontSize))")
@@ -168,8 +150,8 @@ def _states_with_listings() -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("size", [(1024, 768), (1280, 720)], ids=["1024x768", "1280x720"])
-def test_code_breaks_at_spaces_and_punctuation_only(fresh, server_url, size):
-    page = fresh(*size)
+def test_code_breaks_at_spaces_and_punctuation_only(sized_page, server_url, size):
+    page = sized_page(*size)
     bad, ranges = [], 0
     for code, t in _states_with_listings():
         page.goto(server_url + urls.scenario(SEED, code, t))

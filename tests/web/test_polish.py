@@ -26,27 +26,9 @@ def text(page, sel: str) -> str:
     return " ".join(page.inner_text(sel).split())
 
 
-@pytest.fixture()
-def fresh(browser):
-    contexts = []
-
-    def make(w: int = 1280, h: int = 720):
-        ctx = browser.new_context(viewport={"width": w, "height": h})
-        contexts.append(ctx)
-        pg = ctx.new_page()
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.errors = errors
-        return pg
-
-    yield make
-    for c in contexts:
-        c.close()
-
-
 @pytest.mark.parametrize("name", [n for n, t in TOURS.items() if t["code"] == "new"])
-def test_a_fixed_codes_tour_ends_on_a_visible_verdict(fresh, server_url, name):
-    page = fresh()
+def test_a_fixed_codes_tour_ends_on_a_visible_verdict(sized_page, server_url, name):
+    page = sized_page()
     tour = TOURS[name]
     page.goto(server_url + urls.scenario(SEED, "new", tour["schedule"][:-1], name))
     assert page.locator("#tour-verdict").count() == 0  # not before the end
@@ -64,8 +46,8 @@ def test_a_fixed_codes_tour_ends_on_a_visible_verdict(fresh, server_url, name):
     assert not page.errors
 
 
-def test_a_focused_step_button_stands_out(fresh, server_url):
-    page = fresh()
+def test_a_focused_step_button_stands_out(sized_page, server_url):
+    page = sized_page()
     page.goto(server_url + urls.scenario(SEED, "old", "11"))
     page.keyboard.press("Tab")  # the keyboard is in use: focus is shown
     page.focus("#step-1")
@@ -77,8 +59,8 @@ def test_a_focused_step_button_stands_out(fresh, server_url):
     assert other[0] == "none"
 
 
-def test_nothing_is_said_twice(fresh, server_url):
-    page = fresh()
+def test_nothing_is_said_twice(sized_page, server_url):
+    page = sized_page()
     page.goto(server_url + urls.scenario(SEED, "new", UAF))  # a crashing schedule on the fixed code
     sentence, banner = text(page, "#last-step"), text(page, "#fixed-banner")
     narration = sentence.split(": ", 1)[-1].split(", ", 1)[-1]
@@ -89,16 +71,16 @@ def test_nothing_is_said_twice(fresh, server_url):
     assert "55. CPU1 touches tree->lock" in body
 
 
-def test_a_step_out_of_a_tour_reads_as_a_sentence(fresh, server_url):
-    page = fresh()
+def test_a_step_out_of_a_tour_reads_as_a_sentence(sized_page, server_url):
+    page = sized_page()
     page.goto(server_url + urls.scenario(SEED, "new", "11111111111"))
     said = text(page, "#last-step")
     assert re.match(r"11\. CPU1, in __read_swap_cache_async\(\)( at [bf]:[\d-]+)?: \S", said), said
 
 
 @pytest.mark.parametrize("size", [(1280, 720), (1024, 768)], ids=["1280x720", "1024x768"])
-def test_write_starts_with_a_tour_names_cpus_by_id_and_shows_open(fresh, server_url, size):
-    page = fresh(*size)
+def test_write_starts_with_a_tour_names_cpus_by_id_and_shows_open(sized_page, server_url, size):
+    page = sized_page(*size)
     page.goto(server_url + urls.write())
     assert page.evaluate(INSIDE_JS, "#write-open")
     sketch = page.input_value("#scenario-text")
@@ -115,8 +97,8 @@ def test_write_starts_with_a_tour_names_cpus_by_id_and_shows_open(fresh, server_
     assert page.locator("#tours-menu a[id^=tour-link-my-tour]").count() == 1
 
 
-def test_a_compact_embed_fits_800x500_and_is_offered(fresh, server_url):
-    page = fresh(800, 500)
+def test_a_compact_embed_fits_800x500_and_is_offered(sized_page, server_url):
+    page = sized_page(800, 500)
     page.goto(server_url + urls.embed(SEED, "old", UAF, layout="compact"))
     page.wait_for_load_state("load")
     for sel in ("#cpu1-crash", "#crash-banner", "#lane-current", "#sentence"):
@@ -124,7 +106,7 @@ def test_a_compact_embed_fits_800x500_and_is_offered(fresh, server_url):
     assert page.evaluate("document.documentElement.scrollHeight") <= 500
     page.keyboard.press("ArrowLeft")  # ← stays in the compact embed
     page.wait_for_url("**layout=compact**")
-    big = fresh()
+    big = sized_page()
     big.goto(server_url + urls.scenario(SEED, "old", UAF))
     big.click("#embed-button")
     big.select_option("#embed-size", "compact")
