@@ -49,6 +49,8 @@ PAGES = [
     ("mid-tour", lambda: urls.scenario(SEED, "old", _tour(CRASH_TOUR)["schedule"][:27], CRASH_TOUR), False),
     ("three-cpus", lambda: urls.scenario("two-shrinkers-vs-swapoff", "old", "1111111111113333"), False),
     ("help", lambda: urls.help_page(), False),
+    ("write", lambda: urls.write(), False),
+    ("embed-compact", lambda: urls.embed(SEED, "old", _tour(CRASH_TOUR)["schedule"], layout="compact"), False),
     ("fixed-tour-end", lambda: urls.scenario(SEED, "new", _tour("fixed-swapoff-sleeps")["schedule"],
                                              "fixed-swapoff-sleeps"), False),
 ]
