@@ -1,13 +1,16 @@
 """Command line: serve, list scenarios, replay a schedule, check a scenario.
 
-    python -m app [--host H] [--port P] [--workers N]   serve (same as `make run`)
+`python -m app` in a checkout, `zswap-race` once the wheel is installed (its console script):
+
+    python -m app [serve] [--host H] [--port P] [--workers N]   serve (same as `make run`)
     python -m app scenarios [--json]
     python -m app replay SCENARIO --code old|new|VARIANT --schedule 1112... [--format text|json|kasan|diagram]
     python -m app check SCENARIO --code CODE [--json] [--max-states N] [--exact] [--cached]
     python -m app check --all [--json]
 
 Bad input exits with status 2 and one line on stderr that names what is wrong.
-`check` exits 1 when some interleaving reaches a violation, 0 when none does, and
+`check` exits 1 when some interleaving reaches a violation (a livelock, where no run can end,
+counts as one), 0 when none does, and
 3 when a search stopped at its state budget without finding one (no verdict).
 """
 from __future__ import annotations
@@ -59,13 +62,31 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m app", description="zswap LRU-writeback vs. swapoff race visualizer")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=None, help="uvicorn worker processes (default: "
+def _prog() -> str:
+    """The name the user typed: the console script's, else `python -m app`."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return name if name.startswith("zswap-race") else "python -m app"
+
+
+def _server_options(p: argparse.ArgumentParser, with_defaults: bool) -> None:
+    """--host, --port, --workers. The `serve` subcommand repeats them with no defaults of its own
+    (argparse.SUPPRESS), so `--port 9000 serve` keeps the port given before the subcommand."""
+
+    def default(value: Any) -> Any:
+        return value if with_defaults else argparse.SUPPRESS
+
+    p.add_argument("--host", default=default("127.0.0.1"))
+    p.add_argument("--port", type=int, default=default(8000))
+    p.add_argument("--workers", type=int, default=default(None), help="uvicorn worker processes (default: "
                    "$ZSWAP_WEB_WORKERS or 1)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=_prog(), description="zswap LRU-writeback vs. swapoff race visualizer "
+                "(serves the web app when no command is given)")
+    _server_options(p, with_defaults=True)
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    _server_options(sub.add_parser("serve", help="serve the web app (the default)"), with_defaults=False)
     s = sub.add_parser("scenarios", help="list the scenarios, their codes and tours")
     s.add_argument("--json", action="store_true")
     r = sub.add_parser("replay", help="replay a schedule and print the resulting state")
@@ -139,8 +160,10 @@ def _replay(args: argparse.Namespace) -> int:
 
         sys.stdout.write(commit_diagram(view))
     elif args.format == "kasan":
-        reports = [v["report"] for v in view["violations"] if v["kind"] in ("use-after-free", "double-free")]
-        print("\n\n".join(reports) if reports else "no KASAN report: no memory error in this run")
+        from app.model.trace import kasan_text  # the same text as /s/ID/kasan.txt
+
+        text = kasan_text(view)
+        sys.stdout.write(text if text else "no KASAN report: no memory error in this run\n")
     else:
         _print_text(view)
     return 0
@@ -152,10 +175,17 @@ def _check(args: argparse.Namespace) -> int:
     return check_command(args.scenario, args.code, args.all, args.json, args.max_states, args.exact, args.cached)
 
 
+def console() -> int:
+    """The `zswap-race` console script: main() with the collector off for start-up, as
+    app/__main__.py runs it for `python -m app` (the server turns it back on)."""
+    gc.disable()
+    return main()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command is None:
+        if args.command in (None, "serve"):
             from app.model.scenarios.loader import load_all
             from app.web.http.server import serve
 

@@ -45,12 +45,13 @@ def answers(port: int, path: str = "/favicon.ico", host: str = HOST) -> bool:
 
 @contextmanager
 def local_server(args: Sequence[str], env: dict[str, str] | None = None, cwd: Path | str = REPO,
-                 ready_path: str = "/favicon.ico", timeout: float = 30.0,
+                 ready_path: str = "/favicon.ico", timeout: float = 30.0, program: Sequence[str] = (),
                  **popen: Any) -> Iterator[tuple[subprocess.Popen, int]]:
-    """`python ARGS --port PORT` on a free loopback port, yielded once GET `ready_path` answers
-    200; terminated (then killed) afterwards. Raises ServerDidNotStart."""
+    """`python ARGS --port PORT` (or `PROGRAM ARGS --port PORT`, say an installed console script)
+    on a free loopback port, yielded once GET `ready_path` answers 200; terminated (then killed)
+    afterwards. Raises ServerDidNotStart."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, *args, "--port", str(port)], cwd=cwd, env=env, **popen)
+    proc = subprocess.Popen([*(program or [sys.executable]), *args, "--port", str(port)], cwd=cwd, env=env, **popen)
     try:
         _wait_until(lambda: answers(port, ready_path), proc, timeout, "the server")
         yield proc, port

@@ -1,6 +1,7 @@
 """The write I/O completion as its own schedulable pseudo-CPU (issue 8).
 
-end_swap_bio_write() -> folio_end_writeback() runs later, in interrupt context, independently
+end_swap_bio_write() -> folio_end_writeback() runs later (the model's device has no SWP_SYNCHRONOUS_IO),
+usually in interrupt context, independently
 of the CPU that submitted the write: the submitter can return from zswap_writeback_entry()
 while its folio is still under writeback, and swapoff sleeps in folio_wait_writeback() until
 the completion runs.

@@ -52,8 +52,9 @@ def test_a_trace_holds_the_run_and_reads_back_as_its_state(uaf, uaf_trace):
 
 def test_the_kasan_text_is_the_memory_error_report_and_only_that(uaf):
     text = trace.kasan_text(api.build_view(SEED, "old", uaf))
-    assert text is not None and text.startswith("=" * 66 + "\nBUG: KASAN: slab-use-after-free in _raw_spin_lock")
-    assert "shrink_memcg_cb+0x57/0x390 mm/zswap.c:883" in text and "Freed by task" in text
+    assert text is not None and text.startswith("=" * 66 + "\nBUG: KASAN: slab-use-after-free in ")
+    assert "\nBUG: KASAN: slab-use-after-free in _raw_spin_lock+0x?/0x? kernel/locking/spinlock.c:154\n" in text
+    assert " shrink_memcg_cb+0x?/0x? mm/zswap.c:883\n" in text and "Freed by task" in text
     assert trace.kasan_text(api.build_view(SEED, "old", uaf[:-1])) is None  # one step before the access
     fixed = tour("fixed-swapoff-sleeps")
     assert trace.kasan_text(api.build_view(SEED, "new", fixed)) is None

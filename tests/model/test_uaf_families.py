@@ -1,6 +1,6 @@
 """The use-after-free families of the old code, from every state the explorer reaches.
 
-The README describes them from this: for each crash site, what zswap_writeback_entry() had
+docs/scenarios.md describes them from this: for each crash site, what zswap_writeback_entry() had
 returned on the crashing CPU (None: it was never called).
 """
 from __future__ import annotations

@@ -138,11 +138,11 @@ def test_a_corrupted_or_oversized_link_is_a_named_4xx(client, scenario_id, statu
         assert r.status_code == status and "Traceback" not in r.text, url
 
 
-def test_the_readme_example_link_opens(client):
+def test_the_guides_example_link_opens(client):
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    (link,) = set(re.findall(r"\(http://127\.0\.0\.1:8000(/s/u~[A-Za-z0-9_-]+\?code=old)\)", readme))
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "scenarios.md").read_text()
+    (link,) = set(re.findall(r"\(http://127\.0\.0\.1:8000(/s/u~[A-Za-z0-9_-]+\?code=old)\)", guide))
     r = client.get(link)
     assert r.status_code == 200 and "My scenario: LRU writeback vs. swapoff" in r.text
 

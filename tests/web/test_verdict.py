@@ -220,3 +220,27 @@ def test_a_verdict_on_disk_is_served_without_a_search(client, monkeypatch):
     assert model_api.stored_verdict(*fresh) is None or model_api.stored_verdict(*fresh)["complete"]
     body = client.get(urls.api_check(*fresh)).json()
     assert model_api.stored_verdict(*fresh)["states"] == body["states"]
+
+
+def test_a_livelock_verdict_reads_as_states_no_run_leaves_never_as_no_violation():
+    """A search in which no run can end (issue 18): the pane names the livelock, counts states,
+    not schedules, and links the shortest schedule into the loop."""
+    from app.web.page import render
+
+    scenario = modelapi.scenario(SEED)
+    info = next(c for c in scenario["code_info"] if c["id"] == "old")
+    result = {
+        "scenario": SEED, "code": "old", "states": 13, "transitions": 13, "depth": 12, "complete_runs": None,
+        "terminal_states": 0, "deadlocks": 0, "livelock_states": 13, "seconds": 0.01, "reduction": "none",
+        "complete": True, "stopped_reason": None, "prefix": "",
+        "violations": [{"kind": "livelock", "step_id": "S3l", "function": "try_to_unuse", "file": "mm/swapfile.c",
+                        "line": None, "line_label": "", "count": 13, "count_text": "13", "shortest": "22222",
+                        "detail": "swapoff never finishes: CPU2 loops in try_to_unuse() and no run from here ends"}],
+    }
+    v = context.code_verdict(scenario, info, result)
+    html = render.render("_verdict_code.html", v=v, standalone=True, urls=urls)
+    assert "No violation" not in html
+    assert "13</span> states from which no run ever ends" in html and "<strong>livelock</strong>" in html
+    assert "swapoff never finishes" in html and "schedule into the loop, 5 steps" in html
+    assert str(escape(urls.scenario(SEED, "old", "22222"))) in html
+    assert "try_to_unuse" in html and "variant line" not in html  # mm/swapfile.c: kernel code, no b:/f: label

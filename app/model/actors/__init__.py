@@ -4,6 +4,7 @@ from app.model.actors import (
     writeback_old,
     writeback_new,
     variants,
+    shrinker_scan,
     swapoff,
     exit_process,
     swapin,

@@ -30,6 +30,37 @@ def data_tag(owner: str, gen: int) -> str:
     return f"page {owner}#{gen}"
 
 
+SWAPOFF_ACTOR = "swapoff"  # the actor id of sys_swapoff (swapoff.py)
+
+
+def swapoff_holders(c: Ctx) -> list[str]:
+    """For narration: what this CPU holds now that keeps swapoff from freeing the trees array
+    (spec 2.3): a locked swap-cache folio (its SWAP_HAS_CACHE keeps try_to_unuse() from
+    returning), a get_swap_device() pin (swapoff waits for it after percpu_ref_kill()), the LRU
+    lock (a zswap entry cannot be freed without it, so its invalidation, and try_to_unuse(),
+    cannot finish). Empty for swapoff itself. Reads with peek: not an access."""
+    if c.actor.id == SWAPOFF_ACTOR:
+        return []
+    held = []
+    if any(f.locked_by == c.cpu_id and f.in_swapcache for f in c.peek("folios").values()):
+        held.append(f"{c.me}'s locked swap-cache folio")
+    if c.cpu_id in c.peek("swap").refs:
+        held.append(f"{c.me}'s get_swap_device() pin")
+    if c.peek("lru").lock == c.cpu_id:
+        held.append(f"the LRU lock {c.me} holds (no zswap entry can be freed without it)")
+    return held
+
+
+def why_the_tree_is_safe(c: Ctx) -> str:
+    """For narration: why this CPU may touch the tree now ("safe: ..."), from what it holds."""
+    if c.actor.id == SWAPOFF_ACTOR:
+        return f"safe: {c.me} is swapoff itself, inside try_to_unuse(); it frees the trees only after that returns"
+    held = swapoff_holders(c)
+    if not held:
+        return f"nothing {c.me} holds keeps swapoff from freeing the trees"
+    return f"safe: {' and '.join(held)} {'hold' if len(held) > 1 else 'holds'} swapoff off"
+
+
 def entry_name(c: Ctx, addr: int) -> str:
     """For narration only: does not count as an access to shared state."""
     obj = c.peek("heap").get(addr)
@@ -185,18 +216,25 @@ def lock_folio(then: str, say: str) -> Callable[[Ctx], None]:
     return run
 
 
-def map_swapped_page(c: Ctx, process: str, offset: int, folio: int) -> int | None:
-    """Map ``folio`` where ``process``'s PTE still holds swp_entry(0, offset), then swap_free().
+def map_swapped_page(c: Ctx, key: tuple[str, int], offset: int, folio: int) -> int | None:
+    """Map ``folio`` where the PTE ``key`` ((process, page)) still holds swp_entry(0, offset),
+    then swap_free().
 
     Under the PTE lock, pte_same() first: a PTE someone else already resolved is left alone
     (returns None). Otherwise returns the slot's count after swap_free(). Used by the fault
     (do_swap_page) and by swapoff (unuse_pte).
     """
-    if c.ptes[process].offset != offset:
+    pte = c.ptes[key]
+    if pte.offset != offset:
         return None
-    c.ptes[process] = Pte(process, None, folio)
-    c.mark(f"pte:{process}")
+    c.ptes[key] = Pte(pte.process, None, folio, pte.page)
+    c.mark(f"pte:{pte.label}")
     c.set_folio(folio, refs=c.folios[folio].refs + 1)  # the mapping's reference
     count = c.slot(offset).count - 1
     c.set_slot(offset, count=count)
     return count
+
+
+def pages_of(c: Ctx, process: str) -> list[Pte]:
+    """Every PTE of ``process``, page by page."""
+    return sorted((p for p in c.ptes.values() if p.process == process), key=lambda p: p.page)

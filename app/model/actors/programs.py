@@ -86,6 +86,10 @@ PROGRAMS: dict[str, Listing] = {
 }
 
 
+# A twin runs its actor's steps (shrinker_scan.py): the same listing.
+PROGRAMS.update({a.id: PROGRAMS[a.same_as] for a in ACTORS.values() if a.same_as})
+
+
 def _check_programs() -> None:
     for actor in ACTORS:
         if actor not in PROGRAMS:

@@ -9,7 +9,7 @@ from typing import Callable
 
 from app.model.kernel.engine import Blocked, Ctx, step_def
 from app.model.kernel.state import Folio
-from app.model.actors.common import folio_put
+from app.model.actors.common import SWAPOFF_ACTOR, folio_put, swapoff_holders
 
 
 def _who(c: Ctx) -> str:
@@ -155,7 +155,13 @@ def r9_put_device(c: Ctx) -> None:
         refs.remove(c.cpu_id)
         c.set_swap(refs=tuple(refs))
         c.set("si_ref", False)
-        c.say(f"put_swap_device(): {c.me} drops the device pin; from now on only the folio (if any) holds swapoff off.")
+        if c.actor.id == SWAPOFF_ACTOR:
+            c.say(f"put_swap_device(): {c.me} (swapoff itself) drops the device pin it took in this call.")
+        else:
+            held = swapoff_holders(c)
+            c.say(f"put_swap_device(): {c.me} drops the device pin it took in this call; "
+                  + (f"{' and '.join(held)} still {'hold' if len(held) > 1 else 'holds'} swapoff off." if held
+                     else f"nothing {c.me} holds keeps swapoff from finishing any more."))
     else:
         c.say("__read_swap_cache_async() returns without a device pin.")
     c.ret()

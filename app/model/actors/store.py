@@ -40,7 +40,7 @@ def t1(c: Ctx) -> None:
 @step_def("T2")
 def t2(c: Ctx) -> None:
     name, off = c.get("process"), c.get("slot")
-    c.ptes[name] = Pte(name, off, None)  # type: ignore[arg-type]
+    c.ptes[(name, 0)] = Pte(name, off, None)  # type: ignore[arg-type,index]
     c.mark(f"pte:{name}")
     slot = c.slot(off)  # type: ignore[arg-type]
     c.set_slot(off, count=slot.count + 1)  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ actor_def(ActorDef("swapin", "page fault: do_swap_page -> zswap_load", "L1", "fa
 @step_def("L1")
 def l1(c: Ctx) -> None:
     name = c.get("process")
-    pte = c.ptes.get(name)  # type: ignore[arg-type]
+    pte = c.ptes.get((name, c.get("page") or 0))  # the page it touches: its first unless the file names a slot
     if pte is None or pte.offset is None:
         c.say(f"Process {name}'s PTE is no longer a swap entry: nothing to fault in.")
         c.finish("nothing to do")
@@ -61,7 +61,7 @@ step_def("L11a")(lock_folio(then="L11b", say="folio_lock_or_retry() locks folio 
 @step_def("L11b")
 def l11b(c: Ctx) -> None:
     name, off, folio = c.get("process"), c.get("fault_off"), c.get("folio")
-    if map_swapped_page(c, name, off, folio) is None:  # type: ignore[arg-type]
+    if map_swapped_page(c, (name, c.get("page") or 0), off, folio) is None:  # type: ignore[arg-type]
         c.say("pte_same() fails: someone else already resolved this PTE.")
     else:
         c.say(f"The PTE now maps folio {folio:#x}; swap_free() drops the slot's count. The folio stays in the swap cache.")  # type: ignore[arg-type]

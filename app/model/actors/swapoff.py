@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from app.model.kernel.engine import ActorDef, Blocked, Ctx, actor_def, step_def
 from app.model.kernel.state import Pte
-from app.model.actors.common import drop_swap_cache, folio_put, lock_folio, map_swapped_page
+from app.model.actors.common import SWAPOFF_ACTOR, drop_swap_cache, folio_put, lock_folio, map_swapped_page
 from app.model.actors.readahead import read_if_new, swapin_readahead
 
-actor_def(ActorDef("swapoff", "swapoff(2): sys_swapoff", "S1", "swapoff", 1234))
+actor_def(ActorDef(SWAPOFF_ACTOR, "swapoff(2): sys_swapoff", "S1", "swapoff", 1234))
 
 
 def _next_pte(c: Ctx) -> Pte | None:
+    """The next PTE into the device that this pass of unuse_pte_range() has not visited: one per
+    swapped page, a process with several pages has several."""
     visited = c.get("visited") or ()
-    for pte in sorted(c.ptes.values(), key=lambda p: p.process):
-        if pte.offset is not None and pte.process not in visited:  # type: ignore[operator]
+    for pte in sorted(c.ptes.values(), key=lambda p: p.key):
+        if pte.offset is not None and pte.key not in visited:  # type: ignore[operator]
             return pte
     return None
 
@@ -71,8 +73,8 @@ def s3c(c: Ctx) -> None:
         c.set("sweep_from", -1)
         c.goto("S3k")
         return
-    c.set("visited", tuple(c.get("visited") or ()) + (pte.process,))  # type: ignore[operator]
-    c.set("uo_pte", pte.process)
+    c.set("visited", tuple(c.get("visited") or ()) + (pte.key,))  # type: ignore[operator]
+    c.set("uo_pte", pte.key)
     c.set("uo_off", pte.offset)
     folio = c.swapcache_folio(pte.offset)  # type: ignore[arg-type]
     if folio is not None:
@@ -101,7 +103,11 @@ def s3e(c: Ctx) -> None:
             c.say("No folio and the slot's count is 0: continue with the next PTE.")
             c.goto("S3c")
             return
-        c.say("No folio although the slot is in use: try_to_unuse() returns -ENOMEM and swapoff fails.")
+        # The error path: reinsert_swap_info() puts the device back on the lists with SWP_WRITEOK,
+        # then reenable_swap_slots_cache_unlock() finds usable swap again.
+        c.set_swap(writeok=True, slot_cache_enabled=True)
+        c.say("No folio although the slot is in use: try_to_unuse() returns -ENOMEM and swapoff fails; "
+              "reinsert_swap_info() makes the device writable again and the slot caches are re-enabled.")
         c.finish("swapoff failed: -ENOMEM")
         return
     c.say(f"swapoff has folio {c.get('folio'):#x} for slot {c.get('uo_off')}.")
@@ -128,8 +134,9 @@ def s3g(c: Ctx) -> None:
 
 @step_def("S3h")
 def s3h(c: Ctx) -> None:
-    name, off, folio = c.get("uo_pte"), c.get("uo_off"), c.get("folio")
-    count = map_swapped_page(c, name, off, folio)  # type: ignore[arg-type]
+    key, off, folio = c.get("uo_pte"), c.get("uo_off"), c.get("folio")
+    name = key[0]  # type: ignore[index]
+    count = map_swapped_page(c, key, off, folio)  # type: ignore[arg-type]
     if count is None:
         c.say(f"unuse_pte(): pte_same() fails, process {name}'s PTE was already resolved (by a fault); nothing to do.")
     else:
@@ -239,10 +246,21 @@ def s3m(c: Ctx) -> None:
     c.goto("S4")
 
 
+def has_usable_swap(c: Ctx) -> bool:
+    """has_usable_swap(): is swap_active_head non-empty? The model's one device left that list
+    with SWP_WRITEOK at S1 (del_from_avail_list + plist_del), so only while it is writable."""
+    return c.swap.writeok
+
+
 @step_def("S4")
 def s4(c: Ctx) -> None:
-    c.set_swap(slot_cache_enabled=True)
-    c.say("reenable_swap_slots_cache_unlock().")
+    usable = has_usable_swap(c)
+    c.set_swap(slot_cache_enabled=usable)
+    if usable:
+        c.say("reenable_swap_slots_cache_unlock(): swap_slot_cache_enabled = has_usable_swap(), true.")
+    else:
+        c.say("reenable_swap_slots_cache_unlock(): swap_slot_cache_enabled = has_usable_swap(), which is false: "
+              "this was the only swap device, so the per-cpu slot caches stay disabled.")
     c.goto("S5")
 
 

@@ -57,8 +57,10 @@ def o3(c: Ctx) -> None:
         c.say("tree = swap_zswap_tree(): zswap_trees[type] is already NULL, so the cached tree pointer is NULL-based.")
     else:
         c.say(
-            f"tree = swap_zswap_tree(): {c.me} caches a pointer {tree:#x} into the trees array. "
-            "Nothing pins that array: not the LRU lock it holds now (zswap_swapoff() frees the array without taking it), and nothing after."
+            f"tree = swap_zswap_tree(): {c.me} caches a pointer {tree:#x} into the trees array. For now the LRU lock "
+            f"{c.me} holds keeps swapoff off it, indirectly: no zswap entry can be freed without that lock "
+            "(zswap_free_entry() -> zswap_lru_del() takes it), so the entry's invalidation, try_to_unuse() and with it "
+            "zswap_swapoff() cannot finish. Nothing pins the array once the LRU lock is dropped (b:880)."
         )
     c.goto("O4")
 
@@ -76,7 +78,8 @@ def o4(c: Ctx) -> None:
 def o5(c: Ctx) -> None:
     c.lru_unlock()
     c.say(
-        f"{c.me} drops the LRU lock. From here it holds no reference on the entry, the tree or the swap device "
+        f"{c.me} drops the LRU lock. From here it holds no reference on the entry, the tree or the swap device, "
+        "and nothing of its own holds swapoff off "
         "(the model assumes a preemptible kernel, which may preempt it right here; on a !PREEMPT kernel "
         "the window needs some other quiescent state)."
     )

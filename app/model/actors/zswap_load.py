@@ -16,6 +16,7 @@ from app.model.actors.common import (
     need_tree,
     rb_search,
     touch_entry,
+    why_the_tree_is_safe,
 )
 
 
@@ -37,7 +38,7 @@ def l5_lock(c: Ctx) -> None:
     tree = need_tree(c)
     c.set("load_tree", tree)
     c.tree_lock(tree)
-    c.say(f"zswap_load() takes tree->lock (safe: {c.me}'s locked swap-cache folio keeps swapoff out).")
+    c.say(f"zswap_load() takes tree->lock ({why_the_tree_is_safe(c)}).")
     c.goto("L6")
 
 
@@ -61,9 +62,13 @@ def l7_decompress(c: Ctx) -> None:
     tree, addr, folio = c.get("load_tree"), c.get("load_entry"), c.get("folio")
     c.tree_unlock(tree)  # type: ignore[arg-type]
     c.might_sleep("__zswap_load()")
-    touch_entry(c, addr, "handle")  # type: ignore[arg-type]
+    touch_entry(c, addr, "handle")  # type: ignore[arg-type]  (entry->value shares its union)
     c.set_folio(folio, data=c.entry(addr).data)  # type: ignore[arg-type]
-    c.say(f"{c.me} drops tree->lock and decompresses {entry_name(c, addr)} into folio {folio:#x}.")  # type: ignore[arg-type]
+    if c.entry(addr).length:  # type: ignore[arg-type]
+        c.say(f"{c.me} drops tree->lock and decompresses {entry_name(c, addr)} into folio {folio:#x}.")  # type: ignore[arg-type]
+    else:
+        c.say(f"{c.me} drops tree->lock; {entry_name(c, addr)} is same-filled (length 0), so zswap_fill_page() "  # type: ignore[arg-type]
+              f"fills folio {folio:#x} with its repeated value.")
     c.goto("L8")
 
 
@@ -78,6 +83,10 @@ def l8_exclusive(c: Ctx) -> None:
             f"Exclusive loads (this scenario turns zswap.exclusive_loads on; the base's default is off): "
             f"{c.me} erases {entry_name(c, addr)} from the tree (the folio is marked dirty)."  # type: ignore[arg-type]
         )  # type: ignore[arg-type]
+    elif not c.entry(addr).length:  # type: ignore[arg-type]
+        # } else if (entry->length) { ... relink ... }: a same-filled entry has no LRU link.
+        c.say(f"Non-exclusive loads: {entry_name(c, addr)} is same-filled (length 0), never on the LRU, "  # type: ignore[arg-type]
+              "so zswap_load() does not relink it (else if (entry->length)).")
     else:
         lru_del(c, addr)  # type: ignore[arg-type]
         lru_add_tail(c, addr)  # type: ignore[arg-type]

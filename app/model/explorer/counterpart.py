@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-MEMORY_ERRORS = ("use-after-free", "null-deref", "double-free")
+from app.model.kernel.state import MEMORY_ERRORS
+
+__all__ = ["MEMORY_ERRORS", "ViewOf", "old_code_crash"]
+
 
 ViewOf = Callable[[str, str, str], dict[str, Any]]
 

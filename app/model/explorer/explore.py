@@ -7,6 +7,12 @@ violation group (kind + code location) it keeps the shortest schedule that
 reaches it (BFS order) and counts how many complete runs reach it by dynamic
 programming over the state graph, without enumerating paths.
 
+Liveness: a run may also never end. When some reachable states have no path to a final state
+(every run from them stays in a cycle for ever: swapoff's try_to_unuse() retrying, a CPU that
+can never finish), the search reports a "livelock" group of its own, with the shortest schedule
+into such a cycle, so a search without a complete run never reads as "no violation". A search
+its budget stopped is never called a livelock: its unexplored states have no successors yet.
+
 A run ends when no CPU can move, or at the first memory error: a CPU that
 hits a use-after-free, double free or NULL dereference stops, and the search
 treats the kernel as dead there (as with KASAN and panic_on_warn), so
@@ -37,7 +43,8 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Callable
 
-from app.model.kernel.engine import PART_INDEX, Blocked, run_step
+from app.model.actors.programs import PROGRAMS
+from app.model.kernel.engine import ACTORS, PART_INDEX, Blocked, run_step
 from app.model.scenarios.initial import initial_world
 from app.model.explorer.interned import CRASHED, Interner, Key, KeyCanon
 from app.model.scenarios.replay import final_violations, replay
@@ -81,6 +88,7 @@ class Exploration:
     groups: list[Group] = field(default_factory=list)
     schedules: dict[int, str] = field(default_factory=dict)
     searched: int = 0  # worlds the search kept (representatives under symmetry; else ``states``)
+    livelock_states: int = 0  # states from which no run can end (0 unless there is a livelock group)
     symmetric: tuple[tuple[int, ...], ...] = ()  # the interchangeable CPUs it used
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,6 +117,7 @@ class Exploration:
             "complete_runs": self.complete_runs,
             "terminal_states": self.terminal_states,
             "deadlocks": self.deadlock_states,
+            "livelock_states": self.livelock_states,
             "seconds": round(self.seconds, 4),
             "reduction": "local-steps" if self.reduction else "none",
             "complete": self.complete,
@@ -386,9 +395,17 @@ def _explore(
     # summed over the edges that enter it, as without symmetry.
     sizes = [1] * len(state_keys) if canon is None else [canon.size(k) for k in state_keys]
     complete_runs: int | None = None
+    livelock_states = 0
     if stopped is None:
         paths = _count_paths(succ)
-        if paths is not None:
+        if paths is None:  # a cycle: is there one that no run leaves?
+            found = _livelock(succ, terminal_keys, state_keys, depth, transitions_memo, canon, root.steps)
+            if found is not None:
+                group, doomed = found
+                livelock_states = sum(sizes[d] for d in doomed)
+                group.count = livelock_states
+                groups[group.key] = group
+        else:
             complete_runs = sum(paths[t] for t in terminal_keys)
             for t, members in terminal_keys.items():
                 for keys in members:
@@ -426,7 +443,123 @@ def _explore(
         schedules=schedules,
         searched=len(state_keys),
         symmetric=cpu_classes,
+        livelock_states=livelock_states,
     )
+
+
+def _doomed(succ: list[list[int]], finals: Any) -> list[int]:
+    """The states with no path to a final state (``finals``), in BFS order."""
+    preds: list[list[int]] = [[] for _ in succ]
+    for s, children in enumerate(succ):
+        for c in children:
+            preds[c].append(s)
+    can_end = [False] * len(succ)
+    todo = list(finals)
+    for t in todo:
+        can_end[t] = True
+    while todo:
+        for p in preds[todo.pop()]:
+            if not can_end[p]:
+                can_end[p] = True
+                todo.append(p)
+    return [s for s, ok in enumerate(can_end) if not ok]
+
+
+def _cycles(succ: list[list[int]], inside: set[int]) -> list[list[int]]:
+    """The strongly connected components of the graph restricted to ``inside`` that hold a cycle
+    (Tarjan's algorithm, iterative: the graphs have hundreds of thousands of states)."""
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    stack: list[int] = []
+    on_stack: set[int] = set()
+    found: list[list[int]] = []
+    for root in sorted(inside):
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        work = [(root, iter(succ[root]))]
+        while work:
+            v, children = work[-1]
+            for w in children:
+                if w not in inside:
+                    continue
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(succ[w])))
+                    break
+                if w in on_stack:
+                    low[v] = min(low[v], index[w])
+            else:
+                work.pop()
+                if work:
+                    u = work[-1][0]
+                    low[u] = min(low[u], low[v])
+                if low[v] == index[v]:
+                    component = []
+                    while True:
+                        w = stack.pop()
+                        on_stack.discard(w)
+                        component.append(w)
+                        if w == v:
+                            break
+                    if len(component) > 1 or v in succ[v]:
+                        found.append(sorted(component))
+    return found
+
+
+def _livelock(succ: list[list[int]], finals: Any, state_keys: list[Key], depth: list[int],
+              transitions_memo: Transitions, canon: KeyCanon | None, steps: int) -> tuple[Group, list[int]] | None:
+    """A "livelock" group when some states cannot reach a final state: its site is where the
+    first CPU that loops in the earliest such cycle (by BFS order: the shortest schedule into it)
+    is at the cycle's outermost level; with every such state (the group's count is theirs)."""
+    doomed = _doomed(succ, finals)
+    if not doomed:
+        return None
+    cycles = _cycles(succ, set(doomed))
+    component = min(cycles, key=lambda c: c[0])  # every doomed region holds a cycle: it never ends
+    entry = component[0]
+    members = {state_keys[s]: s for s in component}
+    looping: set[int] = set()
+    # CPU -> the (step, next step) moves it makes inside the cycle
+    moves: dict[int, set[tuple[str, str]]] = {}
+    for s in component:
+        key = state_keys[s]
+        world = transitions_memo.world(key, steps + depth[s])
+        for cpu in world.cpus:
+            if cpu.state != "run" or cpu.pc is None:
+                continue
+            child, _ = transitions_memo.step(key, cpu.id, steps + depth[s])
+            if child is None:
+                continue
+            after = transitions_memo.interner.value(cpu.id - 1, child[cpu.id - 1]).pc
+            if canon is not None:
+                child, _perm = canon.canonical(child)
+            if child in members:
+                looping.add(cpu.id)
+                moves.setdefault(cpu.id, set()).add((cpu.pc, after or ""))
+    world = transitions_memo.world(state_keys[entry], steps + depth[entry])
+    running = [c for c in world.cpus if c.state == "run" and c.pc is not None]
+    spinners = sorted(looping, key=lambda i: (world.cpu(i).actor == "io", i))
+    cpu = world.cpu(spinners[0]) if spinners else running[0]
+    site = _loop_site(ACTORS[cpu.actor].program, moves.get(cpu.id, set())) or cpu.pc or ""
+    task = ACTORS[cpu.actor].task_on(cpu.id)
+    stuck = [c.id for c in running if c.id not in looping and c.actor != "io"]  # an idle I/O completion waits for nothing
+    detail = (f"{task} never finishes: CPU{cpu.id} loops in {line_of(site).function}() and no run from here ends"
+              + (f"; {', '.join(f'CPU{i}' for i in stuck)} never move{'s' if len(stuck) == 1 else ''} again" if stuck else "")
+              + f" ({len(doomed)} state{'' if len(doomed) == 1 else 's'} from which no run ends)")
+    return Group("livelock", site, entry, detail), doomed
+
+
+def _loop_site(program: str, moves: set[tuple[str, str]]) -> str | None:
+    """Where a loop goes back: of a CPU's moves inside a cycle, the step that jumps farthest back
+    in its program's listing (try_to_unuse()'s "goto retry", not an inner loop's); None without one."""
+    order = {step_id: n for n, (step_id, _) in enumerate(PROGRAMS.get(program, ()))}
+    back = [(order[a] - order[b], a) for a, b in moves if a in order and b in order and order[b] <= order[a]]
+    return max(back, key=lambda x: (x[0], x[1]))[1] if back else None
 
 
 def _count_paths(succ: list[list[int]]) -> list[int] | None:
@@ -518,7 +651,7 @@ def check_command(scenario_id: str | None, code: str | None, all_: bool, as_json
     else:
         _print_table(results)
     if any(r["violations"] for r in results):
-        return 1
+        return 1  # a livelock too: a search without a complete run is never "no violation"
     # No violation found, but a search stopped at the budget: no verdict (3).
     return 3 if any(not r["complete"] for r in results) else 0
 
@@ -540,7 +673,11 @@ def _print_table(results: list[dict[str, Any]]) -> None:
                     where = f"at {v['function']} {v['line_label'] or v['step_id']}"
                 else:
                     where = f"({v['detail']})"
-                parts.append(f"{v['kind']} {where}: {v['count']} of {runs} runs, shortest {len(v['shortest'])} steps")
+                if v["kind"] == "livelock":  # counted in states: no run through them ends
+                    parts.append(f"livelock {where}: {v['detail']}; shortest schedule into the loop "
+                                 f"{len(v['shortest'])} steps")
+                else:
+                    parts.append(f"{v['kind']} {where}: {v['count']} of {runs} runs, shortest {len(v['shortest'])} steps")
             verdict = "; ".join(parts)
         print(f"{r['scenario']:32} {r['code']:22} {r['states']:>8} {str(runs):>10} {r['seconds']:>6.2f}  {verdict}")
         if r["reduction"] != "none":

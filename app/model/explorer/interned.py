@@ -25,8 +25,8 @@ from __future__ import annotations
 from operator import itemgetter
 from typing import Any, Callable
 
-from app.model.kernel.state import PARTS, World, evolve
-from app.model.explorer.symmetry import HOLDING_PARTS, TIE, Canon, Perm, holders_of, relabel_part
+from app.model.kernel.state import PARTS, World
+from app.model.explorer.symmetry import HOLDING_PARTS, TIE, Canon, Perm, holders_of, moved_cpu, relabel_part
 
 Key = tuple[int, ...]
 MOVES, CRASHED = 1, 2  # Interner.status
@@ -157,7 +157,8 @@ class KeyCanon:
         for slot in range(interner.cpus):
             to = perm.get(slot + 1, slot + 1)
             if to != slot + 1:
-                new[to - 1] = self._moved(slot, key[slot], pairs, lambda cpu: evolve(cpu, id=to), to - 1)
+                actor = self.interner.value(to - 1, key[to - 1]).actor  # who runs CPU `to` stays
+                new[to - 1] = self._moved(slot, key[slot], pairs, lambda cpu: moved_cpu(cpu, to, actor), to - 1)
         for part in HOLDING_PARTS:
             slot = interner.slot_of(part)
             new[slot] = self._moved(slot, key[slot], pairs, lambda value: relabel_part(part, value, perm), slot)

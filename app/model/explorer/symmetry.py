@@ -1,7 +1,8 @@
 """Symmetry between identical CPUs: one world stands for every relabelling of them.
 
-Two CPUs are interchangeable when they run the same actor from the same initial state (the two
-shrinkers of `two-shrinkers-vs-swapoff`). The model treats CPU numbers as names only: a step
+Two CPUs are interchangeable when they run the same steps from the same initial state (the two
+shrinkers of `two-shrinkers-vs-swapoff`: shrink_worker() and the memcg shrinker, twins that run
+the same callback and differ only in who runs them, which stays with the CPU number). The model treats CPU numbers as names only: a step
 never orders CPUs by number, so relabelling interchangeable CPUs in a world and in a schedule
 gives a world and a schedule that are just as reachable, with the same violations at the same
 sites (tests/model/test_symmetry.py checks that on every reachable world). The explorer keeps
@@ -19,6 +20,7 @@ import re
 from itertools import permutations
 from typing import Any, Callable
 
+from app.model.kernel.engine import ACTORS
 from app.model.kernel.state import PARTS, Cpu, World, evolve
 
 Perm = dict[int, int]  # CPU number -> CPU number; the identity on CPUs outside the classes
@@ -36,7 +38,9 @@ def classes(world: World) -> tuple[tuple[int, ...], ...]:
     for cpu in world.cpus:
         if cpu.actor == "io":
             continue
-        by_state.setdefault((cpu.actor, cpu.pc, cpu.stack, cpu.locals, cpu.state, cpu.result), []).append(cpu.id)
+        # Twins (the memcg shrinker and shrink_worker) run the same steps: interchangeable too.
+        program = ACTORS[cpu.actor].program
+        by_state.setdefault((program, cpu.pc, cpu.stack, cpu.locals, cpu.state, cpu.result), []).append(cpu.id)
     found = tuple(tuple(ids) for ids in by_state.values() if len(ids) > 1)
     for ids in found:
         for cpu_id in ids:
@@ -183,7 +187,7 @@ def relabel(world: World, perm: Perm) -> World:
     cpus: list[Any] = [None] * len(world.cpus)
     for cpu in world.cpus:
         new_id = perm.get(cpu.id, cpu.id)
-        cpus[new_id - 1] = cpu if new_id == cpu.id else evolve(cpu, id=new_id)
+        cpus[new_id - 1] = cpu if new_id == cpu.id else moved_cpu(cpu, new_id, world.cpus[new_id - 1].actor)
     old = world.parts()
     values = [relabel_part(i, value, perm) for i, value in enumerate(old)]
     values[_CPUS] = tuple(cpus)
@@ -193,6 +197,12 @@ def relabel(world: World, perm: Perm) -> World:
     new.__dict__["steps"] = world.steps
     new.__dict__["part_hashes"] = tuple(h if v is o else hash(v) for v, o, h in zip(values, old, hashes))
     return new
+
+
+def moved_cpu(cpu: Cpu, new_id: int, actor: str) -> Cpu:
+    """CPU ``cpu``'s state on CPU ``new_id``, which runs ``actor`` (``cpu``'s own or its twin's):
+    who runs a CPU (kworker or kswapd0) stays with the CPU number, only the state moves."""
+    return evolve(cpu, id=new_id, actor=actor) if actor != cpu.actor else evolve(cpu, id=new_id)
 
 
 def relabel_part(index: int, value: Any, perm: Perm) -> Any:

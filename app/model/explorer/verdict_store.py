@@ -8,8 +8,8 @@ verdict can never be served; the old file is simply never asked for again and ag
 
 Bounded: at most ZSWAP_VERDICT_CACHE_ENTRIES files (default 512) and ZSWAP_VERDICT_CACHE_MB
 megabytes (default 32); past either, the least recently used go (a hit refreshes the file's
-time). Where: ZSWAP_VERDICT_CACHE_DIR, by default .cache/verdicts in the project folder
-(gitignored); ZSWAP_VERDICT_CACHE=0 turns it off. Only complete searches are stored (a search
+time). Where: ZSWAP_VERDICT_CACHE_DIR, by default .cache/verdicts in a checkout (gitignored),
+$XDG_CACHE_HOME/zswap-race/verdicts for an installed wheel (app/paths.py); ZSWAP_VERDICT_CACHE=0 turns it off. Only complete searches are stored (a search
 cut by a budget says more about the machine than about the model). A file that cannot be read
 or parsed counts as a miss and is removed; a cache that cannot be written is skipped silently:
 the verdict is still computed and served.
@@ -27,8 +27,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-MODEL_DIR = Path(__file__).resolve().parents[1]  # app/model: every module of the model
-DEFAULT_DIR = MODEL_DIR.parents[1] / ".cache" / "verdicts"
+from app import paths
+
+MODEL_DIR = paths.MODEL  # every module of the model
+DEFAULT_DIR = paths.cache_dir() / "verdicts"
 VERSION = "1"  # of the file layout below
 
 

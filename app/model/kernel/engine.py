@@ -45,6 +45,17 @@ class ActorDef:
     callback: str = ""  # first step of the LRU isolate callback (writeback actors)
     # "Break the fix" variants: run step B wherever the code would go to step A.
     overrides: tuple[tuple[str, str], ...] = ()
+    # A twin of another actor (its id): the same steps, told apart only by who runs them (title,
+    # task, PID, the callers below its first frame). The explorer treats twins as interchangeable.
+    same_as: str = ""
+    # Callers of the actor's outermost function that differ from the usual ones (reports.py's
+    # _CALLERS), innermost first as (function, its caller) pairs.
+    callers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def program(self) -> str:
+        """The actor whose steps this one runs: its twin's id, else its own."""
+        return self.same_as or self.id
 
     def task_on(self, cpu_id: int) -> str:
         """The task name on CPU ``cpu_id`` (a bound kworker carries its CPU in its name)."""
@@ -191,8 +202,11 @@ class Ctx(MemoryOps, LockOps, RecordOps):
         return self.w0.cpus
 
     def peek(self, name: str) -> Any:
-        """Read a keyed part for narration only: not an access, so the step may stay local."""
+        """Read a keyed part (or the swap device, the LRU) for narration only: not an access, so
+        the step may stay local. What the step itself has written so far is seen."""
         part = self.__dict__.get(name)
+        if name in _VALUES:
+            return part if part is not None else getattr(self.w0, name)
         return part.base if part is not None else self.w0.index(name)
 
     # -- identity -------------------------------------------------------------
@@ -300,7 +314,7 @@ _SORT_KEYS: dict[str, Callable[[Any], Any]] = {
     "entries": lambda e: e.addr,
     "trees": lambda t: t.addr,
     "folios": lambda f: f.addr,
-    "ptes": lambda p: p.process,
+    "ptes": lambda p: p.key,
 }
 
 

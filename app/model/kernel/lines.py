@@ -4,11 +4,11 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
+from app import paths
 from app.model.kernel.engine import STEPS
 
-_LINES_FILE = Path(__file__).with_name("kernel_lines.toml")
+_LINES_FILE = paths.KERNEL_LINES
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ violations that stop a CPU.
 """
 from __future__ import annotations
 
-from app.model.kernel.state import HeapObject, Violation, evolve
+from app.model.kernel.state import MEMORY_ERRORS, HeapObject, Violation, evolve
 from app.model.kernel.step_context import StepContext
 from app.model.kernel.stops import Stop
 
@@ -31,21 +31,25 @@ class MemoryOps:
         if addr is None:
             return
         if addr < 4096:
+            reported = self._reported()
             self.violations.append(
                 Violation(
                     "null-deref", self.cpu_id, self.step_id, None,
                     f"{'Write' if write else 'Read'} of size {size} at {addr:#x}: {what}", self.index, frames,
                 )
             )
+            kasan = (f"KASAN, which already reported the {reported} of this run, prints nothing (one report per boot); "
+                     if reported else "KASAN reports a null-ptr-deref first; then ")
             self.say(
                 f"{self.me} accesses {what} through a NULL-based pointer ({addr:#x}): "
-                "BUG: kernel NULL pointer dereference, an oops, and it stops."
+                f"{kasan}the access faults: BUG: kernel NULL pointer dereference, an oops, and it stops."
             )
             self.crash()
         obj = self.heap.get(addr if base is None else base) or self._containing(addr)
         if obj is None or not obj.freed:
             return
         access = "Write" if write else "Read"
+        reported = self._reported()
         self.violations.append(
             Violation(
                 kind="use-after-free",
@@ -57,12 +61,24 @@ class MemoryOps:
                 frames=frames,
             )
         )
-        self.say(
-            f"{self.me} touches {what} at {addr:#x}, but that memory was freed: KASAN reports a use-after-free. "
-            "(By default KASAN only reports and the kernel carries on; the model stops "
-            f"{self.me} here, as kasan.fault=panic or panic_on_warn would.)"
-        )
+        if reported:
+            self.say(
+                f"{self.me} touches {what} at {addr:#x}, but that memory was freed: a use-after-free. KASAN already "
+                f"reported the {reported} of this run and prints only one report per boot (no kasan_multi_shot), so "
+                f"nothing is printed; the model stops {self.me} here all the same."
+            )
+        else:
+            self.say(
+                f"{self.me} touches {what} at {addr:#x}, but that memory was freed: KASAN reports a use-after-free. "
+                "(By default KASAN only reports and the kernel carries on; the model stops "
+                f"{self.me} here, as kasan.fault=panic or panic_on_warn would.)"
+            )
         self.crash()
+
+    def _reported(self: StepContext) -> str | None:
+        """The kind of the memory error KASAN already reported in this run, if any: it prints one
+        report per boot unless booted with kasan_multi_shot (mm/kasan/report.c report_enabled())."""
+        return next((v.kind for v in self.violations if v.kind in MEMORY_ERRORS), None)
 
     def _containing(self: StepContext, addr: int) -> HeapObject | None:
         for obj in self.heap.values():

@@ -143,9 +143,24 @@ class Lru:
 
 @record
 class Pte:
+    """One page table entry: page ``page`` (0, 1, ... in the order of its first slot) of a
+    process's address space. A process owning several swapped pages has one PTE per page, each
+    found by swapoff's unuse_pte_range() and cleared by the process's exit."""
+
     process: str
     offset: int | None  # swp_entry(T, offset) while swapped out
     folio: int | None  # present: maps this folio
+    page: int = 0
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """Its key in World.index("ptes"): (process, page)."""
+        return (self.process, self.page)
+
+    @property
+    def label(self) -> str:
+        """How changes and views name it: "A" for a process's first page, "A.1" for the next."""
+        return self.process if self.page == 0 else f"{self.process}.{self.page}"
 
 
 @record
@@ -163,6 +178,11 @@ class Cpu:
             if key == name:
                 return value
         return default
+
+
+# The violations the kernel prints a report for: KASAN's (a use-after-free, a double free, the
+# null-ptr-deref of an instrumented access) and the oops that follows a NULL dereference.
+MEMORY_ERRORS = ("use-after-free", "null-deref", "double-free")
 
 
 @record
@@ -228,14 +248,15 @@ class World:
         )
 
     def index(self, name: str) -> dict[Any, Any]:
-        """addr (or process) -> record for a keyed part; built once per world (never mutate it)."""
+        """addr (or, for PTEs, (process, page)) -> record for a keyed part; built once per world
+        (never mutate it)."""
         key = "_index_" + name
         try:
             return self.__dict__[key]  # type: ignore[no-any-return]
         except KeyError:
             records = getattr(self, name)
             if name == "ptes":
-                value = {r.process: r for r in records}
+                value = {r.key: r for r in records}
             else:
                 value = {r.addr: r for r in records}
             object.__setattr__(self, key, value)

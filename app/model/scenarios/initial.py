@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from app.model.actors.common import data_tag
 from app.model.kernel.memory_ops import CACHES
-from app.model.scenarios.scenario import Scenario
+from app.model.scenarios.scenario import Scenario, SlotSpec
 from app.model.kernel.state import Config, Cpu, Entry, HeapObject, Lru, Origin, Pte, Slot, SwapDevice, Tree, World
 
 SWAP_TYPE = 0
@@ -11,7 +11,26 @@ ZSWAP_TREE_SIZE = 16  # struct zswap_tree: rb_root (8) + spinlock_t (4) + paddin
 
 
 def actor_for(kind: str, code: str) -> str:
-    return f"writeback-{code}" if kind == "writeback" else kind
+    if kind in ("writeback", "shrinker"):  # shrink_worker(), or the memcg shrinker from kswapd0
+        return f"{kind}-{code}"
+    return kind
+
+
+def _ptes(slots: list[SlotSpec]) -> list[Pte]:
+    """One PTE per swapped page: a process owning several slots has several pages, numbered in
+    the order of their slots' offsets."""
+    pages: dict[str, int] = {}
+    out = []
+    for slot in sorted(slots, key=lambda s: s.offset):
+        page = pages.get(slot.owner, 0)
+        pages[slot.owner] = page + 1
+        out.append(Pte(slot.owner, slot.offset, None, page))
+    return out
+
+
+def page_of(scenario: Scenario, process: str, offset: int) -> int:
+    """The page of ``process`` whose PTE holds swp_entry(0, ``offset``) in the initial world."""
+    return next(p.page for p in _ptes(scenario.world.slots) if p.process == process and p.offset == offset)
 
 
 def initial_world(scenario: Scenario, code: str) -> World:
@@ -32,11 +51,12 @@ def initial_world(scenario: Scenario, code: str) -> World:
         addr = entry_base + i * stride
         addr_of[e.name] = addr
         heap.append(HeapObject(addr, "entry", "struct zswap_entry", "zswap_entry", 80, False, e.name, store))
-        entries.append(Entry(addr, e.slot, 1, 2048, True, e.name in lru_names, data_tag(owner_of[e.slot], 1)))
+        length = 0 if e.same_filled else 2048  # same-filled: no compressed copy, just entry->value
+        entries.append(Entry(addr, e.slot, 1, length, True, e.name in lru_names, data_tag(owner_of[e.slot], 1)))
     tree = Tree(trees_addr, trees_addr, 0, None, tuple(sorted((e.offset, e.addr) for e in entries)))
     slots = tuple(Slot(s.offset, 1, False, s.owner, 1, "") for s in sorted(spec.slots, key=lambda s: s.offset))
     swap = SwapDevice(SWAP_TYPE, True, True, len(slots), True, slots, ())
-    ptes = tuple(sorted((Pte(s.owner, s.offset, None) for s in spec.slots), key=lambda p: p.process))
+    ptes = tuple(sorted(_ptes(spec.slots), key=lambda p: p.key))
     from app.model.kernel.engine import ACTORS
 
     cpus = []
@@ -45,7 +65,11 @@ def initial_world(scenario: Scenario, code: str) -> World:
         params: list[tuple[str, object]] = []
         if c.process is not None:
             params.append(("process", c.process))
-        if c.slot is not None:
+        if c.slot is not None and c.actor == "swapin":  # the page it touches: the one in this slot
+            page = page_of(scenario, c.process or "", c.slot)
+            if page:
+                params.append(("page", page))
+        elif c.slot is not None:
             params.append(("slot", c.slot))
         cpus.append(Cpu(c.id, actor, ACTORS[actor].entry, (), tuple(sorted(params))))
     return World(

@@ -6,10 +6,11 @@ import os
 from functools import cache
 from pathlib import Path
 
+from app import paths
 from app.model.scenarios.scenario import MAX_FILE_BYTES, Scenario, ScenarioFileError, one_line, parse_scenario
 
 # The bundled scenarios; ZSWAP_SCENARIO_DIR points the CLI and the server at another folder.
-SCENARIO_DIR = Path(os.environ.get("ZSWAP_SCENARIO_DIR") or Path(__file__).resolve().parents[3] / "scenarios")
+SCENARIO_DIR = Path(os.environ.get("ZSWAP_SCENARIO_DIR") or paths.SCENARIOS)
 
 
 def read_text(path: Path) -> str:

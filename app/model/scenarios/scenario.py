@@ -10,7 +10,9 @@ from typing import Literal
 
 from app.model.kernel.records import field, frozen, replace
 
-ActorKind = Literal["writeback", "swapoff", "exit", "swapin", "store", "io"]  # io: the write I/O completion
+# writeback: shrink_worker() on the zswap-shrink workqueue; shrinker: the memcg shrinker
+# zswap_shrinker_scan() from kswapd0's reclaim (the same callback); io: the write I/O completion.
+ActorKind = Literal["writeback", "shrinker", "swapoff", "exit", "swapin", "store", "io"]
 
 CODES: dict[str, tuple[str, str]] = {
     "old": ("old code (before the fix)", "mm/zswap.c at 81cb3790e0dd, the base the patch applies to."),
@@ -39,8 +41,8 @@ MAX_CHOICES = 5  # of a tour's "predict" stop
 class CpuSpec:
     id: int
     actor: ActorKind
-    process: str | None = None  # exit / swapin: whose PTE; store: whose page
-    slot: int | None = None  # store: the slot reused
+    process: str | None = None  # exit / swapin: whose PTEs; store: whose page
+    slot: int | None = None  # store: the slot reused; swapin: the slot of the page it touches (default: the first)
 
 
 @frozen
@@ -53,6 +55,10 @@ class SlotSpec:
 class EntrySpec:
     name: str
     slot: int
+    # A same-filled page (zswap_is_page_same_filled): entry->length is 0 and entry->value holds the
+    # repeated word; zswap_store never puts such an entry on the LRU, and zswap_load fills the page
+    # from the value and does not relink it.
+    same_filled: bool = False
 
 
 @frozen
@@ -194,7 +200,7 @@ SCHEMA: dict[type, dict[str, tuple[object, bool, dict[str, object]]]] = {
         "slot": (int, False, _OFFSET),
     },
     SlotSpec: {"offset": (int, True, _OFFSET), "owner": (str, True, _TEXT20)},
-    EntrySpec: {"name": (str, True, _TEXT20), "slot": (int, True, _OFFSET)},
+    EntrySpec: {"name": (str, True, _TEXT20), "slot": (int, True, _OFFSET), "same_filled": (bool, False, {})},
     WorldSpec: {
         "slots": (list[SlotSpec], True, {"min_length": 1, "max_length": MAX_SLOTS}),
         "entries": (list[EntrySpec], True, {"max_length": MAX_ENTRIES}),
@@ -264,6 +270,7 @@ def _references(self: Scenario) -> None:
     if len(offsets) != len(self.world.slots):
         raise ValueError("world.slots: two slots share an offset")
     owners = {s.owner for s in self.world.slots}
+    owned = {(s.offset, s.owner) for s in self.world.slots}
     if len(owners) > MAX_PROCESSES:
         raise ValueError(f"world.slots: {len(owners)} processes own slots; at most {MAX_PROCESSES} are allowed")
     names = {e.name for e in self.world.entries}
@@ -272,19 +279,38 @@ def _references(self: Scenario) -> None:
     for i, entry in enumerate(self.world.entries):
         if entry.slot not in offsets:
             raise ValueError(f"world.entries[{i}].slot: no slot with offset {entry.slot}")
+    same_filled = {e.name for e in self.world.entries if e.same_filled}
     for i, name in enumerate(self.world.lru):
         if name not in names:
             raise ValueError(f"world.lru[{i}]: no entry named {name!r}")
+        if name in same_filled:
+            raise ValueError(f"world.lru[{i}]: entry {name!r} is same-filled (length 0), and zswap_store() never "
+                             "puts a same-filled entry on the LRU")
     for i, cpu in enumerate(self.cpus):
         if cpu.actor in ("exit", "swapin") and cpu.process not in owners:
             raise ValueError(f"cpus[{i}].process: {cpu.actor} needs a process that owns a slot; got {cpu.process!r}")
+        if cpu.actor == "exit" and cpu.slot is not None:
+            raise ValueError(f"cpus[{i}].slot: exit takes no slot (the process's exit frees every page it has)")
+        if cpu.actor == "swapin" and cpu.slot is not None and (cpu.slot, cpu.process) not in owned:
+            raise ValueError(f"cpus[{i}].slot: swapin touches a page of process {cpu.process}; "
+                             f"slot {cpu.slot} is not one of its slots")
         if cpu.actor == "store":
             if cpu.slot not in offsets:
                 raise ValueError(f"cpus[{i}].slot: store needs an existing slot offset; got {cpu.slot!r}")
             if not cpu.process or cpu.process in owners:
                 raise ValueError(f"cpus[{i}].process: store needs a new process name; got {cpu.process!r}")
-        if cpu.actor in ("writeback", "swapoff") and (cpu.process or cpu.slot is not None):
+        if cpu.actor in ("writeback", "shrinker", "swapoff") and (cpu.process or cpu.slot is not None):
             raise ValueError(f"cpus[{i}]: {cpu.actor} takes no process or slot")
+    kinds = [c.actor for c in self.cpus]
+    if kinds.count("writeback") > 1:
+        i = [n for n, k in enumerate(kinds) if k == "writeback"][1]
+        raise ValueError(f'cpus[{i}].actor: a second "writeback": the zswap pool has one shrink_work and a work item '
+                         'never runs on two workers at once, so two shrink_worker() runs cannot overlap; '
+                         'use "shrinker" (zswap_shrinker_scan() from kswapd0) for a second writeback path')
+    reclaim = [n for n, k in enumerate(kinds) if k in ("shrinker", "store")]
+    if len(reclaim) > 1:
+        raise ValueError(f'cpus[{reclaim[1]}].actor: "shrinker" and "store" run in kswapd0, one task, which cannot '
+                         "be on two CPUs at once; at most one of them per scenario")
     n = len(self.cpus)
     for i, tour in enumerate(self.tours):
         if tour.code not in all_codes():
@@ -325,8 +351,8 @@ def code_info(code: str) -> tuple[str, str]:
 
 def cpu_label(cpu_id: int, actor: str) -> str:
     """How the product names a schedulable actor: "CPU1", "CPU2", ...; the write I/O completion
-    runs in interrupt context on whichever CPU the interrupt hits, so it is named "I/O", not
-    CPUn (its digit still steps it)."""
+    of the model's device (no SWP_SYNCHRONOUS_IO) runs apart from the writer, usually in interrupt
+    context on whichever CPU takes it, so it is named "I/O", not CPUn (its digit still steps it)."""
     return "I/O" if actor == "io" else f"CPU{cpu_id}"
 
 

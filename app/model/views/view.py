@@ -142,7 +142,7 @@ def _locals(world: World, cpu: Cpu) -> list[Local]:
         else:
             text = str(value)
         out.append({"name": shown, "value": text, "ref": ref, "dangling": dangling,
-                    "compare_only": dangling and (cpu.actor, model_name) in COMPARE_ONLY})
+                    "compare_only": dangling and (ACTORS[cpu.actor].program, model_name) in COMPARE_ONLY})
     return out
 
 
@@ -485,7 +485,7 @@ def _world_view(world: World, probed: Probe) -> WorldView:
                         continue
                     if isinstance(value, int) and not isinstance(value, bool) and o.addr <= value < o.addr + o.size:
                         # A pointer the code only compares is not a use-after-free waiting to happen.
-                        (compared if (c.actor, name) in COMPARE_ONLY else dangling).append(f"CPU{c.id} {name}")
+                        (compared if (ACTORS[c.actor].program, name) in COMPARE_ONLY else dangling).append(f"CPU{c.id} {name}")
             if world.zswap_trees is not None and o.addr <= world.zswap_trees < o.addr + o.size:
                 dangling.append("zswap_trees[0]")
         heap.append(
@@ -506,6 +506,7 @@ def _world_view(world: World, probed: Probe) -> WorldView:
             }
         )
     ptes: list[PteView] = []
+    several = {p.process for p in world.ptes if p.page}
     for p in world.ptes:
         if p.offset is not None:
             value, ref = f"swp(0, {p.offset})", None
@@ -513,7 +514,8 @@ def _world_view(world: World, probed: Probe) -> WorldView:
             value, ref = f"present -> folio {p.folio:#x}", f"{p.folio:#x}"
         else:
             value, ref = "none", None
-        ptes.append({"name": f"process {p.process}", "key": f"pte:{p.process}", "value": value, "ref": ref})
+        name = f"process {p.process}" + (f", page {p.page}" if p.process in several else "")
+        ptes.append({"name": name, "key": f"pte:{p.label}", "value": value, "ref": ref})
     return {
         "swap": swap,
         "zswap_trees": _hex(world.zswap_trees),

@@ -21,9 +21,10 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from app import paths
 from app.web.http.compression import accepts_brotli  # imports starlette only: no cycle with urls.py
 
-STATIC = Path(__file__).resolve().parents[3] / "static"
+STATIC = paths.STATIC
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 VERSION_LENGTH = 10

@@ -401,7 +401,8 @@ def code_verdict(scenario: dict[str, Any], code: dict[str, Any], result: dict[st
     total = result.get("complete_runs")
     for g in result.get("violations", []):
         label = g.get("line_label") or ""
-        kernel = not g.get("step_id") or is_kernel_label(label)
+        # A kernel line unless the step is a variant's own (mm/swapfile.c lines have no b:/f: label).
+        kernel = not g.get("step_id") or is_kernel_label(label) or not (g.get("file") or "").startswith("variant")
         if not g.get("function"):
             where = "the end of the run (no single line)"
         elif kernel:

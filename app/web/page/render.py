@@ -2,19 +2,18 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from app import paths
 from app.web.page import codetext, glossary, regions
 from app.web import urls
 
-ROOT = Path(__file__).resolve().parents[3]
-TEMPLATES = ROOT / "templates"
-STATIC = ROOT / "static"
+TEMPLATES = paths.TEMPLATES
+STATIC = paths.STATIC
 
 # Headers we branch on when choosing a fragment or a full page (stack-notes: htmx 4 history), and
 # whether the CPUs' listings come whole (static/app.js sends HX-Listing while they are expanded),

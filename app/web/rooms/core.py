@@ -6,7 +6,7 @@ this process's followers about changes; two implementations share the interface 
 `MemoryStore` here (one process, nothing to install: `make run`) and
 `app.web.rooms.redis_store.RedisStore` (ZSWAP_REDIS_URL: several workers or hosts share the rooms).
 
-Every allowance is bounded and configurable (README "Live rooms"): rooms per client address,
+Every allowance is bounded and configurable (docs/operations.md, "Live rooms: limits"): rooms per client address,
 rooms in all (in-process), followers per room, publishes per second per room, and the size of a
 published URL; a room no one publishes to for ZSWAP_ROOM_IDLE_SECONDS ends by itself.
 """

@@ -154,6 +154,7 @@ class CheckResult(BaseModel):
     complete_runs_text: str | None
     terminal_states: int
     deadlocks: int
+    livelock_states: int = 0  # states from which no run can end (a "livelock" violation names them)
     seconds: float
     reduction: Literal["none", "local-steps"]
     complete: bool

@@ -1,0 +1,56 @@
+"""Z: the memcg shrinker, zswap_shrinker_scan(), called from reclaim (kswapd0).
+
+The second writeback path that can really run at the same time as shrink_worker(): one zswap
+pool has one shrink_work, and a work item never runs on two workers at once, so two concurrent
+shrink_worker() runs cannot happen (research: v6.8:1076 INIT_WORK, the only queue_work in
+zswap_store). zswap_shrinker_scan() (b:602, a line number derived from v6.8:595) walks the same
+list_lru with the same callback: `list_lru_shrink_walk(&pool->list_lru, sc, &shrink_memcg_cb,
+&encountered_page_in_swapcache)`, an inline wrapper of list_lru_walk_one(). So each writeback
+actor has a twin here that runs its very steps (the walker K1-K5 and the callback), told apart
+only by its title, its task (kswapd0, the same task as the store actor's reclaim) and the callers
+below list_lru_walk_one() in its call trace.
+
+What the model leaves out of zswap_shrinker_scan() (docs/model.md says why): the
+zswap.shrinker_enabled and memcg writeback checks and the nr_protected check are taken to pass,
+sc->nr_to_scan is 1 (one callback, as shrink_memcg()'s nr_to_walk), and the
+encountered_page_in_swapcache flag only changes its return value (SHRINK_STOP).
+"""
+from __future__ import annotations
+
+from app.model.kernel.engine import ACTORS, ActorDef, actor_def
+from app.model.actors import variants, writeback_new, writeback_old  # noqa: F401  (the actors twinned)
+
+SCAN_TASK = "kswapd0"  # the store actor's reclaim is kswapd0 too: one task, one PID
+SCAN_PID = 77
+
+# Below list_lru_walk_one(), innermost first: zswap_shrinker_scan() from kswapd's balance_pgdat()
+# (without MGLRU: shrink_node_memcgs() -> shrink_slab(); a memcg's shrinkers through
+# shrink_slab_memcg(); do_shrink_slab() and shrink_slab() are in mm/shrinker.c since v6.7).
+SCAN_CALLERS: tuple[tuple[str, str], ...] = (
+    ("list_lru_walk_one", "list_lru_shrink_walk"),
+    ("list_lru_shrink_walk", "zswap_shrinker_scan"),
+    ("zswap_shrinker_scan", "do_shrink_slab"),
+    ("do_shrink_slab", "shrink_slab_memcg"),
+    ("shrink_slab_memcg", "shrink_slab"),
+    ("shrink_slab", "shrink_node_memcgs"),
+    ("shrink_node_memcgs", "shrink_node"),
+    ("shrink_node", "kswapd_shrink_node"),
+    ("kswapd_shrink_node", "balance_pgdat"),
+)
+
+
+def twin_id(writeback_id: str) -> str:
+    """writeback-old -> shrinker-old, writeback-new-no-rotate -> shrinker-new-no-rotate."""
+    return "shrinker-" + writeback_id.removeprefix("writeback-")
+
+
+for _wb in [a for a in ACTORS.values() if a.id.startswith("writeback-")]:
+    actor_def(
+        ActorDef(
+            twin_id(_wb.id),
+            # "memcg shrinker: zswap_shrinker_scan (old code)", "memcg shrinker: fixed code without ..."
+            _wb.title.replace("LRU writeback", "memcg shrinker").replace("shrink_memcg_cb", "zswap_shrinker_scan"),
+            _wb.entry, SCAN_TASK, SCAN_PID, callback=_wb.callback, overrides=_wb.overrides, same_as=_wb.id,
+            callers=SCAN_CALLERS,
+        )
+    )
