@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import anyio
 import segno
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from fastapi.sse import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -182,8 +182,9 @@ def created_body(request: Request, c: rooms.Created) -> dict[str, Any]:
 
 # ---- pages ----------------------------------------------------------------------------------
 
-async def live_page(room: Room, strip: str) -> HTMLResponse:
-    scenario_id, code, t, tour = parse_state_url(room.url, rooms.Limits(max_url_bytes=1 << 20), api=False)
+async def live_page(url: str, strip: str) -> HTMLResponse:
+    """The scenario page of state `url` (a canonical URL this server built) with a room's strip."""
+    scenario_id, code, t, tour = parse_state_url(url, rooms.Limits(max_url_bytes=1 << 20), api=False)
     html = await work.cached_or_run(pages.state_html, False, scenario_id, code, t, tour)
     return HTMLResponse(html.replace(MARKER, strip, 1),
                         headers={"Cache-Control": "no-store", "Vary": render.VARY})
@@ -251,19 +252,31 @@ async def present(request: Request) -> Response:
     return RedirectResponse(urls.control(created.token), status_code=303)
 
 
+AT_DOC = ("the state to show instead of the room's current one (a scenario page's path and query): the "
+          "presenter's tab reloaded, or went back to one of its own pages; live.js then publishes it")
+
+
 @router.get("/p/{token}", response_class=HTMLResponse, responses=PAGE_ERRORS,
             summary="The presenter's page of a room (the control link)")
-async def presenter_page(request: Request, token: Annotated[str, Path(max_length=64)]) -> HTMLResponse:
-    """The scenario page of the room's current state with the presenter's strip: join link, code,
-    QR code, followers, End. Whoever has this link controls the room."""
-    room = await store(request).by_token(token)
+async def presenter_page(request: Request, token: Annotated[str, Path(max_length=64)],
+                         at: Annotated[str | None, Query(max_length=8192, description=AT_DOC)] = None) -> HTMLResponse:
+    """The scenario page of the room's current state (or of `at`) with the presenter's strip: join
+    link, code, QR code, followers, End. Whoever has this link controls the room."""
+    s = store(request)
+    room = await s.by_token(token)
     if room is None:
         raise _err(404, "unknown-token", "This control link is unknown, or its room has ended.")
+    shown = room.url
+    if at:
+        try:
+            shown = await canonical_state(at, s.limits, api=False)
+        except errors.WebError:
+            pass  # only a hint: a state that does not replay shows the room's own
     join = public_origin(request) + urls.join(room.code)
     strip = render.render("_live.html", role="presenter", room=room, token=token, join=join,
                           join_shown=join.split("://", 1)[-1], qr=qr_svg(join),
-                          loopback=_is_loopback(join))
-    return await live_page(room, strip)
+                          loopback=_is_loopback(join), shown=shown)
+    return await live_page(shown, strip)
 
 
 def _is_loopback(link: str) -> bool:
@@ -276,7 +289,7 @@ def _is_loopback(link: str) -> bool:
 async def audience_page(request: Request, code: CodePath) -> HTMLResponse:
     """A late joiner lands on the presenter's current state; live.js then follows the room."""
     room = await room_or_404(request, code)
-    return await live_page(room, render.render("_live.html", role="audience", room=room))
+    return await live_page(room.url, render.render("_live.html", role="audience", room=room))
 
 
 @router.get("/j/{code}/stream", include_in_schema=False)
