@@ -86,8 +86,9 @@ def test_the_help_page_works_without_javascript(client):
     assert f'href="{urls.help_page()}" id="help-open" data-hotkey="?"' in stage
 
 
-def test_docs_keys_md_is_the_apps_key_table():
-    rows = [line for line in DOCS_KEYS.read_text(encoding="utf-8").splitlines() if line.startswith("| `")]
+@pytest.mark.parametrize("doc", [DOCS_KEYS, DOCS_KEYS.parents[1] / "README.md"], ids=["keys.md", "README"])
+def test_the_docs_key_tables_are_the_apps(doc: Path):
+    rows = [line for line in doc.read_text(encoding="utf-8").splitlines() if line.startswith("| `")]
     want = [f"| {' '.join(f'`{x}`' for x in k.keys)} | {k.does} |" for k in glossary.load().keys]
     assert rows == want
 
