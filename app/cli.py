@@ -4,7 +4,7 @@
 
     python -m app [serve] [--host H] [--port P] [--workers N]   serve (same as `make run`)
     python -m app scenarios [--json]
-    python -m app replay SCENARIO --code old|new|VARIANT --schedule 1112... [--format text|json|kasan|diagram]
+    python -m app replay SCENARIO --code old|new|VARIANT --schedule 1112... [--format text|json|kasan|diagram|diagram-full]
     python -m app check SCENARIO --code CODE [--json] [--max-states N] [--exact] [--cached]
     python -m app check --all [--json]
 
@@ -93,7 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("scenario")
     r.add_argument("--code", default="old")
     r.add_argument("--schedule", "-t", default="")
-    r.add_argument("--format", choices=("text", "json", "kasan", "diagram"), default="text")
+    r.add_argument("--format", choices=("text", "json", "kasan", "diagram", "diagram-full"), default="text",
+                   help="diagram: the race as a commit message tells it (the story of its violation); "
+                        "diagram-full: every step that takes a lock or touches zswap state")
     c = sub.add_parser("check", help="explore every interleaving of a scenario")
     c.add_argument("scenario", nargs="?")
     c.add_argument("--code", default=None)
@@ -159,6 +161,10 @@ def _replay(args: argparse.Namespace) -> int:
         from app.model.views.diagram import commit_diagram
 
         sys.stdout.write(commit_diagram(view))
+    elif args.format == "diagram-full":  # every race step, nested as in the kernel
+        from app.model.views.diagram import full_diagram
+
+        sys.stdout.write(full_diagram(view))
     elif args.format == "kasan":
         from app.model.trace import kasan_text  # the same text as /s/ID/kasan.txt
 
@@ -170,9 +176,11 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from app.model.api import with_stories
     from app.model.explorer.explore import check_command
 
-    return check_command(args.scenario, args.code, args.all, args.json, args.max_states, args.exact, args.cached)
+    return check_command(args.scenario, args.code, args.all, args.json, args.max_states, args.exact, args.cached,
+                         annotate=with_stories)
 
 
 def console() -> int:
@@ -189,7 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from app.model.scenarios.loader import load_all
             from app.web.http.server import serve
 
+            from app.web.rooms.store import refuse_unreachable_store
+
             load_all()  # a bad scenario file stops the server before it starts, named (exit 2)
+            refuse_unreachable_store()  # so does an unreachable ZSWAP_REDIS_URL (each worker checks too)
             gc.enable()  # off for start-up (app/__main__.py); a server runs for long
             serve(args.host, args.port, args.workers)
             return 0

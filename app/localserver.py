@@ -124,3 +124,41 @@ def local_redis(timeout: float = 10.0) -> Iterator[str]:
         yield f"redis://{HOST}:{port}/0"
     finally:
         _stop(proc)
+
+
+@contextmanager
+def slow_uploads(port: int, n: int, paths: Sequence[str], host: str = HOST) -> Iterator[list[socket.socket]]:
+    """`n` connections that send the head of a POST (to each of `paths` in turn) announcing a
+    400,000-byte body, then one byte a second on each, until the block ends (then closed): the
+    slow-body attack of issue 19, for its test and its bench."""
+    import resource
+    import threading
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n + 512:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(4096, n + 512), hard), hard))
+    held = []
+    for i in range(n):
+        s = socket.create_connection((host, port), timeout=10)
+        s.sendall(f"POST {paths[i % len(paths)]} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                  f"Content-Length: 400000\r\n\r\n{{".encode())
+        held.append(s)
+    stop = threading.Event()
+
+    def drip() -> None:
+        while not stop.wait(1.0):
+            for s in held:
+                try:
+                    s.send(b" ")
+                except OSError:  # closed by the server (refused, or cut at its deadline)
+                    pass
+
+    dripping = threading.Thread(target=drip, name="drip", daemon=True)
+    dripping.start()
+    try:
+        yield held
+    finally:
+        stop.set()
+        dripping.join(5)
+        for s in held:
+            s.close()

@@ -10,9 +10,14 @@ a 503 waits 1 s (the Retry-After) before its next request. Each request has a 10
 client timeout. Reports req/s, p50/p99, status counts, timeouts, requests over 10 s, 503s, and
 RSS (web workers, and the search processes) before, at the peak and 10 s after the load.
 
+With --explore, the issue-19 mode: --connections (default 40) clients explore never-seen states
+round the kinds of answer a state has (full page, fragment, JSON, lanes SVG, event log), with no
+explorer requests, and the peak RSS of each web worker is reported (the goal: at most 200 MB).
+
 Bounded: at most --seconds (<= 120) of load and --max-requests requests, loopback only.
 
     .venv/bin/python bench/bench_load.py [--workers 1] [--seconds 60] [--connections 200]
+    .venv/bin/python bench/bench_load.py --explore [--workers 2]
 """
 from __future__ import annotations
 
@@ -82,18 +87,25 @@ def comm(pid: int) -> str:
         return ""
 
 
+def web_workers(server_pid: int, workers: int) -> list[int]:
+    procs = [server_pid] if workers == 1 else children(server_pid)
+    return [pid for pid in procs if "resource_tracker" not in comm(pid) and "semaphore_tracker" not in comm(pid)]
+
+
 def memory(server_pid: int, workers: int) -> tuple[int, int]:
     """(MB of the web worker processes, MB of the search processes)."""
     web = search = 0
-    procs = [server_pid] if workers == 1 else children(server_pid)
-    for pid in procs:
-        if "resource_tracker" in comm(pid) or "semaphore_tracker" in comm(pid):
-            continue
+    for pid in web_workers(server_pid, workers):
         web += memory_kb(pid)
         for child in children(pid):
             if "multiprocessing" in comm(child) and "resource_tracker" not in comm(child):
                 search += memory_kb(child)
     return web // 1024, search // 1024
+
+
+def worker_memory(server_pid: int, workers: int) -> dict[int, int]:
+    """MB of each web worker, by PID."""
+    return {pid: memory_kb(pid) // 1024 for pid in web_workers(server_pid, workers)}
 
 
 async def fetch(port: int, path: str, headers: str, conn: dict, keep: list | None = None) -> tuple[int, float]:
@@ -172,8 +184,12 @@ async def load(port: int, args: argparse.Namespace, pid: int) -> None:
             except StopIteration:
                 return
             sent[0] += 1
-            kind = i % 4
-            if kind == 3:
+            if args.explore:  # every kind of answer a state has, in turn
+                kind = (i + sent[0]) % 5
+                path, hdr = (f"/s/{sid}?code={code}&t={t}", f"/s/{sid}?code={code}&t={t}",
+                             f"/api/s/{sid}?code={code}&t={t}", f"/s/{sid}/lanes.svg?code={code}&t={t}",
+                             f"/s/{sid}/events?code={code}&t={t}")[kind], ("HX-Request: true\r\n" if kind == 1 else "")
+            elif (kind := i % 4) == 3:
                 path, hdr = f"/api/s/{sid}?code={code}&t={t}", ""
             else:
                 path, hdr = f"/s/{sid}?code={code}&t={t}", ("" if kind == 2 else "HX-Request: true\r\n")
@@ -205,13 +221,18 @@ async def load(port: int, args: argparse.Namespace, pid: int) -> None:
             cached.add(*await fetch(port, cached_url, "HX-Request: true\r\n", conn))
             await asyncio.sleep(0.05)
 
+    per_worker: dict[int, int] = {}
+
     async def sampler() -> None:
         while time.monotonic() < deadline:
             web, search = memory(pid, args.workers)
             peak[0], peak[1] = max(peak[0], web), max(peak[1], search)
+            for worker, mb in worker_memory(pid, args.workers).items():
+                per_worker[worker] = max(per_worker.get(worker, 0), mb)
             await asyncio.sleep(0.5)
 
     before = memory(pid, args.workers)
+    start_per_worker = worker_memory(pid, args.workers)
     started = time.monotonic()
     await asyncio.gather(*(stepper(i) for i in range(args.connections)), searchers(), prober(), sampler())
     elapsed = time.monotonic() - started
@@ -227,13 +248,18 @@ async def load(port: int, args: argparse.Namespace, pid: int) -> None:
     print(cached.row("cached step (probe)", elapsed))
     print(f"RSS MB (web workers / search processes): before {before[0]} / {before[1]}, "
           f"peak {peak[0]} / {peak[1]}, 10 s after {after[0]} / {after[1]}")
+    after_per_worker = worker_memory(pid, args.workers)
+    for n, worker in enumerate(sorted(per_worker), 1):
+        print(f"RSS MB of web worker {n}: before {start_per_worker.get(worker, 0)}, peak {per_worker[worker]}, "
+              f"10 s after {after_per_worker.get(worker, 0)}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--connections", type=int, default=200)
+    ap.add_argument("--connections", type=int, default=None, help="default 200, or 40 with --explore")
+    ap.add_argument("--explore", action="store_true", help="40 clients exploring never-seen states (issue 19)")
     ap.add_argument("--max-requests", type=int, default=200_000)
     ap.add_argument("--search-every", type=float, default=1.0)
     ap.add_argument("--search-clients", type=int, default=2)
@@ -241,7 +267,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=11)
     args = ap.parse_args()
     args.seconds = min(args.seconds, 120.0)
-    args.connections = min(args.connections, 500)
+    args.connections = min(args.connections or (40 if args.explore else 200), 500)
+    if args.explore:
+        args.search_clients = 0
     env = dict(os.environ, ZSWAP_WEB_PRECOMPUTE="1")
     command = ["-m", "app", "--host", HOST, "--workers", str(args.workers)]
     try:

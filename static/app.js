@@ -129,10 +129,13 @@
 
   document.addEventListener("keydown", function (ev) {
     if (ev.defaultPrevented || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (document.querySelector("dialog[open]")) return;  // the help is over the stage: its own keys
     var t = ev.target;
     if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
     if (ev.key === "Escape") {
       document.querySelectorAll("details.menu[open]").forEach(function (d) { d.open = false; });
+      var offer = document.getElementById("present-offer");
+      if (offer) offer.hidden = true;
       return;
     }
     if (!hotkeyTarget(ev.key)) return;
@@ -149,7 +152,6 @@
   // Every pushed entry remembers the URL it was pushed from. When that is the parent state
   // (what "⟲ Back" links to), going back in history instead of pushing a new entry keeps the
   // browser's Back and Forward buttons meaning undo and redo.
-  var lastUrl = location.pathname + location.search;
   // The entry the page was loaded into must be restorable too: htmx restores only entries whose
   // state says htmx (a cold load has none), so mark it as one of ours.
   if (!history.state) {
@@ -160,12 +162,12 @@
     var h = ev.detail && ev.detail.history;
     if (!h || h.type !== "push") return;
     ev.preventDefault();
-    var prev = lastUrl;
+    // The entry pushed from: the address bar's URL until now (a room's page replaces its control
+    // link by its state, static/live.js).
+    var prev = location.pathname + location.search;
     try { history.pushState({ htmx: true, zswapPrev: prev }, "", h.path); } catch (e) { return; }
-    lastUrl = location.pathname + location.search;
     document.dispatchEvent(new CustomEvent("htmx:after:history:push", { detail: { path: h.path } }));
   });
-  window.addEventListener("popstate", function () { lastUrl = location.pathname + location.search; });
   document.addEventListener("click", function (ev) {
     var undo = ev.target.closest && ev.target.closest("#undo[href]");
     if (!undo || ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey) return;
@@ -228,13 +230,49 @@
     // column-reverse flex boxes, which rest at their end (the newest row) by themselves.
   }
 
+  // The one-screen stage, or (html.flow, app.css) a stage that grows past the screen when the
+  // screen cannot hold whole what matters: each CPU's next or crashing line, the banners, the
+  // kernel state column, the lane diagram's current row. Measured in the one-screen layout first.
+  function holds(inner, box) {
+    var r = inner.getBoundingClientRect(), b = box.getBoundingClientRect();
+    return r.top >= b.top - 1 && r.bottom <= b.bottom + 1;
+  }
+  function overfull() {
+    var stage = document.getElementById("stage");
+    if (!stage || !stage.querySelector(".arena")) return false;
+    if (stage.scrollHeight > stage.clientHeight + 1) return true;
+    var world = document.getElementById("world");
+    if (world && world.scrollHeight > world.clientHeight + 1) return true;
+    var cpus = stage.querySelectorAll(".arena > .cpu");
+    for (var i = 0; i < cpus.length; i++) {
+      if (cpus[i].scrollHeight > cpus[i].clientHeight + 1) return true;
+      var list = cpus[i].querySelector(".program");
+      var line = list && (list.querySelector("li.crash") || list.querySelector("li.next"));
+      if (line && !holds(line, list)) return true;
+    }
+    var lanes = stage.querySelector(".lanes-scroll"), row = document.getElementById("lane-current");
+    return !!(lanes && row && !holds(row, lanes));
+  }
+  function fit() {
+    var root = document.documentElement;
+    if (!window.matchMedia("(min-width: 56rem)").matches) { root.classList.remove("flow"); return; }
+    root.classList.remove("flow");
+    reveal();
+    if (overfull()) { root.classList.add("flow"); reveal(); }
+  }
+  var fitting = 0;
+  window.addEventListener("resize", function () {
+    cancelAnimationFrame(fitting);
+    fitting = requestAnimationFrame(fit);
+  });
+
   function afterSwap() {
     if (mended()) return;
     // A menu is closed by a step, as when the morph rewrote it (a kept one keeps its open state).
     document.querySelectorAll("#state details.menu[open]").forEach(function (d) { d.open = false; });
     applyListing();
     reopenDrawers();
-    reveal();
+    fit();
     announce();
     if (focusedId) {
       var el = document.getElementById(focusedId);
@@ -249,8 +287,8 @@
   document.addEventListener("htmx:after:settle", afterSwap);
   // htmx 4 fires this after the swap (and after an error): the new buttons are in place.
   document.addEventListener("htmx:finally:request", settle);
-  document.addEventListener("DOMContentLoaded", function () { applyListing(); reveal(); reopenDrawers(); });
-  window.addEventListener("load", reveal);
+  document.addEventListener("DOMContentLoaded", function () { applyListing(); reopenDrawers(); fit(); });
+  window.addEventListener("load", fit);
 
   // ---- drawers that load on opening (the event log), and stay open across steps ------------
   function loadDrawer(d) {
@@ -296,11 +334,11 @@
   document.addEventListener("click", function (ev) {
     var t = ev.target.closest ? ev.target : ev.target.parentElement;
     var z = t.closest("[data-zoom-step]");
-    if (z) { stepZoom(parseInt(z.getAttribute("data-zoom-step"), 10)); return; }
+    if (z) { stepZoom(parseInt(z.getAttribute("data-zoom-step"), 10)); fit(); return; }
     if (t.closest("[data-listing-toggle]")) {
       store.set("zswap.listing", store.get("zswap.listing") === "1" ? "0" : "1");
       applyListing();
-      reveal();
+      fit();
       return;
     }
     var btn = t.closest("[data-copy-link]");
@@ -315,6 +353,78 @@
       copyFallback(url);
     }
   });
+})();
+
+// ---- help: the keys and the words (templates/_help.html) ---------------------------------------
+// ? (or the bar's ? link) opens the help over the stage; a marked term (.term, app/web/page/glossary.py)
+// shows its definition beside it while hovered or focused, and a click opens the help at it.
+// Without JavaScript both are links to the help page.
+(function () {
+  "use strict";
+  var dialog = document.getElementById("help");
+  var tip = null, tipFor = null;
+
+  function open(term) {
+    if (!dialog || !dialog.showModal) return false;
+    hideTip();
+    if (!dialog.open) dialog.showModal();
+    var entry = term && document.getElementById("g-" + term);
+    if (entry) {
+      entry.scrollIntoView({ block: "center" });
+      entry.focus({ preventScroll: true });
+    }
+    return true;
+  }
+
+  function showTip(a) {
+    var def = document.getElementById("g-" + a.getAttribute("data-term") + "-d");
+    if (!def) return;
+    if (!tip) {
+      tip = document.createElement("div");
+      tip.id = "term-tip";
+      tip.className = "term-tip";
+      tip.setAttribute("role", "tooltip");
+      tip.hidden = true;
+      document.body.appendChild(tip);
+    }
+    tip.textContent = def.textContent;
+    tip.hidden = false;
+    tipFor = a;
+    var r = a.getBoundingClientRect(), t = tip.getBoundingClientRect();
+    var left = Math.max(8, Math.min(r.left, window.innerWidth - t.width - 8));
+    var top = r.bottom + 6;
+    if (top + t.height > window.innerHeight - 8) top = Math.max(8, r.top - t.height - 6);
+    tip.style.left = left + "px";
+    tip.style.top = top + "px";
+  }
+  function hideTip() {
+    if (tip) tip.hidden = true;
+    tipFor = null;
+  }
+
+  document.addEventListener("click", function (ev) {
+    if (ev.defaultPrevented || ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey) return;
+    var t = ev.target.closest ? ev.target : ev.target.parentElement;
+    var a = t && t.closest("a.term[data-term], #help-open");
+    if (!a || !dialog) return;
+    if (open(a.getAttribute("data-term"))) ev.preventDefault();
+  });
+  ["mouseover", "focusin"].forEach(function (kind) {
+    document.addEventListener(kind, function (ev) {
+      var a = ev.target.closest && ev.target.closest("a.term[data-term]");
+      if (a && a !== tipFor && !(dialog && dialog.open)) showTip(a);
+    });
+  });
+  ["mouseout", "focusout"].forEach(function (kind) {
+    document.addEventListener(kind, function (ev) {
+      var a = ev.target.closest && ev.target.closest("a.term[data-term]");
+      if (a && a === tipFor && !(ev.relatedTarget && a.contains(ev.relatedTarget))) hideTip();
+    });
+  });
+  document.addEventListener("keydown", function (ev) { if (ev.key === "Escape") hideTip(); });
+  // A swap may remove the word the definition stands beside.
+  document.addEventListener("htmx:before:swap", hideTip);
+  window.addEventListener("scroll", hideTip, true);
 })();
 
 // ---- live rooms (app/web/routes/live.py): what every page needs ----------------------------------
@@ -332,20 +442,70 @@
   function stored() { try { return sessionStorage.getItem(PRESENTING); } catch (e) { return null; } }
   window.zswapRoom = { here: here, isState: isState, store: store };
 
-  if (!live) {
-    // A presenter who reloads a state page after a step (the address bar shows the state, not the
-    // control link) comes back to the room's control page, which shows the same state.
-    var mine = stored();
-    if (mine && isState(location.pathname)) {
-      try { mine = JSON.parse(mine); } catch (e) { mine = null; }
-      if (mine && mine.code && mine.token) {
-        fetch("/api/rooms/" + encodeURIComponent(mine.code), { cache: "no-store" }).then(function (r) {
-          if (r.ok) location.replace("/p/" + encodeURIComponent(mine.token));
-          else store(null);
-        }, function () { /* offline: stay */ });
-      }
-    }
+  function mine() {
+    var m = stored();
+    try { m = m && JSON.parse(m); } catch (e) { m = null; }
+    return m && m.code && m.token ? m : null;
   }
+  var offer = document.getElementById("present-offer");
+  function controlLink(room) {
+    return offer.getAttribute("data-control") + encodeURIComponent(room.token) + "?at=" + encodeURIComponent(here());
+  }
+  // Whether the tab's room is still open: yes(room), or no (forgotten). Offline: neither.
+  function roomOpen(yes, no) {
+    var room = mine();
+    if (!room || !offer) { if (no) no(); return; }
+    fetch(offer.getAttribute("data-api") + "/" + encodeURIComponent(room.code), { cache: "no-store" }).then(function (r) {
+      if (r.ok) yes(room);
+      else if (r.status === 404) { store(null); if (no) no(); }
+    }, function () { /* offline: stay */ });
+  }
+
+  // A presenter's tab that reloads a state page (the address bar shows the state, not the
+  // control link), or goes Back or Forward into a page of its own from before the room, comes
+  // back to the room's control page, showing (and so publishing) the state of that entry.
+  function returning(persisted) {
+    if (persisted) return true;
+    var nav = window.performance && performance.getEntriesByType ? performance.getEntriesByType("navigation")[0] : null;
+    return !!nav && (nav.type === "reload" || nav.type === "back_forward");
+  }
+  window.addEventListener("pageshow", function (ev) {
+    if (live || !isState(location.pathname) || !returning(ev.persisted)) return;
+    roomOpen(function (room) { location.replace(controlLink(room)); });
+  });
+
+  // Present in a tab that already presents a room (it went to another page on purpose): offer
+  // that room first, rather than opening a second one the audience does not know.
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (!form.matches || !form.matches("form.present") || !mine() || !offer) return;
+    ev.preventDefault();
+    roomOpen(function (room) {
+      document.getElementById("present-offer-code").textContent = room.code;
+      offer.hidden = false;
+      document.getElementById("present-return").focus();
+    }, function () { form.submit(); });
+  });
+  document.addEventListener("click", function (ev) {
+    var t = ev.target.closest ? ev.target : ev.target.parentElement;
+    var room = mine();
+    if (!offer || !t) return;
+    if (t.closest("#present-return") && room) {
+      location.assign(controlLink(room));
+    } else if (t.closest("#present-new") && room) {
+      fetch(offer.getAttribute("data-api") + "/" + encodeURIComponent(room.code), {
+        method: "DELETE", headers: { "Authorization": "Bearer " + room.token }, cache: "no-store"
+      }).then(function () {
+        store(null);
+        var form = document.querySelector("form.present");
+        if (form) form.submit();
+      });
+    } else if (t.closest("#present-cancel")) {
+      offer.hidden = true;
+      var p = document.getElementById("present");
+      if (p) p.focus();
+    }
+  });
 })();
 
 // ---- embeds (templates/embed.html, _embed_menu.html) ----------------------------------------
@@ -368,9 +528,14 @@
     var from = document.getElementById("embed-from");
     if (!box || !from) return;
     var n = parseInt(from.value, 10);
-    var src = location.origin + box.getAttribute("data-embed-path") + (n > 0 ? "&from=" + n : "");
+    var size = document.getElementById("embed-size");
+    var chosen = size ? size.options[size.selectedIndex] : null;
+    var compact = chosen && chosen.value === "compact";
+    var src = location.origin + box.getAttribute("data-embed-path") + (n > 0 ? "&from=" + n : "") +
+      (compact ? "&layout=compact" : "");
     var title = box.getAttribute("data-embed-title").replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
-    box.value = '<iframe src="' + src + '" width="1280" height="720" title="' + title +
+    box.value = '<iframe src="' + src + '" width="' + (chosen ? chosen.getAttribute("data-width") : "1280") +
+      '" height="' + (chosen ? chosen.getAttribute("data-height") : "720") + '" title="' + title +
       '" loading="lazy"></iframe>';
     var preview = document.getElementById("embed-preview");
     if (preview) preview.href = src;
@@ -381,7 +546,9 @@
       document.getElementById("embed-snippet").select();
     }
   }, true);
-  document.addEventListener("input", function (ev) {
-    if (ev.target.hasAttribute && ev.target.hasAttribute("data-embed-from")) snippet();
+  ["input", "change"].forEach(function (kind) {
+    document.addEventListener(kind, function (ev) {
+      if (ev.target.hasAttribute && ev.target.hasAttribute("data-embed-from")) snippet();
+    });
   });
 })();

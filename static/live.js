@@ -37,9 +37,10 @@
     var sending = false, ended = false;
     store(JSON.stringify({ code: code, token: token }));
     // The address bar is on the projector too: it shows the state, never the control link (the
-    // tab remembers the room, so a reload comes back to it).
+    // tab remembers the room, so a reload or a Back into an older page comes back to it, app.js).
+    // The page may show another state than the room's (that reload, that Back): publish it.
     if (location.pathname.indexOf("/p/") === 0) {
-      try { history.replaceState({ htmx: true }, "", published); } catch (e) { /* ignore */ }
+      try { history.replaceState({ htmx: true }, "", live.getAttribute("data-here") || published); } catch (e) { /* ignore */ }
     }
     var auth = { "Authorization": "Bearer " + token };
 
@@ -72,9 +73,18 @@
       document.querySelectorAll("#live .live-actions, #live .live-count").forEach(function (e) { e.hidden = true; });
       status("over", text);
     }
+    // Back and Forward restore #page only (templates/scenario.html): this strip stays, and the
+    // state they bring back is published like a step's.
     document.addEventListener("htmx:after:settle", publish);
     document.addEventListener("htmx:after:history:push", publish);
     window.addEventListener("popstate", function () { setTimeout(publish, 0); });
+    // Back into this page from the browser's cache: the tab presents this room again.
+    window.addEventListener("pageshow", function (ev) {
+      if (!ev.persisted || ended) return;
+      store(JSON.stringify({ code: code, token: token }));
+      publish();
+    });
+    publish();
     // Followers, every 3 s (a number for the presenter only: no message to every follower).
     function poll() {
       if (ended) return;
@@ -93,10 +103,29 @@
         b.setAttribute("aria-expanded", card.hidden ? "false" : "true");
         b.firstChild.textContent = card.hidden ? "Show join card " : "Hide join card ";
       } else if (t.closest("#live-end")) {
+        ask(true);
+      } else if (t.closest("#live-end-no")) {
+        ask(false);
+      } else if (t.closest("#live-end-yes")) {
         fetch(live.getAttribute("data-api"), { method: "DELETE", headers: auth, cache: "no-store" }).then(function (r) {
-          if (r.ok || r.status === 404) over("■ Room ended: the audience keeps its state");
+          if (!r.ok && r.status !== 404) return;
+          ask(false);
+          over("■ Room ended: the audience keeps its state");
+          var present = document.getElementById("present");  // shown again: a new room is one click away
+          if (present) present.focus();
         });
       }
+    });
+    // "End room" asks once: the question replaces the button until answered (Esc keeps the room).
+    function ask(on) {
+      var q = document.getElementById("live-end-ask"), end = document.getElementById("live-end");
+      q.hidden = !on;
+      end.hidden = on;
+      end.setAttribute("aria-expanded", on ? "true" : "false");
+      (on ? document.getElementById("live-end-no") : end).focus();
+    }
+    document.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape" && !document.getElementById("live-end-ask").hidden) ask(false);
     });
     return;
   }
@@ -116,14 +145,20 @@
     if (rejoin) rejoin.hidden = ended2 || following;
   }
 
+  // The scenario the page shows (its verdicts below the stage are that scenario's).
+  var scenarioShown = latest.split("?")[0];
   function follow() {
     if (!following || ended2 || loading || !latest || latest === shown) return;
-    var url = latest;
+    var url = latest, path = url.split("?")[0];
     loading = true;
     var headers = {};
     headers[FOLLOW] = "1";
-    htmx.ajax("GET", url, { target: "#state", swap: "outerMorph", headers: headers }).then(function () {
+    // Another scenario: the whole #page (its verdicts too), as a history restore takes it.
+    var swap = path === scenarioShown ? { target: "#state", swap: "outerMorph", headers: headers }
+      : { target: "#page", select: "#page", swap: "outerMorph", headers: Object.assign({ "HX-Request-Type": "full" }, headers) };
+    htmx.ajax("GET", url, swap).then(function () {
       shown = url;
+      scenarioShown = path;
     }, function () { /* the next state or a rejoin tries again */ }).then(function () {
       loading = false;
       follow();

@@ -149,6 +149,8 @@ def parse(text: str | bytes) -> _Trace:
                                            f"{e.msg}.") from None
     except RecursionError:
         raise TraceError("trace-not-json", "The trace file is nested too deeply to be a trace.") from None
+    except ValueError as e:  # an integer of more than sys.get_int_max_str_digits() digits
+        raise TraceError("trace-not-json", f"The trace file holds a number too long to read: {str(e)[:120]}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise TraceError("trace-not-a-trace", f"This is not a trace file of this program: its \"format\" "
                                               f"is not \"{FORMAT}\".")

@@ -9,7 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.web.routes import api, exports, live, pages
 from app.web.page import errors, render
 from app.web import modelapi, rooms
-from app.web.http import assets, compression, head, limits, searches
+from app.web.http import assets, bodies, compression, head, limits, searches, work
 from app.web.routes import challenges, compare, embeds, traces, userscenarios
 
 log = logging.getLogger("app.web")
@@ -116,6 +116,15 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
                         "<p>Something went wrong on our side.</p>", status_code=500)
 
 
+async def _user_scenario_off_loop(request: Request) -> None:
+    """A scenario link (`scenario_id`, or /write's `start`) is decoded, parsed and checked on the
+    render thread the first time it is seen: a costly one must not stall every other request on
+    the event loop. Afterwards the route finds it (or its refusal) in the model's caches."""
+    sid = request.path_params.get("scenario_id") or request.query_params.get("start")
+    if sid and modelapi.is_user(sid) and not modelapi.user_scenario_known(sid):
+        await work.run(modelapi.scenario, sid)
+
+
 async def _precompute() -> None:
     try:
         await modelapi.precompute_light()
@@ -161,6 +170,7 @@ def create_app() -> FastAPI:
     except modelapi.ScenarioFileError as err:
         sys.stderr.write(f"cannot serve: bad scenario file: {err}\n")
         raise SystemExit(2) from None
+    rooms.refuse_unreachable_store()  # ZSWAP_REDIS_URL set: it must answer now, not at the first room
     app = FastAPI(
         title="zswap race visualizer",
         description="Step the CPUs of the race fixed by upstream 5878303c5353 "
@@ -170,13 +180,17 @@ def create_app() -> FastAPI:
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        dependencies=[Depends(_user_scenario_off_loop)],
     )
     app.state.rooms = rooms.make_store()  # live rooms: in this process, or Redis (ZSWAP_REDIS_URL)
+    room_limits = app.state.rooms.limits
+    app.state.room_lookups = limits.Allowance(room_limits.lookup_misses, room_limits.lookup_misses_per_minute / 60)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(compression.GZip)
     app.add_middleware(head.HeadAsGet)  # a HEAD gets the headers of the compressed GET
     app.add_middleware(limits.RelativeRedirects)
     app.add_middleware(limits.Shed)
+    app.add_middleware(bodies.BodyGuard)  # outside Shed: a refused upload takes no in-flight place
     app.add_middleware(limits.AllowedHosts)  # outermost: a foreign Host costs nothing more
     app.mount("/static", assets.VersionedStaticFiles(directory=render.STATIC), name="static")
 

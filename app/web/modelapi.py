@@ -5,7 +5,6 @@ scenario list and the explorer's verdicts, and says which verdicts are cheap eno
 """
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from functools import lru_cache
@@ -13,6 +12,7 @@ from typing import Any, Callable
 
 from starlette.requests import Request
 
+from app.model.cache import deep_size
 from app.model import api, challenges as _challenges, trace
 from app.model.views import compare as _compare
 from app.model.scenarios import userscenario
@@ -31,6 +31,7 @@ check: Callable[..., dict[str, Any]] = api.check
 # A user's scenario carried in a link (app.model.scenarios.userscenario): its id is "u~" + the link.
 UserScenarioError = userscenario.UserScenarioError
 is_user = userscenario.is_user
+user_scenario_known = userscenario.known  # decoded and checked before (or refused before)
 check_user_scenario = userscenario.check
 user_scenario_id = userscenario.scenario_id
 USER_LIMITS = userscenario.USER_LIMITS
@@ -141,7 +142,8 @@ def _check(scenario_id: str, code: str, t: str = "") -> dict[str, Any]:
 
 def _with_texts(result: dict[str, Any]) -> dict[str, Any]:
     """The model's verdict plus exact decimal strings of the counts (they exceed 2**53, which
-    JavaScript numbers cannot hold)."""
+    JavaScript numbers cannot hold), and each violation group's story (api.with_stories)."""
+    result = api.with_stories(result)
     runs = result.get("complete_runs")
     out = dict(result, complete_runs_text=None if runs is None else str(runs))
     out["violations"] = [dict(v, count_text=str(v["count"])) for v in result.get("violations", [])]
@@ -176,7 +178,7 @@ def cached_verdict(scenario_id: str, code: str, t: str = "") -> dict[str, Any] |
     return None
 
 
-# "From this state" verdicts: bounded in entries and in bytes (their JSON size).
+# "From this state" verdicts: bounded in entries and in bytes (what their objects hold).
 _here: OrderedDict[tuple[str, str, str], tuple[dict[str, Any], int]] = OrderedDict()
 HERE_ENTRIES, HERE_BYTES = 256, 4 << 20
 _here_bytes = 0
@@ -190,7 +192,7 @@ def _remember(key: tuple[str, str, str], result: dict[str, Any]) -> None:
     if not key[2] and not is_user(key[0]):  # a finite set: kept for good
         _verdicts[key[:2]] = result
         return
-    size = len(json.dumps(result))
+    size = deep_size(result)
     if key in _here or size > HERE_BYTES:
         return
     _here[key] = (result, size)

@@ -79,12 +79,14 @@ def api_open_trace() -> str:
     return "/api/trace"
 
 
-def embed(scenario_id: str, code: str = "old", t: str = "", start: int = 0, at: int | None = None) -> str:
+def embed(scenario_id: str, code: str = "old", t: str = "", start: int = 0, at: int | None = None,
+          layout: str | None = None) -> str:
     """The read-only stage of the state after `at` steps of `t` (default: all of them), for an
-    <iframe>; its ← and → stay between step `start` and the end of `t`."""
+    <iframe>; its ← and → stay between step `start` and the end of `t`. `layout="compact"`: the
+    CPUs, the lanes and the crash only, for a frame of about 800x500."""
     shown = None if at is None or at == len(t) else str(at)
     return f"/embed/{quote(scenario_id, safe='')}" + _q(code=code, t=t, **{"from": str(start) if start else None},
-                                                        at=shown)
+                                                        at=shown, layout=layout)
 
 
 def compare(scenario_id: str, code_a: str = "old", t_a: str = "", code_b: str = "new", t_b: str = "") -> str:
@@ -108,6 +110,11 @@ def write(scenario_id: str | None = None) -> str:
 
 def write_post() -> str:
     return "/write"
+
+
+def help_page(term: str | None = None) -> str:
+    """The keys and the glossary (the stage opens it over itself with ?); `term`: that entry."""
+    return "/help" + (f"#g-{quote(term, safe='')}" if term else "")
 
 
 def static(path: str) -> str:
@@ -144,9 +151,11 @@ def rooms_new() -> str:
     return "/rooms"
 
 
-def control(token: str) -> str:
-    """The presenter's control link: whoever has it publishes to the room and ends it."""
-    return f"/p/{quote(token, safe='')}"
+def control(token: str, at: str | None = None) -> str:
+    """The presenter's control link: whoever has it publishes to the room and ends it. `at`: the
+    state to show (and publish) instead of the room's current one, when a presenter's tab
+    reloads or goes back to a page of its own."""
+    return f"/p/{quote(token, safe='')}" + _q(at=at)
 
 
 def join(code: str) -> str:

@@ -1,4 +1,5 @@
-"""The commit-message race diagram (app/model/views/diagram.py) and `replay --format diagram`."""
+"""The commit-message race diagram (app/model/views/diagram.py): the step-level one (full_diagram,
+`replay --format diagram-full`) and the default (commit_diagram: the story once a violation happened)."""
 from __future__ import annotations
 
 import re
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.model.api import ScheduleError, build_view, list_scenarios
-from app.model.views.diagram import WIDTH, commit_diagram
+from app.model.views.diagram import WIDTH, commit_diagram, full_diagram
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = "lru-writeback-vs-swapoff"
@@ -49,13 +50,13 @@ def column_of(line: str, cpus: int) -> int:
 @pytest.fixture(scope="module")
 def uaf_a() -> tuple[dict, str]:
     view = build_view(SEED, "old", tour_schedule(SEED, "uaf-a"))
-    return view, commit_diagram(view)
+    return view, full_diagram(view)
 
 
 @pytest.mark.parametrize("scenario,code,t", CASES, ids=IDS)
 def test_every_line_fits_a_commit_message(scenario, code, t):
     view = build_view(scenario, code, t)
-    text = commit_diagram(view)
+    text = full_diagram(view)
     lines = text.splitlines()
     assert "\t" not in text
     assert all(len(line) <= WIDTH for line in lines), max(lines, key=len)
@@ -70,7 +71,7 @@ def test_every_line_fits_a_commit_message(scenario, code, t):
 @pytest.mark.parametrize("scenario,code,t", CASES, ids=IDS)
 def test_every_lock_and_free_and_crash_is_drawn(scenario, code, t):
     view = build_view(scenario, code, t)
-    text = commit_diagram(view)
+    text = full_diagram(view)
     flat = re.sub(r"\s+|//", "", text)  # wrapped lines joined back
     locks = Counter(re.sub(r"\s", "", n) for e in view["events"] for n in [*e["locks_taken"], *e["locks_released"]])
     for lock, changes in locks.items():  # each change names its lock, in the code or a comment
@@ -108,7 +109,7 @@ def test_uaf_a_shows_swapoff_freeing_the_trees_before_cpu1_takes_the_lock(uaf_a)
 def test_three_cpus_get_three_narrower_columns():
     scenario = "two-shrinkers-vs-swapoff"
     view = build_view(scenario, "old", tour_schedule(scenario, "old-relinked-null-deref"))
-    lines = commit_diagram(view).splitlines()
+    lines = full_diagram(view).splitlines()
     assert lines[0] == "CPU1" + " " * 20 + "CPU2" + " " * 20 + "CPU3"
     used = {column_of(line, 3) for line in lines[1:] if line.strip() and not line.startswith("f():")}
     assert used == {0, 1, 2}
@@ -127,11 +128,12 @@ def test_long_lines_wrap_without_losing_a_character():
     assert all(len(line) <= WIDTH for line in text.splitlines())
     flat = re.sub(r"\s+", "", text)
     assert flat.count(re.sub(r"\s+", "", long.rstrip(";"))) == 3
-    assert flat.count("//takestree->lock") == 3
+    assert flat.count("spin_lock(&tree->lock)") == 3  # the lock taken: a line of its own, not a comment
 
 
 def test_no_step_yet():
     text = commit_diagram(build_view(SEED, "old", ""))
+    assert text == full_diagram(build_view(SEED, "old", ""))
     assert text.splitlines() == ["CPU1                                CPU2", "(no step taken yet)"]
 
 
@@ -144,9 +146,12 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_cli_prints_the_diagram(uaf_a):
     view, text = uaf_a
-    r = cli("replay", SEED, "--code", "old", "--schedule", view["schedule"], "--format", "diagram")
+    r = cli("replay", SEED, "--code", "old", "--schedule", view["schedule"], "--format", "diagram-full")
     assert r.returncode == 0, r.stderr
     assert r.stdout == text
+    r = cli("replay", SEED, "--code", "old", "--schedule", view["schedule"], "--format", "diagram")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == commit_diagram(view) == view["story"]["text"] and len(r.stdout.splitlines()) <= 12
 
 
 @pytest.mark.parametrize("args", [

@@ -41,8 +41,13 @@ def uaf_a() -> dict:
     return build_view(SEED, "old", tour_schedule(SEED, "uaf-a"))
 
 
+def flat_rows(view: dict) -> list[dict]:
+    """The lane rows with every folded stretch opened (a fold holds its usual rows)."""
+    return [q for r in view["lanes"]["rows"] for q in (r["fold"] or [r])]
+
+
 def row_of(view: dict, index: int) -> dict:
-    return next(r for r in view["lanes"]["rows"] if r["first"] <= index <= r["last"])
+    return next(r for r in flat_rows(view) if r["first"] <= index <= r["last"])
 
 
 def step_index(view: dict, cpu: int, step: str) -> int:
@@ -122,14 +127,16 @@ def test_uaf_a_lanes_show_the_race(uaf_a):
     assert crash["first"] == crash["last"] == uaf_a["violations"][0]["step"] == len(uaf_a["events"]) - 1
     assert "spin_lock(&tree->lock)" in crash["text"] and "KASAN" in crash["narration"]
     assert [r["cpu"] for r in lanes["rows"] if "crash" in r["marks"]] == [1]
-    assert any(r["count"] >= MIN_BLOCK for r in lanes["rows"]), "long stretches are folded"
+    assert any(r["count"] >= MIN_BLOCK for r in flat_rows(uaf_a)), "long stretches are blocks"
 
 
 @pytest.mark.parametrize("name,view", VIEWS, ids=[n for n, _ in VIEWS])
 def test_rows_cover_every_step_once_in_order(name, view):
-    rows = view["lanes"]["rows"]
-    assert [i for r in rows for i in range(r["first"], r["last"] + 1)] == list(range(len(view["events"])))
-    assert all(r["count"] == r["last"] - r["first"] + 1 for r in rows)
+    for rows in (view["lanes"]["rows"], flat_rows(view)):
+        assert [i for r in rows for i in range(r["first"], r["last"] + 1)] == list(range(len(view["events"])))
+        assert all(r["count"] == r["last"] - r["first"] + 1 for r in rows)
+    for fold in (r for r in view["lanes"]["rows"] if r["fold"]):
+        assert (fold["fold"][0]["first"], fold["fold"][-1]["last"]) == (fold["first"], fold["last"])
     assert view["lanes"]["cpus"] == [c["id"] for c in view["cpus"]]
 
 
@@ -137,7 +144,7 @@ def test_rows_cover_every_step_once_in_order(name, view):
 def test_folding_never_hides_a_lock_free_crash_or_the_current_step(name, view):
     events = view["events"]
     crashes = {v["step"] for v in view["violations"] if v["kind"] in ("use-after-free", "null-deref")}
-    for r in view["lanes"]["rows"]:
+    for r in flat_rows(view):
         block = events[r["first"]: r["last"] + 1]
         assert len({e["cpu"] for e in block}) == 1
         if r["count"] > 1:
@@ -196,7 +203,7 @@ def test_the_tree_pointer_cached_under_the_lru_lock_has_its_own_row(uaf_a):
 
 def test_no_step_no_rows():
     view = build_view(SEED, "old", "")
-    assert view["lanes"] == {"cpus": [1, 2, 3], "labels": ["CPU1", "CPU2", "I/O"], "rows": []}
+    assert view["lanes"] == {"folded": False, "cpus": [1, 2, 3], "labels": ["CPU1", "CPU2", "I/O"], "rows": []}
 
 
 def test_lanes_module_is_pure():

@@ -88,6 +88,26 @@ def projector(browser):
     assert not errors, errors
 
 
+@pytest.fixture()
+def sized_page(browser):
+    """make(width, height, scheme="light"): a fresh page in its own context at that size; its
+    uncaught errors in `page.errors` (the test decides what they mean)."""
+    contexts = []
+
+    def make(w: int = 1280, h: int = 720, scheme: str = "light"):
+        ctx = browser.new_context(viewport={"width": w, "height": h}, color_scheme=scheme)
+        contexts.append(ctx)
+        pg = ctx.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.errors = errors
+        return pg
+
+    yield make
+    for c in contexts:
+        c.close()
+
+
 SEED = "lru-writeback-vs-swapoff"
 
 

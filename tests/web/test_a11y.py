@@ -48,6 +48,11 @@ PAGES = [
     ("fixed-banner", lambda: urls.scenario(SEED, "new", _tour(CRASH_TOUR)["schedule"]), False),
     ("mid-tour", lambda: urls.scenario(SEED, "old", _tour(CRASH_TOUR)["schedule"][:27], CRASH_TOUR), False),
     ("three-cpus", lambda: urls.scenario("two-shrinkers-vs-swapoff", "old", "1111111111113333"), False),
+    ("help", lambda: urls.help_page(), False),
+    ("write", lambda: urls.write(), False),
+    ("embed-compact", lambda: urls.embed(SEED, "old", _tour(CRASH_TOUR)["schedule"], layout="compact"), False),
+    ("fixed-tour-end", lambda: urls.scenario(SEED, "new", _tour("fixed-swapoff-sleeps")["schedule"],
+                                             "fixed-swapoff-sleeps"), False),
 ]
 SCHEMES = ["light", "dark"]
 
@@ -85,6 +90,18 @@ def test_no_serious_axe_violations(browser, server_url, url_of, is_error, scheme
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
+def test_the_help_over_the_stage_has_no_serious_axe_violations(browser, server_url, scheme):
+    """The ? key's dialog (keys and words) open over a crash, and a term's definition shown."""
+    def act(page):
+        page.focus("#sentence a.term")
+        page.keyboard.press("?")
+        page.wait_for_selector("dialog#help[open]")
+
+    check_page(browser, server_url + urls.scenario(SEED, "old", _tour(CRASH_TOUR)["schedule"], CRASH_TOUR),
+               scheme, False, act=act)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
 def test_live_room_pages_have_no_serious_axe_violations(browser, server_url, scheme):
     """The presenter's page (the strip and the join card with its QR code) and an audience page."""
     import http.client
@@ -107,7 +124,7 @@ def test_live_room_pages_have_no_serious_axe_violations(browser, server_url, sch
         conn.close()
 
 
-def check_page(browser, url: str, scheme: str, is_error: bool, idle: bool = True) -> None:
+def check_page(browser, url: str, scheme: str, is_error: bool, idle: bool = True, act=None) -> None:
     """Fail with every serious or critical axe finding on the page at `url`. `idle=False` for a
     page that holds a connection open (a live room's event stream): it is never network-idle."""
     from axe_playwright_python.sync_playwright import Axe
@@ -128,6 +145,8 @@ def check_page(browser, url: str, scheme: str, is_error: bool, idle: bool = True
         else:
             page.wait_for_timeout(500)
         assert page.evaluate(f"matchMedia('(prefers-color-scheme: {scheme})').matches")
+        if act is not None:
+            act(page)
 
         results = Axe().run(page).response
         assert not page_errors, f"{url} ({scheme}) threw:\n" + "\n".join(page_errors)

@@ -51,7 +51,12 @@ def test_lanes_svg_is_a_standalone_svg_with_one_link_per_row(client, uaf_a):
     assert "#ffd9d6" in [r.get("fill") for r in links[-1].iter(f"{SVG}rect")]  # the crash row is red
     kvfree = next(t for t in texts if "kvfree(trees)" in t)
     assert "✖ frees trees" in kvfree
-    assert any("▲ nlru->lock" in t for t in texts) and any("▽ nlru->lock" in t for t in texts)
+    assert any("▽ nlru->lock" in t for t in texts)  # CPU1 drops the LRU lock: a row of the story
+    # At the crash the rows fold around the story (issue 22): the stretches between its steps are
+    # one row each, across every lane, and the SVG is a screen tall, not 1880 px.
+    folds = [t for t in texts if "folded" in t]
+    assert folds and any("steps 9–39, folded" in t for t in folds)
+    assert int(root.get("height")) < 720
 
 
 def test_lanes_svg_fonts_end_in_a_generic_family_and_it_names_its_file(client, uaf_a):
@@ -169,9 +174,14 @@ def test_lane_pane_rows_are_time_travel_links(uaf_a):
     p = pane(uaf_a)
     assert p.section["id"] == "pane-lanes" and p.section["aria-label"] == "Lane diagram"
     assert p.scroller.get("tabindex") == "0" and p.scroller.get("aria-label"), "a keyboard-reachable scroll box"
-    rows = modelapi.build_view(SEED, "old", uaf_a)["lanes"]["rows"]
-    assert len(p.rows) == len(rows)
-    for li, row in zip(p.rows, rows):
+    top = modelapi.build_view(SEED, "old", uaf_a)["lanes"]["rows"]
+    rows = [q for r in top for q in (r["fold"] or [r])]  # a fold's rows are in the page, inside it
+    folds = [li for li in p.rows if "lane-fold" in li["attrs"]["class"].split()]
+    assert [li["attrs"]["id"] for li in folds] == [f"lane-fold-{r['first'] + 1}" for r in top if r["fold"]]
+    assert all(li["links"] == [] and "steps" in li["text"] for li in folds)  # a <summary>: opens, goes nowhere
+    lis = [li for li in p.rows if li not in folds]
+    assert len(lis) == len(rows)
+    for li, row in zip(lis, rows):
         (link,) = li["links"]
         url = urls.scenario(SEED, "old", uaf_a[: row["last"] + 1])
         assert link["href"] == link["hx-get"] == url
@@ -181,7 +191,7 @@ def test_lane_pane_rows_are_time_travel_links(uaf_a):
     classes = current[0]["attrs"]["class"].split()
     assert {"current", "crash"} <= set(classes)
     assert "✖ use-after-free" in current[0]["text"] and "b:883" in current[0]["text"]
-    texts = [li["text"] for li in p.rows]
+    texts = [li["text"] for li in lis]
     assert any("▲ takes nlru->lock" in t for t in texts) and any("▽ drops nlru->lock" in t for t in texts)
     assert any("✖ frees trees" in t and "kvfree(trees)" in t for t in texts)
     assert any("×" in t and "steps" in t for t in texts), "folded stretches"

@@ -263,13 +263,14 @@ def test_a_search_whose_client_hung_up_is_cancelled(server):
 # -- memory: caches bounded in bytes as well as entries --------------------------------------------
 
 def test_a_bounded_cache_keeps_within_entries_and_bytes():
-    from app.model.cache import BoundedCache, bounded_cache
+    from app.model.cache import ENTRY_BYTES, BoundedCache, bounded_cache
 
-    c = BoundedCache(max_entries=3, max_bytes=100, size=len)
+    entry = 30 + ENTRY_BYTES  # the value's size, and the map's own per entry (an int key counts 0)
+    c = BoundedCache(max_entries=3, max_bytes=3 * entry + 10, size=len)
     for i in range(10):
         c.put(i, "x" * 30)
-    assert c.info()["entries"] == 3 and c.info()["bytes"] == 90
-    c.put("big", "x" * 101)  # larger than the whole budget: not kept
+    assert c.info()["entries"] == 3 and c.info()["bytes"] == 3 * entry
+    c.put("big", "x" * (3 * entry))  # larger than the whole budget: not kept
     assert c.get("big") == (False, None) and c.get(9) == (True, "x" * 30)
 
     calls = []

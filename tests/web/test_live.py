@@ -147,8 +147,16 @@ def test_the_audience_follows_the_presenter(new_page, origins):
     assert state(late) == ("new", 1)
     wait_status(late, "Following presenter")
 
-    # The presenter ends the room: everyone is told and keeps their state.
+    # The presenter ends the room, asked once (the first click and Esc keep it): everyone is told
+    # and keeps their state.
     presenter.click("#live-end")
+    assert presenter.is_visible("#live-end-ask") and not presenter.is_visible("#live-end")
+    presenter.keyboard.press("Escape")
+    assert presenter.is_visible("#live-end") and not presenter.is_visible("#live-end-ask")
+    presenter.wait_for_timeout(300)
+    assert "Live" in status(presenter) and status(late) != "" and "over" not in status(late)
+    presenter.click("#live-end")
+    presenter.click("#live-end-yes")
     wait_status(presenter, "ended")
     for pg in (*audience, late):
         wait_status(pg, "room is over")
@@ -171,3 +179,75 @@ def test_hiding_the_join_card_with_q(new_page, origins):
     presenter.keyboard.press("q")
     assert presenter.is_visible("#live-card")
     presenter.click("#live-end")
+    presenter.click("#live-end-yes")
+
+
+def in_room(page, code: str) -> None:
+    """The presenter's strip is on the page, for this room, with its End button (not Present)."""
+    page.wait_for_selector("#live[data-role=presenter]")
+    assert page.get_attribute("#live", "data-code") == code
+    assert page.is_visible("#live-end") and not page.is_visible("#present")
+
+
+def test_the_presenters_history_keeps_the_room(new_page, server_url):
+    """Back, Forward, reload, the undo keys and a Back past the room's first page: the presenter
+    keeps the strip, the audience (another browser context) stays in step, and a second Present
+    in the tab offers the room already open instead of a new one."""
+    presenter = new_page(1280, 720)
+    presenter.goto(server_url + urls.scenario(SEED, "old", "1"))
+    presenter.keyboard.press("1")
+    wait_state(presenter, "old", 2)
+    presenter.click("#present")  # the room opens at step 2; the tab's history has step 1 before it
+    presenter.wait_for_selector("#live[data-role=presenter]")
+    code = presenter.get_attribute("#live", "data-code")
+    presenter.keyboard.press("q")
+    audience = new_page(1024, 768)
+    audience.goto(server_url + urls.join(code))
+    wait_status(audience, "Following presenter")
+
+    def both(steps: int) -> None:
+        wait_state(presenter, "old", steps)
+        in_room(presenter, code)
+        wait_state(audience, "old", steps)
+        wait_status(audience, "Following presenter")
+        assert "/p/" not in presenter.url  # the projected address bar never shows the control link
+
+    for n in (3, 4):
+        presenter.keyboard.press("1")
+        both(n)
+    presenter.keyboard.press("Backspace")  # the app's undo is the browser's Back here
+    both(3)
+    presenter.go_forward()
+    both(4)
+    presenter.go_back()
+    both(3)
+    presenter.keyboard.press("ArrowLeft")
+    both(2)
+    presenter.go_forward()
+    both(3)
+    presenter.go_back()
+    presenter.reload()
+    both(2)
+    presenter.go_forward()  # an entry of the page before the reload
+    both(3)
+    presenter.go_back()
+    both(2)
+    presenter.go_back()  # past the room's first entry, into the page where Present was pressed
+    both(2)
+    presenter.go_back()
+    both(1)
+    presenter.go_forward()
+    both(2)
+
+    # Another state opened on purpose in the same tab is a plain page; Present there offers the
+    # room this tab already presents, and going back to it publishes the state.
+    presenter.goto(server_url + urls.scenario(SEED, "old", "1111"))
+    assert presenter.locator("#live").count() == 0
+    presenter.click("#present")
+    presenter.wait_for_selector("#present-offer:not([hidden])")
+    assert presenter.inner_text("#present-offer-code") == code
+    presenter.click("#present-return")
+    both(4)
+    presenter.click("#live-end")
+    presenter.click("#live-end-yes")
+    wait_status(audience, "room is over")

@@ -66,28 +66,10 @@ def _inside(box: dict | None, w: int, h: int) -> bool:
         and box["y"] + box["height"] <= h + 0.5
 
 
-@pytest.fixture()
-def stage_page(browser):
-    contexts = []
-
-    def make(w: int, h: int, scheme: str = "light"):
-        ctx = browser.new_context(viewport={"width": w, "height": h}, color_scheme=scheme)
-        contexts.append(ctx)
-        pg = ctx.new_page()
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.errors = errors
-        return pg
-
-    yield make
-    for c in contexts:
-        c.close()
-
-
 @pytest.mark.parametrize("w,h", VIEWPORTS, ids=[f"{w}x{h}" for w, h in VIEWPORTS])
 @pytest.mark.parametrize("name,scenario,code,t,tour", STATES, ids=[s[0] for s in STATES])
-def test_everything_that_matters_is_on_the_first_screen(stage_page, server_url, w, h, name, scenario, code, t, tour):
-    page = stage_page(w, h)
+def test_everything_that_matters_is_on_the_first_screen(sized_page, server_url, w, h, name, scenario, code, t, tour):
+    page = sized_page(w, h)
     page.goto(server_url + urls.scenario(scenario, code, t, tour))
     page.wait_for_load_state("load")
     view = modelapi.build_view(scenario, code, t)
@@ -124,9 +106,9 @@ def test_everything_that_matters_is_on_the_first_screen(stage_page, server_url, 
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_no_meaningful_text_under_14px_on_the_stage_at_1280x720(stage_page, server_url, scheme):
+def test_no_meaningful_text_under_14px_on_the_stage_at_1280x720(sized_page, server_url, scheme):
     uaf = _tour(SEED, "uaf-a")["schedule"]
-    page = stage_page(1280, 720, scheme)
+    page = sized_page(1280, 720, scheme)
     page.goto(server_url + urls.scenario(SEED, "old", uaf, "uaf-a"))
     small = page.evaluate("""() => {
         const out = [];
@@ -143,8 +125,8 @@ def test_no_meaningful_text_under_14px_on_the_stage_at_1280x720(stage_page, serv
     assert not small, small[:10]
 
 
-def test_projector_zoom_keys_grow_the_text_and_are_remembered(stage_page, server_url):
-    page = stage_page(1280, 720)
+def test_projector_zoom_keys_grow_the_text_and_are_remembered(sized_page, server_url):
+    page = sized_page(1280, 720)
     page.goto(server_url + urls.scenario(SEED, "old"))
     base = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
     page.keyboard.press("+")
@@ -158,8 +140,8 @@ def test_projector_zoom_keys_grow_the_text_and_are_remembered(stage_page, server
     assert page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)") == pytest.approx(base)
 
 
-def test_whole_listing_is_one_key_away(stage_page, server_url):
-    page = stage_page(1280, 720)
+def test_whole_listing_is_one_key_away(sized_page, server_url):
+    page = sized_page(1280, 720)
     page.goto(server_url + urls.scenario(SEED, "old", "1"))
     # The page carries only the window of lines around each CPU's next line...
     assert page.locator("#program-1 li").count() > 0
@@ -192,10 +174,10 @@ WINDOW_ROWS_JS = """() => [...document.querySelectorAll('.arena > .cpu > .progra
 
 
 @pytest.mark.parametrize("size", [(1280, 720), (1920, 1080)])
-def test_a_code_window_that_scrolls_shows_its_top_row_whole(stage_page, server_url, size):
+def test_a_code_window_that_scrolls_shows_its_top_row_whole(sized_page, server_url, size):
     """The challenge box makes the stage shorter: CPU1's window at step 4 cannot scroll as far as
     the row before its next line, and used to show its top row cut in two (seen on a projector)."""
-    page = stage_page(*size)
+    page = sized_page(*size)
     page.goto(server_url + urls.challenge(SEED, "crash-the-old-code", "1111"))
     page.wait_for_load_state("load")
     windows = page.evaluate(WINDOW_ROWS_JS)

@@ -618,7 +618,10 @@ def verdict(scenario: Scenario, code: str, prefix: str = "", exact: bool = False
 
 
 def check_command(scenario_id: str | None, code: str | None, all_: bool, as_json: bool, max_states: int,
-                  exact: bool = False, cached: bool = False) -> int:
+                  exact: bool = False, cached: bool = False,
+                  annotate: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> int:
+    """`python -m app check`. ``annotate``: what the caller adds to each verdict (the CLI: each
+    violation group's story, app/model/api.py with_stories; the views sit beside this module)."""
     from app.model.errors import UnknownCode, UnknownScenario
 
     codes = all_codes()
@@ -647,6 +650,8 @@ def check_command(scenario_id: str | None, code: str | None, all_: bool, as_json
         if c not in codes:
             raise UnknownCode(c, codes)
     results = [verdict(scenarios[s], c, exact=exact, cached=cached, max_states=max_states) for s, c in targets]
+    if annotate is not None:
+        results = [annotate(r) for r in results]
     if as_json:
         print(json.dumps(results[0] if len(results) == 1 else results, indent=2))
     else:
@@ -681,6 +686,9 @@ def _print_table(results: list[dict[str, Any]]) -> None:
                     parts.append(f"{v['kind']} {where}: {v['count']} of {runs} runs, shortest {len(v['shortest'])} steps")
             verdict = "; ".join(parts)
         print(f"{r['scenario']:32} {r['code']:22} {r['states']:>8} {str(runs):>10} {r['seconds']:>6.2f}  {verdict}")
+        for v in r["violations"]:  # each group's story, when the caller added it (annotate)
+            if v.get("story"):
+                print("\n".join(f"    {line}".rstrip() for line in v["story"]["text"].splitlines()) + "\n")
         if r["reduction"] != "none":
             print(f"{'':32} (local-step reduction: runs are representative schedules, CPU-local steps taken "
                   "as soon as reached; --exact counts every interleaving)")

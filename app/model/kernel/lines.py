@@ -30,6 +30,12 @@ class KernelLine:
     label: str
     text: str
     verified: bool
+    # The kernel line that takes or drops this step's lock when ``text`` does not: before it,
+    # after it, or inside the function it calls (kernel_lines.toml); "" when ``text`` does.
+    before: str = ""
+    after: str = ""
+    inside: str = ""
+    frees: str = ""  # the line that frees, when the step frees in a line other than ``text``
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,10 @@ def _data() -> tuple[dict[str, KernelLine], dict[str, Hunk]]:
             label=label,
             text=fields["text"],
             verified=fields.get("verified", True),
+            before=fields.get("before", ""),
+            after=fields.get("after", ""),
+            inside=fields.get("inside", ""),
+            frees=fields.get("frees", ""),
         )
     missing = set(STEPS) - set(lines)
     if missing:

@@ -17,6 +17,8 @@ from typing import Any
 Loc = tuple[str | int, ...]
 Error = tuple[Loc, str]
 
+# C0 and C1 control characters but the tab, the new line and the carriage return; and DEL.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _TYPE_WORDS = {int: "a valid integer", str: "a valid string", bool: "a valid boolean"}
 
 
@@ -70,6 +72,11 @@ def _value(tp: Any, value: Any, rules: dict[str, Any], loc: Loc, schema: dict[ty
     # Strict scalars: bool is a subclass of int in Python, but not an integer in a scenario file.
     if type(value) is not tp:
         errors.append((loc, f"Input should be {_TYPE_WORDS[tp]}"))
+        return None
+    if tp is str and (bad := _CONTROL.search(value)):
+        # A NUL or an escape sequence in a title would reach logs, terminals and file names.
+        errors.append((loc, f"String holds the control character U+{ord(bad.group()):04X}; text takes "
+                            "printable characters, tabs and new lines only"))
         return None
     _constraints(value, rules, loc, errors)
     return value

@@ -62,10 +62,79 @@ def decode(link: str) -> str:
         raise UserScenarioError("scenario-too-large", f"The scenario is larger than {MAX_TEXT // 1024} KiB.")
     if not inflater.eof:
         raise UserScenarioError("scenario-link-corrupted", "The scenario link is corrupted: it is cut short.")
+    if inflater.unused_data:  # one scenario, one link: nothing may ride after the compressed text
+        raise UserScenarioError("scenario-link-corrupted", "The scenario link is corrupted: it has bytes after "
+                                                           "the end of its compressed text.")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise UserScenarioError("scenario-link-corrupted", "The scenario link is corrupted: not UTF-8 text.") from None
+
+
+# -- the text's shape, checked before it is parsed ---------------------------------------------
+# tomllib and the schema check take time quadratic in a dotted key's depth (a key of 8,000 parts
+# took 1.4 s) and recurse on nested arrays and tables. A scenario needs keys of at most 3 parts
+# and nesting of at most 3: far more than that is refused from one linear scan of the text.
+MAX_KEY_PARTS = 8
+MAX_NESTING = 16
+_SPECIAL = re.compile(r"[\"'#.\n=\[\]{},]")
+
+
+def _escaped(text: str, at: int) -> bool:
+    """Whether the quote at `at` is escaped (an odd run of backslashes before it)."""
+    run = 0
+    while at - run - 1 >= 0 and text[at - run - 1] == "\\":
+        run += 1
+    return run % 2 == 1
+
+
+def _string_end(text: str, start: int, quote: str) -> int:
+    """The index after the string that opens at `start` (the end of its line when it is unterminated,
+    the end of the text for a multi-line one: the parser then names the error)."""
+    basic = quote == '"'
+    if text.startswith(quote * 3, start):
+        at = start + 3
+        while (k := text.find(quote * 3, at)) >= 0:
+            if basic and _escaped(text, k):
+                at = k + 1
+                continue
+            return k + 3
+        return len(text)
+    line_end = text.find("\n", start)
+    line_end = len(text) if line_end < 0 else line_end
+    at = start + 1
+    while 0 <= (k := text.find(quote, at, line_end)):
+        if basic and _escaped(text, k):
+            at = k + 1
+            continue
+        return k + 1
+    return line_end
+
+
+def shape_problem(text: str) -> tuple[int, str] | None:
+    """(line, why) when a dotted key has more than MAX_KEY_PARTS parts or arrays and tables nest
+    deeper than MAX_NESTING, outside strings and comments; None otherwise. Linear in the text."""
+    at, dots, depth = 0, 0, 0
+    while (m := _SPECIAL.search(text, at)) is not None:
+        c, at = m.group(), m.end()
+        if c == ".":
+            dots += 1
+            if dots >= MAX_KEY_PARTS:
+                return text.count("\n", 0, at) + 1, f"a dotted key of more than {MAX_KEY_PARTS} parts"
+        elif c in "\"'":
+            at = _string_end(text, m.start(), c)
+        elif c == "#":
+            end = text.find("\n", at)
+            at = len(text) if end < 0 else end
+        else:
+            dots = 0
+            if c in "[{":
+                depth += 1
+                if depth > MAX_NESTING:
+                    return text.count("\n", 0, at) + 1, f"arrays or tables nested more than {MAX_NESTING} deep"
+            elif c in "]}":
+                depth = max(0, depth - 1)
+    return None
 
 
 # -- errors on their lines --------------------------------------------------------------------
@@ -139,6 +208,11 @@ def check(text: str) -> Scenario:
     placed on its line."""
     if len(text.encode()) > MAX_TEXT:
         raise UserScenarioError("scenario-too-large", f"The scenario is larger than {MAX_TEXT // 1024} KiB.")
+    shape = shape_problem(text)
+    if shape is not None:
+        line, why = shape
+        raise UserScenarioError("scenario-too-deep", f"The scenario has {why}: no scenario needs that.",
+                                [(line, f"{why}: a scenario needs at most 3")])
     lines = key_lines(text)
     scenario = _validated(text, lines)
     problems = [(line_of(lines, loc), f"{'.'.join(map(str, loc))}: {why}") for loc, why in _limits(scenario)]
@@ -193,14 +267,38 @@ def scenario_id(text: str) -> str:
     return PREFIX + encode(text)
 
 
+# Refused links too, bounded (a link is at most MAX_LINK characters): a client looping on a bad link
+# costs one check, not one a request. The error's parts are kept, not the exception (each raise
+# of one instance would lengthen its traceback).
+_refused: OrderedDict[str, tuple[str, str, list[tuple[int | None, str]]]] = OrderedDict()
+REFUSED_SIZE = 256
+
+
+def known(sid: str) -> bool:
+    """Whether `load(sid)` answers from its caches (a scenario, or the error of a refused link)."""
+    return sid in _checked or sid in _refused
+
+
 def load(sid: str) -> Scenario:
     """The scenario a user id carries (UserScenarioError when the link is bad), its id the link's."""
     found = _checked.get(sid)
     if found is not None:
         _checked.move_to_end(sid)
         return found
-    scenario = replace(check(decode(sid.removeprefix(PREFIX))), id=sid)
-    _checked[sid] = scenario
-    while len(_checked) > REGISTRY_SIZE:
-        _checked.popitem(last=False)
+    refused = _refused.get(sid)
+    if refused is not None:
+        _refused.move_to_end(sid)
+        raise UserScenarioError(*refused)
+    try:
+        scenario = replace(check(decode(sid.removeprefix(PREFIX))), id=sid)
+    except UserScenarioError as e:
+        _remember(_refused, sid, (e.error, str(e), e.problems), REFUSED_SIZE)
+        raise
+    _remember(_checked, sid, scenario, REGISTRY_SIZE)
     return scenario
+
+
+def _remember(cache: OrderedDict, key: str, value: object, size: int) -> None:
+    cache[key] = value
+    while len(cache) > size:
+        cache.popitem(last=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from app.model.views.codetext import step_lines
 from app.model.views.viewtypes import LaneMark, LaneRow, LaneView
 
 # Memory errors that stop the CPU where they happen, with the words a row shows for them.
@@ -77,6 +78,7 @@ def _step_row(event: Mapping[str, Any], marks: list[LaneMark], crash: str) -> La
         "freed_names": _names(event["freed"]), "allocated_names": _names(event["allocated"]),
         "pointer_names": [f"{p['local']} → {ref_label(p)}" for p in event.get("pointers", ())],
         "crash": crash, "narration": event["narration"],
+        "lines": step_lines(event), "story": "", "fold": [],
     }
 
 
@@ -94,7 +96,7 @@ def _block_row(events: Sequence[Mapping[str, Any]]) -> LaneRow:
         "function": functions[0], "line_label": last["line_label"],
         "text": f"{shown} ×{len(events)} steps", "step_id": last["step"], "marks": [],
         "lock_names": [], "locks_taken": [], "locks_released": [], "freed_names": [], "allocated_names": [],
-        "pointer_names": [], "crash": "", "narration": last["narration"],
+        "pointer_names": [], "crash": "", "narration": last["narration"], "lines": [], "story": "", "fold": [],
     }
 
 
@@ -113,15 +115,13 @@ def _flush(plain: list[Mapping[str, Any]], rows: list[LaneRow]) -> None:
     plain.clear()
 
 
-def lane_rows(view: Mapping[str, Any]) -> LaneView:
-    """The lane diagram of a RunView: every step covered by exactly one row, in schedule order."""
-    events = view["events"]
-    crashes = crash_steps(view["violations"])
+def _rows(events: Sequence[Mapping[str, Any]], crashes: Mapping[int, str], current: int) -> list[LaneRow]:
+    """Rows for a stretch of events: a step of its own for each race step, blocks between."""
     rows: list[LaneRow] = []
     plain: list[Mapping[str, Any]] = []
     for e in events:
         crash = crashes.get(e["index"], "")
-        marks = step_marks(e, crash, e["index"] == len(events) - 1)
+        marks = step_marks(e, crash, e["index"] == current)
         if plain and e["cpu"] != plain[-1]["cpu"]:
             _flush(plain, rows)
         if marks or writes_race_state(e):
@@ -130,4 +130,71 @@ def lane_rows(view: Mapping[str, Any]) -> LaneView:
         else:
             plain.append(e)
     _flush(plain, rows)
-    return {"cpus": [c["id"] for c in view["cpus"]], "labels": [c["label"] for c in view["cpus"]], "rows": rows}
+    return rows
+
+
+def _fold_text(events: Sequence[Mapping[str, Any]], labels: Mapping[int, str]) -> str:
+    """What a folded stretch did, per CPU: "CPU2: sys_swapoff(), try_to_unuse(), unuse_pte_range() …"."""
+    order: dict[int, list[str]] = {}
+    for e in events:
+        functions = order.setdefault(e["cpu"], [])
+        if e["function"] not in functions:
+            functions.append(e["function"])
+    parts = []
+    for cpu, functions in order.items():
+        shown = ", ".join(f"{f}()" for f in functions[:MAX_BLOCK_FUNCTIONS])
+        parts.append(f"{labels.get(cpu, f'CPU{cpu}')}: {shown}{' …' if len(functions) > MAX_BLOCK_FUNCTIONS else ''}")
+    return "; ".join(parts)
+
+
+def _fold_row(events: Sequence[Mapping[str, Any]], rows: list[LaneRow], labels: Mapping[int, str]) -> LaneRow:
+    row = _block_row(events)
+    row.update({"cpu": events[0]["cpu"], "function": "", "line_label": "", "text": _fold_text(events, labels),
+                "fold": rows})
+    return row
+
+
+def _story_rows(events: Sequence[Mapping[str, Any]], story: Mapping[str, Any], crashes: Mapping[int, str],
+                labels: Mapping[int, str]) -> list[LaneRow]:
+    """The rows up to the story's end: its steps, each a row of its own, and every stretch between
+    them folded into one row that holds the stretch's usual rows."""
+    keep = {int(i): role for i, role in story["roles"].items()}
+    current = len(events) - 1
+    rows: list[LaneRow] = []
+    stretch: list[Mapping[str, Any]] = []
+
+    def fold() -> None:
+        if stretch:
+            inner = _rows(stretch, crashes, current)
+            rows.extend(inner) if len(inner) == 1 else rows.append(_fold_row(stretch, inner, labels))
+            stretch.clear()
+
+    for e in events:
+        if e["index"] in keep:
+            fold()
+            crash = crashes.get(e["index"], "")
+            row = _step_row(e, step_marks(e, crash, e["index"] == current), crash)
+            row["story"] = keep[e["index"]]
+            rows.append(row)
+        else:
+            stretch.append(e)
+    fold()
+    return rows
+
+
+def lane_rows(view: Mapping[str, Any]) -> LaneView:
+    """The lane diagram of a RunView: every step covered by exactly one row (or one folded row),
+    in schedule order. Once a violation has happened, the rows up to it are its story's steps
+    (story.py) with the stretches between them folded, so that the caching, the unlocking, the
+    free and the access are on one screen; the steps after it get their usual rows."""
+    events = view["events"]
+    crashes = crash_steps(view["violations"])
+    labels = {c["id"]: c["label"] for c in view["cpus"]}
+    story = view.get("story")
+    end = story.get("end") if story else None
+    if story and end is not None and story["roles"]:
+        rows = _story_rows(events[: end + 1], story, crashes, labels) + _rows(events[end + 1:], crashes, len(events) - 1)
+    else:
+        rows = _rows(events, crashes, len(events) - 1)
+    return {"folded": bool(story and end is not None), "cpus": [c["id"] for c in view["cpus"]],
+            "labels": [c["label"] for c in view["cpus"]], "rows": rows}

@@ -18,6 +18,7 @@ from app.model.actors.programs import PROGRAMS
 from app.model.kernel.lines import KernelLine, line_of
 from app.model.kernel.state import Cpu, Violation, World
 from app.model.views.stepfacts import containing, step_facts
+from app.model.views.story import story
 from app.model.views.viewtypes import (
     CpuView,
     EntryView,
@@ -291,7 +292,7 @@ def _listing_positions(listing: tuple[tuple[str, int], ...], history: list[str],
 # A CPU's listing with its ticks, by what decides them: a CPU that did not take the step keeps
 # its listing, so a step's view builds one listing, not one per CPU. Shared between cached views,
 # which are read-only (build_view hands out deep copies).
-_programs = BoundedCache(4096, share(0.01), lambda program: 300 * len(program))
+_programs = BoundedCache(4096, share(0.01), lambda program: 500 * len(program))  # tracemalloc: ~500 B a line
 
 
 def _program(actor: str, done: frozenset[int], here: int | None, crashed: bool, crash_step: str | None) -> list[ProgramLine]:
@@ -599,5 +600,6 @@ def build_run_view(run: Run) -> RunView:
         "changed": list(run.steps[-1][2].changed) if run.steps else [],
         "changes": pane_changes(list(run.steps[-1][2].changed), run.worlds[-2], run.worlds[-1]) if run.steps else {},
     }
+    view["story"] = story(view) if violations else None
     view["lanes"] = lane_rows(view)
     return view

@@ -6,7 +6,7 @@ JSON data (str, int, bool, None, lists, dicts).
 """
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 CpuStatus = Literal["runnable", "waiting", "sleeping", "idle", "done", "crashed"]  # idle: the I/O completion, nothing in flight
 
@@ -222,6 +222,39 @@ class WorldView(TypedDict):
     ptes: list[PteView]
 
 
+class CodeLine(TypedDict):
+    """One kernel line of a step (app/model/views/codetext.py step_lines)."""
+
+    text: str  # the kernel line, as diagrams print it (no `;`, no declaration type)
+    inside: bool  # a line of a function the step's line calls (printed one level deeper)
+    locks_taken: list[str]  # the locks this very line takes
+    locks_released: list[str]  # ... and drops
+
+
+class StoryRow(TypedDict):
+    """One line of a story's diagram (app/model/views/story.py)."""
+
+    cpu: int
+    depth: int  # 0: the CPU's heading, 1: inside it, ...
+    text: str
+    step: int | None  # the event index it tells (None: a function heading or a comment)
+    role: str  # "heading", "call", "unpin", "free", "access", "comment", "change", "hold"
+
+
+class Story(TypedDict):
+    """The story of a run's violation: the few steps it depends on (app/model/views/story.py)."""
+
+    kind: str
+    title: str  # one line: what went wrong where
+    legend: str  # one line: the pointer, where it was cached, the lock dropped ("" when none)
+    cpus: list[int]  # the CPUs the story shows, in column order
+    rows: list[StoryRow]
+    steps: list[int]  # event indices the story keeps, in order (the stage's story rows)
+    roles: dict[str, str]  # event index (as a string, for JSON) -> "cache", "unpin", "free", "access", ...
+    end: int | None  # the violating step's index (None: a livelock, or a leak nothing touched)
+    text: str  # the diagram: title, columns, legend (<= 72 columns)
+
+
 LaneMark = Literal["lock", "unlock", "free", "alloc", "pointer", "crash", "current"]
 
 
@@ -245,9 +278,13 @@ class LaneRow(TypedDict):
     pointer_names: list[str]  # pointers to heap objects this step cached ("tree → trees")
     crash: str  # "use-after-free", "NULL dereference", "double free" on the crash row, else ""
     narration: str  # of the (last) step
+    lines: list[CodeLine]  # a step's kernel lines, each with the locks it takes or drops ([] for a block)
+    story: str  # the row's part in the violation's story ("cache", "unpin", "free", "access", ...), else ""
+    fold: list[dict[str, Any]]  # a folded stretch around the story: the LaneRows it hides (opened on a click), else []
 
 
 class LaneView(TypedDict):
+    folded: bool  # the rows fold around the story of a violation (app/model/views/story.py)
     cpus: list[int]
     labels: list[str]  # the lanes' headings, in the order of cpus ("CPU1", ..., "I/O")
     rows: list[LaneRow]
@@ -268,3 +305,4 @@ class RunView(TypedDict):
     #                     "entry:<addr>", "folio:<addr>", "lru", "swap", "locks", "pte:<name>"
     changes: dict[str, list[str]]  # the same, as pane -> changed row ids (app/model/views/changes.py)
     lanes: LaneView  # the schedule as a lane diagram (app/model/views/lanes.py)
+    story: Story | None  # the story of the run's violation (app/model/views/story.py), None without one

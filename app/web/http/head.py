@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+HEAD_KEY = "zswap.head"
 _EMPTY_BODY: Message = {"type": "http.response.body", "body": b"", "more_body": False}
 
 
@@ -39,4 +40,5 @@ class HeadAsGet:
                 await send(message)
             # http.response.trailers: nothing follows a header-only answer.
 
-        await self.app(dict(scope, method="GET"), receive, send_headers_only)
+        # HEAD_KEY tells a route that must not act on a HEAD (a live room's event stream) that it is one.
+        await self.app(dict(scope, method="GET", **{HEAD_KEY: True}), receive, send_headers_only)

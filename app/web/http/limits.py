@@ -12,13 +12,19 @@
   DNS name pointed at a listener's loopback or LAN (DNS rebinding) is refused.
 - ``RelativeRedirects``: a redirect's Location never carries the request's Host (starlette's
   trailing-slash redirect copies it): it is cut to its path and query.
+- ``Allowance``: a token bucket per client address (the rooms' code look-ups that miss).
 """
 from __future__ import annotations
 
 import ipaddress
 import json
 import os
+import math
 import socket
+import time
+from collections import OrderedDict
+from html import escape
+from typing import Any
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -37,7 +43,7 @@ def _busy_answer(api: bool, status: int, error: str, message: str) -> tuple[list
         kind = b"application/json"
     else:
         body = (f"<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>{status}</title>"
-                f"<main id=\"state\"><h1>{status}</h1><p>{message}</p></main></html>").encode()
+                f"<main id=\"state\"><h1>{status}</h1><p>{escape(message)}</p></main></html>").encode()
         kind = b"text/html; charset=utf-8"
     headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode()),
                (b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"),
@@ -53,9 +59,14 @@ _BAD_HOST = {api: _busy_answer(api, 400, "bad-request", "The Host header does no
              for api in (False, True)}
 
 
-def busy_response(path: str, retry_after: str) -> Response:
-    """The 503 of a route that sheds load (app.web.page.errors), from the bytes built once."""
-    headers, body = _BUSY[path.startswith("/api/")]
+def busy_response(path: str, retry_after: str, error: dict[str, Any] | None = None) -> Response:
+    """The 503 of a route that sheds load (app.web.page.errors): "busy" from the bytes built once;
+    another refusal (`error`: a room store that does not answer, a full room) keeps its own name."""
+    api = path.startswith("/api/")
+    if error is None or error.get("error") == "busy":
+        headers, body = _BUSY[api]
+    else:
+        headers, body = _busy_answer(api, 503, str(error["error"]), str(error.get("message", "")))
     response = Response(body, status_code=503)
     # The app's own security headers are added by app.web.app.SecurityHeaders.
     response.raw_headers = [(k, v) for k, v in headers if k in (b"content-type", b"content-length",
@@ -166,3 +177,28 @@ class RelativeRedirects:
             await send(message)
 
         await self.app(scope, receive, relative)
+
+
+class Allowance:
+    """A token bucket per client address: `burst` at once, then `per_second`; at most
+    `max_addresses` remembered (the least recently seen forgotten first, with its debt)."""
+
+    def __init__(self, burst: int, per_second: float, max_addresses: int = 10_000,
+                 clock: Any = time.monotonic) -> None:
+        self.burst, self.per_second, self.max_addresses, self.clock = burst, per_second, max_addresses, clock
+        self._left: OrderedDict[str, tuple[float, float]] = OrderedDict()  # address -> (tokens, when)
+
+    def _tokens(self, address: str) -> float:
+        tokens, when = self._left.get(address, (float(self.burst), self.clock()))
+        return min(float(self.burst), tokens + (self.clock() - when) * self.per_second)
+
+    def retry_after(self, address: str) -> int:
+        """0 when `address` may go on now, else the whole seconds until it may."""
+        tokens = self._tokens(address)
+        return 0 if tokens >= 1 else max(1, math.ceil((1 - tokens) / self.per_second))
+
+    def spend(self, address: str) -> None:
+        self._left[address] = (self._tokens(address) - 1, self.clock())
+        self._left.move_to_end(address)
+        while len(self._left) > self.max_addresses:
+            self._left.popitem(last=False)

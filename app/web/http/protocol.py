@@ -7,7 +7,8 @@ half-sent requests (slow-loris) held their connections for as long as the client
 head larger than MAX_HEAD_BYTES gets 431 and the connection is closed before the parser sees
 the rest; a head not complete within HEAD_TIMEOUT seconds of the connection or of the request's
 first byte gets 408 and the connection is closed. Used by app.web.http.server (``http=`` accepts a
-protocol class).
+protocol class). Only head bytes count: a body's bytes in the same read are the body's (its limit
+is the route's 413 ``body-too-large``).
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     _head_timer: asyncio.TimerHandle | None = None
     _head_bytes = 0
     _head_open = True
+    _tail = b""  # the last bytes of the head so far: its end (CRLF CRLF) may straddle two reads
 
     def _arm(self) -> None:
         if self._head_timer is None:
@@ -69,7 +71,14 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._head_open:
             self._arm()
-            self._head_bytes += len(data)
+            # Only the head's bytes count: the body's first bytes often arrive in the same read (a
+            # 41 kB upload got 431 or 200 depending on how TCP cut it). The body has its own limit
+            # (413 body-too-large, in the routes).
+            probe = self._tail + data
+            end = probe.find(b"\r\n\r\n")
+            counted = len(data) if end < 0 else max(0, end + 4 - len(self._tail))
+            self._tail = probe[-3:]
+            self._head_bytes += counted
             if self._head_bytes > MAX_HEAD_BYTES:
                 self._refuse(TOO_LARGE)
                 return
@@ -77,7 +86,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm()
-        self._head_open, self._head_bytes = False, 0
+        self._head_open, self._head_bytes, self._tail = False, 0, b""
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:

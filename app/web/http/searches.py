@@ -58,9 +58,39 @@ class ClientGone(Exception):
 _FLAGS: Any = None
 
 
-def _init(flags: Any) -> None:
+PR_SET_PDEATHSIG = 1
+WATCH_SECONDS = 0.5
+
+
+def _end_with(parent: int) -> None:
+    """End this search process when its web worker dies, even by SIGKILL (which runs no clean-up
+    there): orphaned, it went on searching for minutes, re-parented to PID 1. The kernel's
+    parent-death signal does it at once (Linux); it is tied to the thread that started this
+    process, so a thread watching the parent's PID backs it up."""
+    import signal
+
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCH_SECONDS)
+        os._exit(1)
+
+    if os.getppid() != parent:  # it died before the signal was set
+        os._exit(1)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _init(flags: Any, parent: int | None = None) -> None:
     global _FLAGS
     _FLAGS = flags
+    if parent is not None:
+        _end_with(parent)
     try:
         os.nice(10)  # the web worker first: a step request must not wait for a search
     except OSError:
@@ -125,7 +155,7 @@ class Pool:
                 self._flags = ctx.Array("b", SLOTS + MAIN_SLOTS, lock=False)
                 # A fresh process now and then hands the memory of big searches back to the system.
                 self._executor = cf.ProcessPoolExecutor(WORKERS, mp_context=ctx, initializer=_init,
-                                                        initargs=(self._flags,), max_tasks_per_child=10)
+                                                        initargs=(self._flags, os.getpid()), max_tasks_per_child=10)
             return self._executor
 
     def _start(self, key: Key, keep: bool) -> _Job:

@@ -158,12 +158,45 @@ class PageContext:
     def reset_url(self) -> str:
         return self.url("")
 
+    @cached_property
+    def tour_end(self) -> "TourEnd | None":
+        """The verdict shown at the end of a tour that does not crash (a fixed code's tour)."""
+        tr = self.tour
+        if tr is None or not tr.on_tour or tr.next_url is not None or tr.position == 0 or self.view["violations"]:
+            return None
+        return tour_end(self.view)
+
     def pane_changed(self, pane: str) -> bool:
         """The last step wrote something this pane shows."""
         return pane in self.changes
 
     def row_changed(self, pane: str, row: str) -> bool:
         return row in self.changes.get(pane, ())
+
+
+@dataclass
+class TourEnd:
+    """A run that ended without a crash, in facts of the run: what each CPU returned, and when the
+    trees array was freed against the other CPUs' last tree->lock (the race the fix closes)."""
+
+    results: list[tuple[int, str, str]]         # (cpu id, label, result) of each CPU that finished
+    freed: tuple[str, int, int] | None          # (object, step number, cpu id) of the trees' free
+    before: list[tuple[int, str, int | None]]   # (cpu id, label, its last tree->lock step or None)
+
+
+def tour_end(view: dict[str, Any]) -> TourEnd:
+    labels = {c["id"]: c["label"] for c in view["cpus"]}
+    results = [(c["id"], c["label"], c["result"]) for c in view["cpus"] if c["status"] == "done" and c["result"]]
+    freed = next(((o["name"], e["index"] + 1, e["cpu"]) for e in view["events"] for o in e["freed"]
+                  if o["type"].startswith("struct zswap_tree")), None)
+    before: list[tuple[int, str, int | None]] = []
+    if freed is not None:
+        for cpu in sorted(labels):
+            if cpu == freed[2] or not any(e["cpu"] == cpu for e in view["events"]) or labels[cpu] == "I/O":
+                continue
+            last = [e["index"] + 1 for e in view["events"] if e["cpu"] == cpu and "tree->lock" in e["locks_taken"]]
+            before.append((cpu, labels[cpu], last[-1] if last else None))
+    return TourEnd(results, freed, before)
 
 
 def _controls(view: dict[str, Any], base: PageContext) -> dict[int, CpuControls]:
@@ -338,6 +371,7 @@ class ViolationGroup:
     one_in: str
     shortest: str
     url: str            # the shortest counterexample, replayed on this code
+    story: str = ""     # the race in a few lines, as a commit message tells it (app/model/views/story.py)
 
 
 @dataclass
@@ -383,7 +417,8 @@ def code_verdict(scenario: dict[str, Any], code: dict[str, Any], result: dict[st
             kind=g["kind"], where=where, function=g.get("function") or "", line_label=label,
             kernel_line=kernel, detail=g.get("detail") or "",
             count=g["count"], count_text=g.get("count_text", str(g["count"])), one_in=one_in(g["count"], total),
-            shortest=g["shortest"], url=urls.scenario(sid, code["id"], g["shortest"])))
+            shortest=g["shortest"], url=urls.scenario(sid, code["id"], g["shortest"]),
+            story=(g.get("story") or {}).get("text", "")))
     return v
 
 

@@ -23,7 +23,7 @@ def unknown_scenario(scenario_id: str) -> WebError:
 # A corrupted link names no scenario: a 404, as for any other id that is not one. (A 400 reads as
 # a well-formed request refused: schemathesis sends ids that happen to start with "u~".)
 USER_SCENARIO_STATUS = {"scenario-link-too-long": 414, "scenario-too-large": 413,
-                        "scenario-link-corrupted": 404, "scenario-invalid": 422}
+                        "scenario-link-corrupted": 404, "scenario-invalid": 422, "scenario-too-deep": 422}
 
 
 def user_scenario(e: modelapi.UserScenarioError) -> WebError:
@@ -57,7 +57,7 @@ def from_model(e: Exception, scenario_id: str, code: str, t: str, tour: str | No
 
 def respond(request: Request, err: WebError) -> Response:
     if err.status == 503:  # shedding load: an answer built once, no template rendered
-        return limits.busy_response(request.url.path, err.headers.get("Retry-After", "1"))
+        return limits.busy_response(request.url.path, err.headers.get("Retry-After", "1"), err.body)
     if is_api(request):
         return JSONResponse(err.body, status_code=err.status, headers=err.headers)
     page = error_page(request, err.status, err.body, err.links, err.schedule)

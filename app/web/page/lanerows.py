@@ -35,7 +35,9 @@ def html(ctx: RowContext, lanes: dict[str, Any], row: dict[str, Any]) -> Markup:
     # The row's link, as this page makes it: a scenario page, an embed and a challenge link the
     # same step to different places.
     url = ctx.url(ctx.t[: row["last"] + 1])
-    key = (ctx.view["scenario"], ctx.code, ctx.t[: row["last"] + 1], row["first"], current,
+    # A row's part in a violation's story depends on steps after it (the crash that makes it the
+    # cached pointer's row): part of the key, or the crash page would reuse the row of a page before.
+    key = (ctx.view["scenario"], ctx.code, ctx.t[: row["last"] + 1], row["first"], current, row["story"],
            tuple(lanes["cpus"]), tuple(lanes["labels"]), url)
     hit, text = _html.get(key)
     if not hit:

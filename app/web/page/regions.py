@@ -16,6 +16,7 @@ spent on. Without that header, or for a state the server no longer holds, the an
 from __future__ import annotations
 
 import hashlib
+import sys
 import re
 from dataclasses import dataclass
 
@@ -111,12 +112,15 @@ def state_key(*args: object) -> str:
 
 
 def _size(regions: dict[str, str]) -> int:
-    return sum(len(v) + 100 for v in regions.values())
+    """Bytes held by a map of regions: its strings as Python stores them (a page with one arrow or
+    box-drawing character takes two bytes a character, so len() counted half) and the map."""
+    return sys.getsizeof(regions) + sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in regions.items())
 
 
 def parts_size(parts: Parts) -> int:
-    """Bytes held by a Parts, about (its strings; the regions are shared with the held map)."""
-    return sum(len(x) + 50 for x in parts.text) + sum(len(x) + 50 for x in parts.regions)
+    """Bytes held by a Parts: its strings as Python stores them, and its tuples."""
+    return sum(sys.getsizeof(t) + sum(sys.getsizeof(x) for x in t)
+               for t in (parts.text, parts.regions, parts.ids, parts.tags))
 
 
 # The regions of the states pages were last given, by key: about 25 kB each, so 3 % of the cache

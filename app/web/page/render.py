@@ -9,8 +9,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from app import paths
-from app.web.page import regions
+from app.web.page import codetext, glossary, regions
 from app.web import urls
+from app.model.views.story import ROLE_WORDS
 
 TEMPLATES = paths.TEMPLATES
 STATIC = paths.STATIC
@@ -31,6 +32,11 @@ env = Environment(
     lstrip_blocks=True,
 )
 env.globals["urls"] = urls
+env.globals["STORY_WORDS"] = ROLE_WORDS  # a lane row's part in a violation's story (templates/_lane_row.html)
+env.filters["code"] = codetext.breakable  # kernel text that breaks at spaces and punctuation only
+env.filters["terms"] = glossary.mark  # a sentence with its glossary terms marked
+env.globals["term"] = glossary.link  # term(id, shown): one word marked as a glossary term
+env.globals["help"] = glossary.load  # the keys and the glossary (templates/_help.html)
 env.globals["embed"] = False  # True when rendering the read-only embed (app.web.routes.embeds)
 env.globals["challenge"] = None  # the challenge's state on a challenge page (app.web.routes.challenges)
 # Region markers (app/web/page/regions.py): only the scenario page's state asks for them.

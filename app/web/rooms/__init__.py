@@ -21,8 +21,8 @@ from app.web.rooms.core import (
     owns,
     token_hash,
 )
-from app.web.rooms.store import make_store
+from app.web.rooms.store import make_store, refuse_unreachable_store
 
 __all__ = ["CODE_ALPHABET", "CODE_LENGTH", "END", "PING", "TOKEN_BYTES", "Created", "Follower", "Hub", "Limits",
            "MemoryStore", "Message", "Room", "RoomError", "RoomStore", "make_store", "new_code", "new_token",
-           "normal_code", "owns", "token_hash"]
+           "normal_code", "owns", "refuse_unreachable_store", "token_hash"]

@@ -40,6 +40,9 @@ class Limits:
     publishes_per_second: int = 20
     max_url_bytes: int = 2048
     heartbeat_seconds: float = 15.0
+    # Look-ups of codes that name no room, per client address and process: a burst, then a pace.
+    lookup_misses: int = 30
+    lookup_misses_per_minute: int = 30
 
     @classmethod
     def from_env(cls) -> "Limits":
@@ -51,6 +54,8 @@ class Limits:
             publishes_per_second=_env_int("ZSWAP_ROOM_PUBLISHES_PER_SECOND", cls.publishes_per_second),
             max_url_bytes=_env_int("ZSWAP_ROOM_MAX_URL_BYTES", cls.max_url_bytes),
             heartbeat_seconds=float(os.environ.get("ZSWAP_ROOM_HEARTBEAT_SECONDS", str(cls.heartbeat_seconds))),
+            lookup_misses=_env_int("ZSWAP_ROOM_LOOKUP_MISSES", cls.lookup_misses),
+            lookup_misses_per_minute=_env_int("ZSWAP_ROOM_LOOKUP_MISSES_PER_MINUTE", cls.lookup_misses_per_minute),
         )
 
 

@@ -3,8 +3,12 @@
 Keys (all under ``zswap:``), each with the room's idle time as TTL, refreshed by every publish:
 ``room:{code}`` a hash (url, token hash, owner address); ``token:{sha256}`` the code of that
 token's room; ``owner:{address}`` a set of the codes an address runs; ``followers:{code}`` a
-counter of audience connections over all processes; ``rate:{code}:{second}`` publishes in one
-second. Changes go out on the channel ``zswap:ch:{code}`` ("state <url>" or "end").
+hash of audience connections by worker process (its random id), summed on read;
+``worker:{id}`` a process's heartbeat (ZSWAP_REDIS_WORKER_TTL seconds, refreshed three times in
+that time while it has followers, when it also rewrites its counts): the count of a worker whose
+heartbeat has lapsed (killed, or cut from Redis) is dropped at the next read, so a dead worker's
+places come back within that TTL instead of the room's 4 h; ``rate:{code}:{second}`` publishes
+in one second. Changes go out on the channel ``zswap:ch:{code}`` ("state <url>" or "end").
 
 Each process holds one pub/sub connection, subscribed to the rooms it has followers in, and fans
 each message out to them (app.web.rooms.Hub): 2,000 followers cost one subscription, not 2,000.
@@ -16,6 +20,7 @@ import contextlib
 import functools
 import logging
 import os
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -41,6 +46,36 @@ P = "zswap:"
 # Connections to Redis per process: 2,000 followers joining at once wait for one of these rather
 # than opening 2,000 connections (and meeting Redis's maxclients).
 POOL_SIZE = int(os.environ.get("ZSWAP_REDIS_CONNECTIONS", "32"))
+WORKER_TTL = float(os.environ.get("ZSWAP_REDIS_WORKER_TTL", "30"))
+
+# The followers of a room over every live worker: a dead worker's count is dropped on the way.
+# KEYS[1] the room's followers hash; ARGV: this worker's id, the worker key prefix.
+_SUM_LIVE = """
+local total = 0
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if all[i] == ARGV[1] or redis.call('EXISTS', ARGV[2] .. all[i]) == 1 then
+    total = total + tonumber(all[i + 1])
+  else
+    redis.call('HDEL', KEYS[1], all[i])
+  end
+end
+"""
+# Join: ARGV[3] the room's limit, ARGV[4] the room's idle TTL, ARGV[5] the worker's TTL. -1 when full.
+_JOIN = _SUM_LIVE + """
+if total >= tonumber(ARGV[3]) then return -1 end
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('SET', ARGV[2] .. ARGV[1], '1', 'EX', ARGV[5])
+return total + 1
+"""
+_COUNT = _SUM_LIVE + "return total"
+# This worker's count as it knows it (after a leave, or at a heartbeat), unless the room has ended.
+_SET_MINE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if tonumber(ARGV[2]) > 0 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) else redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 1
+"""
 
 T = TypeVar("T")
 
@@ -59,13 +94,31 @@ def _unavailable(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]
     return wrapped
 
 
+def unreachable(url: str, timeout: float = 3.0) -> str | None:
+    """None when the Redis at `url` answers a PING within `timeout` seconds, else the error in one line."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except (RedisError, OSError, ValueError) as e:
+        return " ".join(f"{type(e).__name__}: {e}".split())
+    return None
+
+
 def _channel(code: str) -> str:
     return f"{P}ch:{code}"
 
 
 class RedisStore:
-    def __init__(self, url: str, limits: Limits) -> None:
+    def __init__(self, url: str, limits: Limits, worker_ttl: float = WORKER_TTL) -> None:
         self.limits = limits
+        self.worker = secrets.token_hex(8)  # this process, in the followers hashes
+        self.worker_ttl = worker_ttl
+        self.heart: asyncio.Task | None = None
         pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=10,
                                                         decode_responses=True)
         self.redis = aioredis.Redis(connection_pool=pool)
@@ -148,22 +201,23 @@ class RedisStore:
             await pipe.execute()
 
     # ---- followers ----------------------------------------------------------------------------
+    def _ttl_seconds(self) -> int:
+        return max(1, round(self.worker_ttl))
+
     @_unavailable
     async def followers(self, code: str) -> int:
-        return int(await self.redis.get(f"{P}followers:{code}") or 0)
+        return int(await self.redis.eval(_COUNT, 1, f"{P}followers:{code}", self.worker, f"{P}worker:"))
 
     @_unavailable
     async def join(self, code: str) -> Follower:
-        key = f"{P}followers:{code}"
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, self.limits.idle_seconds)
-            n, _ = await pipe.execute()
-        if int(n) > self.limits.followers:
-            await self.redis.decr(key)
+        n = await self.redis.eval(_JOIN, 1, f"{P}followers:{code}", self.worker, f"{P}worker:",
+                                  self.limits.followers, self.limits.idle_seconds, self._ttl_seconds())
+        if int(n) < 0:
             raise RoomError("room-full", f"The room has its {self.limits.followers} followers.")
         first_here = self.hub.count(code) == 0
         f = self.hub.add(code)
+        if self.heart is None or self.heart.done():
+            self.heart = asyncio.create_task(self._heartbeat())
         try:
             if first_here:
                 await self._subscribe(code)
@@ -172,15 +226,27 @@ class RedisStore:
             raise
         return f
 
+    async def _set_mine(self, code: str) -> None:
+        await self.redis.eval(_SET_MINE, 1, f"{P}followers:{code}", self.worker, self.hub.count(code))
+
+    async def _heartbeat(self) -> None:
+        """While this process has followers: its worker key alive, its counts as it knows them."""
+        while self.hub.rooms:
+            await asyncio.sleep(self.worker_ttl / 3)
+            try:
+                await self.redis.set(f"{P}worker:{self.worker}", "1", ex=self._ttl_seconds())
+                for code in list(self.hub.rooms):
+                    await self._set_mine(code)
+            except RedisError as e:  # the next beat tries again; the counts heal then
+                log.warning("redis: heartbeat: %s", e)
+
     async def leave(self, code: str, f: Follower) -> None:
         last_here = self.hub.remove(code, f)
         try:
-            # Never below zero: an ended room deleted its counter, which DECR would recreate at -1.
-            await self.redis.eval("local n = redis.call('GET', KEYS[1]) if n and tonumber(n) > 0 then "
-                                  "return redis.call('DECR', KEYS[1]) end return 0", 1, f"{P}followers:{code}")
+            await self._set_mine(code)  # the exact count of this process: never below zero
             if last_here and self.pubsub is not None:
                 await self.pubsub.unsubscribe(_channel(code))
-        except RedisError:  # the count heals with its TTL; a leaving follower must not raise
+        except RedisError:  # the next heartbeat writes the count; a leaving follower must not raise
             log.warning("redis: could not record a follower leaving room %s", code)
 
     async def _subscribe(self, code: str) -> None:
@@ -209,6 +275,12 @@ class RedisStore:
             self.hub.deliver(code, END if data == "end" else ("state", data.removeprefix("state ")))
 
     async def close(self) -> None:
+        if self.heart is not None:
+            self.heart.cancel()
+            with contextlib.suppress(BaseException):
+                await self.heart
+        with contextlib.suppress(Exception):  # this worker's counts drop at the next read
+            await self.redis.delete(f"{P}worker:{self.worker}")
         if self.reader is not None:
             self.reader.cancel()
             with contextlib.suppress(BaseException):

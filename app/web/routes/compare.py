@@ -16,12 +16,13 @@ from starlette.responses import HTMLResponse
 from app.model.cache import bounded_cache, share
 from app.web.page import errors, render
 from app.web import modelapi, urls
-from app.web.routes import pages
+from app.web.routes import pages, params
 from app.web.http import work
 
 router = APIRouter()
 
-Side = Annotated[str | None, Query(description="one run: CODE:SCHEDULE, e.g. old:1112 (default old: and new:)")]
+Side = Annotated[str | None, Query(description="one run: CODE:SCHEDULE, e.g. old:1112 (default old: and new:)",
+                                   json_schema_extra={"pattern": params.SIDE_PATTERN})]
 
 
 @dataclass

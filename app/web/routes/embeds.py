@@ -9,7 +9,7 @@ opens the visualizer in a new tab (static/app.js), since the visualizer refuses 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from starlette.responses import HTMLResponse
@@ -33,12 +33,13 @@ class EmbedContext(context.PageContext):
 
     full_t: str = ""
     start: int = 0
+    layout: str | None = None  # "compact": the CPUs, the lanes and the crash (templates/embed.html)
 
     def url(self, t: str | None = None, code: str | None = None) -> str:
         t = self.t if t is None else t
         if (code in (None, self.code) and self.full_t.startswith(t)
                 and self.start <= len(t) <= len(self.full_t)):
-            return urls.embed(self.view["scenario"], self.code, self.full_t, self.start, len(t))
+            return urls.embed(self.view["scenario"], self.code, self.full_t, self.start, len(t), self.layout)
         return urls.scenario(self.view["scenario"], code or self.code, t)
 
     @property
@@ -66,10 +67,10 @@ def _position(name: str, value: int | None, low: int, high: int, default: int) -
 
 
 @bounded_cache(pages.CACHE_SIZE, share(0.03))
-def embed_html(scenario_id: str, code: str, t: str, start: int, at: int) -> str:
+def embed_html(scenario_id: str, code: str, t: str, start: int, at: int, layout: str | None = None) -> str:
     scenario, _ = pages.run_page_view(scenario_id, code, t, None, api=False)  # the whole range replays
     view = modelapi.replay(scenario_id, code, t[:at])
-    ctx = context.page_context(scenario, view, None, make=EmbedContext, full_t=t, start=start)
+    ctx = context.page_context(scenario, view, None, make=EmbedContext, full_t=t, start=start, layout=layout)
     ctx.start_tour_url = ctx.start_tour_title = None  # no tour in an embed: → is the next step of `t`
     return render.render("embed.html", ctx=ctx, view=view, is_fragment=False, embed=True)
 
@@ -86,6 +87,8 @@ async def embed_page(
     from_: Annotated[int | None, Query(alias="from", description="the first step ← may go back to "
                                                                   "(a step count, default 0)")] = None,
     at: Annotated[int | None, Query(description="the step shown (default: the last of `t`)")] = None,
+    layout: Annotated[Literal["compact"] | None, Query(description="compact: the CPUs, the lane diagram "
+                                                               "and the crash only, for a frame of about 800x500")] = None,
 ) -> HTMLResponse:
     """The stage of the state after `at` steps of `t` without the site's chrome and without step
     controls; ← and → move between `from` and the end of `t`. Other sites may frame this page."""
@@ -94,5 +97,5 @@ async def embed_page(
     t = t[: modelapi.MAX_STEPS + 1]
     start = _position("from", from_, 0, len(t), 0)
     shown = _position("at", at, start, len(t), len(t))
-    html = await work.cached_or_run(embed_html, scenario_id, code, t, start, shown)
+    html = await work.cached_or_run(embed_html, scenario_id, code, t, start, shown, layout)
     return HTMLResponse(html)

@@ -7,12 +7,12 @@ position and the reason) as the scenario page, never a 500.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from starlette.responses import PlainTextResponse, Response
 
-from app.model.views.diagram import commit_diagram
+from app.model.views.diagram import commit_diagram, full_diagram
 from app.model.cache import bounded_cache, share
 from app.web import modelapi, urls
 from app.web.routes import pages
@@ -39,7 +39,9 @@ class TextResponse(PlainTextResponse):
 
 
 def _responses(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
-    return {200: {"description": description, "content": {media_type: {"schema": {"type": "string"}}}},
+    # A JSON download is an object (a trace file), anything else a text.
+    kind = "object" if media_type == "application/json" else "string"
+    return {200: {"description": description, "content": {media_type: {"schema": {"type": kind}}}},
             **pages.ERROR_RESPONSES}
 
 
@@ -64,10 +66,14 @@ def svg_layout(view: dict[str, Any], code: str, t: str) -> dict[str, Any]:
     rows = []
     for i, row in enumerate(lanes["rows"]):
         x = NUM_W + index[row["cpu"]] * LANE_W + PAD
+        w = LANE_W - 2 * PAD
         label = " ".join(p for p in (row["function"], row["line_label"]) if p)
-        rows.append({**row, "who": view["cpus"][index[row["cpu"]]]["label"], "x": x, "y": HEAD_H + i * ROW_H, "w": LANE_W - 2 * PAD, "h": ROW_H - 6,
-                     "steps": _steps(row), "label": _fit(label, LANE_W / 2),
-                     "line": _fit(row["text"], LANE_W - 2 * PAD - 16),
+        if row["fold"]:  # a stretch folded around the story (lanes.py): one row across every lane
+            x, w = NUM_W + PAD, len(lanes["cpus"]) * LANE_W - 2 * PAD
+            label = f"steps {_steps(row)}, folded: {row['count']} steps"
+        rows.append({**row, "who": view["cpus"][index[row["cpu"]]]["label"], "x": x, "y": HEAD_H + i * ROW_H, "w": w, "h": ROW_H - 6,
+                     "steps": _steps(row), "label": _fit(label, w / 2),
+                     "line": _fit(row["text"], w - 16),
                      "href": urls.scenario(view["scenario"], code, t[: row["last"] + 1]),
                      "colour": CPU_COLOURS[(row["cpu"] - 1) % 4], "tint": CPU_TINTS[(row["cpu"] - 1) % 4]})
     body_h = max(len(rows), 1) * ROW_H
@@ -85,9 +91,9 @@ def lanes_svg_text(scenario_id: str, code: str, t: str) -> str:
 
 
 @bounded_cache(pages.CACHE_SIZE, share(0.02))
-def diagram_text(scenario_id: str, code: str, t: str) -> str:
+def diagram_text(scenario_id: str, code: str, t: str, full: bool = False) -> str:
     _, view = pages.run_page_view(scenario_id, code, t, None, api=False)
-    return commit_diagram(view)
+    return full_diagram(view) if full else commit_diagram(view)
 
 
 def _filename(*parts: str) -> str:
@@ -110,7 +116,10 @@ async def lanes_svg(scenario_id: str, code: Code = "old", t: Schedule = "") -> R
             responses=_responses("text/plain", "The race as a commit message draws it: CPU columns, "
                                                "at most 72 columns wide"),
             summary="The race diagram of a schedule, as plain text")
-async def diagram_txt(scenario_id: str, code: Code = "old", t: Schedule = "") -> Response:
-    """The schedule in the two-column style of kernel commit messages, ready to paste."""
+async def diagram_txt(scenario_id: str, code: Code = "old", t: Schedule = "",
+                      detail: Literal["story", "full"] = "story") -> Response:
+    """The schedule in the two-column style of kernel commit messages, ready to paste: with a
+    violation, its story (the few steps it depends on, as the fix's commit message tells the
+    race); `detail=full`, every step that takes a lock or touches zswap state."""
     t = t[: modelapi.MAX_STEPS + 1]
-    return TextResponse(await work.cached_or_run(diagram_text, scenario_id, code, t))
+    return TextResponse(await work.cached_or_run(diagram_text, scenario_id, code, t, detail == "full"))

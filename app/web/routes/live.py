@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import anyio
 import segno
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from fastapi.sse import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -32,7 +32,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from app.web.page import errors, render
 from app.web import modelapi, rooms, urls
 from app.web.routes import pages, schema
-from app.web.http import work
+from app.web.http import head, limits, work
 from app.web.rooms import END, Room, RoomError, RoomStore
 
 router = APIRouter()
@@ -182,31 +182,57 @@ def created_body(request: Request, c: rooms.Created) -> dict[str, Any]:
 
 # ---- pages ----------------------------------------------------------------------------------
 
-async def live_page(room: Room, strip: str) -> HTMLResponse:
-    scenario_id, code, t, tour = parse_state_url(room.url, rooms.Limits(max_url_bytes=1 << 20), api=False)
+async def live_page(url: str, strip: str) -> HTMLResponse:
+    """The scenario page of state `url` (a canonical URL this server built) with a room's strip."""
+    scenario_id, code, t, tour = parse_state_url(url, rooms.Limits(max_url_bytes=1 << 20), api=False)
     html = await work.cached_or_run(pages.state_html, False, scenario_id, code, t, tour)
     return HTMLResponse(html.replace(MARKER, strip, 1),
                         headers={"Cache-Control": "no-store", "Vary": render.VARY})
 
 
-def room_code(code: str) -> str:
+def lookups(request: Request) -> limits.Allowance:
+    """This process's allowance of room look-ups that miss, per client address (app.web.app makes it)."""
+    return request.app.state.room_lookups
+
+
+def room_code(request: Request, code: str) -> str:
+    """The code in canonical form; 429 while this address has guessed too many codes that name no
+    room (an audience joining a real room never spends its allowance); a named 404 for a code no
+    room can have."""
+    address = client_address(request)
+    wait = lookups(request).retry_after(address)
+    if wait:
+        raise _err(429, "too-many-lookups", "Too many look-ups of codes that name no room from this address; "
+                                            f"try again in {wait} s.", {"Retry-After": str(wait)})
     c = rooms.normal_code(code)
     if c is None:  # no room can have it: a 404, named
+        missed(request)
         raise _err(404, "bad-room-code", f"There is no such room: a room code is {rooms.CODE_LENGTH} letters "
                                          f"and digits from {rooms.CODE_ALPHABET}.")
     return c
 
 
+def missed(request: Request) -> None:
+    lookups(request).spend(client_address(request))
+
+
+def no_room(request: Request) -> errors.WebError:
+    missed(request)
+    return _err(404, "unknown-room", "There is no room with this code: it has ended, or never existed.")
+
+
 async def room_or_404(request: Request, code: str) -> Room:
-    room = await store(request).get(room_code(code))
+    room = await store(request).get(room_code(request, code))
     if room is None:
-        raise _err(404, "unknown-room", "There is no room with this code: it has ended, or never existed.")
+        raise no_room(request)
     return room
 
 
 PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "A Host outside the allow-list", **HTML},
     404: {"description": "No such room (ended, timed out, never existed, or a malformed code) or control link",
+          **HTML},
+    429: {"description": "This address looked up too many codes that name no room; Retry-After says when",
           **HTML},
     422: {"description": "The room's state no longer replays (a changed scenario file)", **HTML},
     503: {"description": "The server is busy; Retry-After says when to try again", **HTML},
@@ -226,19 +252,31 @@ async def present(request: Request) -> Response:
     return RedirectResponse(urls.control(created.token), status_code=303)
 
 
+AT_DOC = ("the state to show instead of the room's current one (a scenario page's path and query): the "
+          "presenter's tab reloaded, or went back to one of its own pages; live.js then publishes it")
+
+
 @router.get("/p/{token}", response_class=HTMLResponse, responses=PAGE_ERRORS,
             summary="The presenter's page of a room (the control link)")
-async def presenter_page(request: Request, token: Annotated[str, Path(max_length=64)]) -> HTMLResponse:
-    """The scenario page of the room's current state with the presenter's strip: join link, code,
-    QR code, followers, End. Whoever has this link controls the room."""
-    room = await store(request).by_token(token)
+async def presenter_page(request: Request, token: Annotated[str, Path(max_length=64)],
+                         at: Annotated[str | None, Query(max_length=8192, description=AT_DOC)] = None) -> HTMLResponse:
+    """The scenario page of the room's current state (or of `at`) with the presenter's strip: join
+    link, code, QR code, followers, End. Whoever has this link controls the room."""
+    s = store(request)
+    room = await s.by_token(token)
     if room is None:
         raise _err(404, "unknown-token", "This control link is unknown, or its room has ended.")
+    shown = room.url
+    if at:
+        try:
+            shown = await canonical_state(at, s.limits, api=False)
+        except errors.WebError:
+            pass  # only a hint: a state that does not replay shows the room's own
     join = public_origin(request) + urls.join(room.code)
     strip = render.render("_live.html", role="presenter", room=room, token=token, join=join,
                           join_shown=join.split("://", 1)[-1], qr=qr_svg(join),
-                          loopback=_is_loopback(join))
-    return await live_page(room, strip)
+                          loopback=_is_loopback(join), shown=shown)
+    return await live_page(shown, strip)
 
 
 def _is_loopback(link: str) -> bool:
@@ -251,7 +289,7 @@ def _is_loopback(link: str) -> bool:
 async def audience_page(request: Request, code: CodePath) -> HTMLResponse:
     """A late joiner lands on the presenter's current state; live.js then follows the room."""
     room = await room_or_404(request, code)
-    return await live_page(room, render.render("_live.html", role="audience", room=room))
+    return await live_page(room.url, render.render("_live.html", role="audience", room=room))
 
 
 @router.get("/j/{code}/stream", include_in_schema=False)
@@ -259,7 +297,11 @@ async def stream(request: Request, code: str) -> Response:
     """Server-sent events: `state` (data: the URL to fetch) at once and on every change, `end`
     when the room ends; a comment every heartbeat, when the room's existence is checked too."""
     s = store(request)
-    c = room_code(code)
+    c = room_code(request, code)
+    if request.scope.get(head.HEAD_KEY):  # a HEAD asks whether the stream is there: no follower
+        if await s.get(c) is None:
+            raise no_room(request)
+        return Response(media_type="text/event-stream", headers={"Cache-Control": "no-store"})
     try:
         follower = await s.join(c)  # before reading the state: no publish can fall in between
     except RoomError as e:
@@ -271,7 +313,7 @@ async def stream(request: Request, code: str) -> Response:
         raise
     if room is None:
         await _leave(s, c, follower)
-        raise _err(404, "unknown-room", "There is no room with this code: it has ended, or never existed.")
+        raise no_room(request)
 
     async def events() -> AsyncIterator[str]:
         yield f"retry: 1000\nevent: state\ndata: {room.url}\n\n"
@@ -325,6 +367,8 @@ API_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "A malformed body or state URL (error: bad-request, bad-state-url, unknown-code, "
                          "unknown-tour)", **ERR},
     404: {"description": "No such room (unknown-room, bad-room-code) or scenario (unknown-scenario)", **ERR},
+    429: {"description": "This address looked up too many codes that name no room (too-many-lookups); "
+                         "Retry-After says when to try again", **ERR},
     422: {"description": "The state's schedule cannot be replayed (bad-schedule)", **ERR},
     503: {"description": "The server is busy, or the rooms are full; Retry-After says when to try again", **ERR},
 }

@@ -45,6 +45,12 @@ async def index(request: Request) -> HTMLResponse:
                        summaries={s["id"]: context.index_verdicts(s) for s in modelapi.scenarios()})
 
 
+@router.get("/help", response_class=HTMLResponse, responses=ANY_ROUTE, summary="The keys and the glossary")
+async def help_page(request: Request) -> HTMLResponse:
+    """The stage's keys and the words its sentences use (the ? key opens the same over the stage)."""
+    return render.page(request, "help.html", "help.html")
+
+
 def run_page_view(scenario_id: str, code: str, t: str, tour: str | None, api: bool) -> tuple[dict, dict]:
     """Look up the scenario and replay the schedule, turning bad input into a WebError."""
     scenario = modelapi.scenario(scenario_id)

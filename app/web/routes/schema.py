@@ -39,6 +39,7 @@ def openapi_typeddict(td: type) -> Any:
 
 
 RunViewSchema = openapi_typeddict(viewtypes.RunView)
+StorySchema = openapi_typeddict(viewtypes.Story)
 
 
 class CodeInfo(BaseModel):
@@ -104,12 +105,14 @@ class ErrorBody(BaseModel):
                    # live rooms (app/web/routes/live.py)
                    "unknown-room", "bad-room-code", "unknown-token", "missing-token", "bad-token",
                    "bad-state-url", "state-too-large", "body-too-large", "too-many-rooms", "rooms-full",
-                   "room-full", "publish-rate", "store-unavailable",
+                   "room-full", "publish-rate", "store-unavailable", "too-many-lookups",
+                   # request bodies (app/web/http/bodies.py)
+                   "body-timeout", "too-many-uploads", "uploads-busy",
                    # trace files, challenges, predict stops and scenarios in a link
                    "trace-too-large", "trace-empty", "trace-not-json", "trace-not-a-trace", "trace-version",
                    "trace-field", "trace-unknown-scenario", "trace-unknown-code", "trace-bad-schedule",
                    "trace-mismatch", "unknown-challenge", "bad-pick", "scenario-link-corrupted",
-                   "scenario-link-too-long", "scenario-too-large", "scenario-invalid"]
+                   "scenario-link-too-long", "scenario-too-large", "scenario-invalid", "scenario-too-deep"]
     message: str
     position: int | None = None
     reason: str | None = None
@@ -142,6 +145,9 @@ class Violation(BaseModel):
     count: int
     count_text: str
     shortest: str
+    # The race in a few lines, told from `shortest` (app/model/views/story.py, docs/story.md):
+    # None when that schedule no longer replays.
+    story: StorySchema | None = None  # type: ignore[valid-type]
 
 
 class CheckResult(BaseModel):

@@ -4,6 +4,8 @@ next to their lines; a valid one opens in the visualizer with the scenario carri
 """
 from __future__ import annotations
 
+import re
+import tomllib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -17,7 +19,7 @@ from app.web.http import work
 
 router = APIRouter()
 
-# Where a new scenario starts: two CPUs of the seed's race, no tours (a sketch to edit).
+# Where a new scenario starts: two CPUs of the seed's race and one tour (a sketch to edit).
 STARTER = '''id = "my-scenario"
 title = "My scenario: LRU writeback vs. swapoff"
 summary = "CPU1 writes back the zswap entry of slot 3 while CPU2 turns swap off."
@@ -38,6 +40,24 @@ actor = "io"  # the write I/O completion: a scenario with a writeback CPU declar
 slots = [{ offset = 3, owner = "A" }]
 entries = [{ name = "E", slot = 3 }]
 lru = ["E"]
+
+# A tour walks a reader through one schedule on one code: each segment is a run of CPU digits
+# (which CPU takes each step) and the sentence shown after it. This one is the old code's
+# use-after-free; change it, add a `[[tours]]` for the new code, or delete it.
+[[tours]]
+name = "my-tour"
+title = "Old code: swapoff frees the trees while CPU1 is preempted"
+code = "old"
+
+[[tours.segments]]
+cpus = "11111111"
+note = "The shrinker on CPU1 picks E, caches a pointer to the zswap tree of E, isolates E and drops the LRU lock."
+[[tours.segments]]
+cpus = "2222222222222222222222222222222222222222222222"
+note = "CPU2 runs swapoff to its end: the page comes back in, E is freed, and so is the trees array."
+[[tours.segments]]
+cpus = "1"
+note = "CPU1 takes the tree lock through its stale pointer: a use-after-free."
 '''
 MAX_FORM = 64 * 1024  # the form's body: the text (at most 16 KiB) and its urlencoding
 
@@ -55,10 +75,29 @@ def _start_text(start: str | None) -> str:
     raise errors.unknown_scenario(start)
 
 
+CPU_PATH = re.compile(r"^cpus\.(\d+)(?:\.(\S+?))?:")
+
+
+def cpu_names(text: str, message: str) -> str:
+    """A message about "cpus.1.actor" names the CPU as the page does: "CPU2 actor" when the second
+    [[cpus]] has id = 2 (a path counts from 0, a reader counts CPUs by their id)."""
+    m = CPU_PATH.match(message)
+    if m is None:
+        return message
+    try:
+        cpus = tomllib.loads(text).get("cpus")
+        cpu_id = cpus[int(m[1])]["id"]
+    except (tomllib.TOMLDecodeError, LookupError, TypeError, ValueError, AttributeError):
+        cpu_id = None
+    name = f"CPU{cpu_id}" if isinstance(cpu_id, int) and not isinstance(cpu_id, bool) else f"[[cpus]] number {int(m[1]) + 1}"
+    return f"{name}{' ' + m[2] if m[2] else ''}:" + message[m.end():]
+
+
 def write_page(request: Request, text: str, problems: list[dict[str, Any]], status: int = 200,
                message: str | None = None) -> HTMLResponse:
     lines = text.splitlines() or [""]
     by_line: dict[int, list[str]] = {}
+    problems = [dict(p, message=cpu_names(text, p["message"])) for p in problems]
     for p in problems:
         if p["line"] is not None and 1 <= p["line"] <= len(lines):
             by_line.setdefault(p["line"], []).append(p["message"])
