@@ -162,3 +162,29 @@ def test_a_faulted_in_slot_starts_in_the_swap_cache(scenario) -> None:  # type: 
     assert (w.slot(3).count, w.slot(3).has_cache, w.slot(5).count) == (0, True, 1)
     assert [(p.process, p.offset, p.folio) for p in w.ptes] == [("A", None, folio.addr), ("B", 5, None)]
     assert w.swap.inuse_pages == 2
+
+
+def test_the_new_violation_has_its_story_and_diagram(scenario) -> None:  # type: ignore[no-untyped-def]
+    """The story (app/model/views/story.py) of the walker's read: the cursor cached by K2, F freed
+    by process B's exit in zswap_invalidate(), the read of F's lru.next as the UAF line."""
+    from app.model.api import build_view
+    from app.model.views.diagram import commit_diagram
+
+    t = next(t for t in scenario.tours if t.name == "pre-skip-reads-freed-entry")
+    view = build_view(SCENARIO, PRE, t.schedule)
+    told = view["story"]
+    crash = max(i for i, e in enumerate(view["events"]) if e["cpu"] == 1)  # CPU1's read; CPU2 goes on after it
+    assert told["title"] == f"use-after-free of F in __list_lru_walk_one, step {crash + 1}"
+    assert told["legend"].startswith("n cached at __list_lru_walk_one()")
+    roles = {int(i): role for i, role in told["roles"].items()}
+    steps = [e["step"] for e in view["events"]]
+    assert roles[1] == "cache" and steps[1] == "K2"  # n = item->next, before the callback
+    assert roles[crash] == "access" and steps[crash] == "K2"
+    freed = [i for i, role in roles.items() if role == "free"]
+    assert [steps[i] for i in freed] == ["I4"] and view["events"][freed[0]]["cpu"] == 2
+    rows = [(r["cpu"], r["role"], r["text"]) for r in told["rows"]]
+    assert rows[-2:] == [(1, "comment", "// UAF"), (1, "access", "list_for_each_safe(item, n, &l->list)")]
+    assert (2, "call", "zswap_invalidate") in rows
+    text = commit_diagram(view)
+    assert text.splitlines()[0] == told["title"]
+    assert "// UAF" in text and "list_for_each_safe(item, n, &l->list)" in text and "zswap_invalidate" in text
