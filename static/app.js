@@ -226,8 +226,16 @@
         break;
       }
     });
-    // The lane diagram and the event log need nothing here: their scroll boxes are
-    // column-reverse flex boxes, which rest at their end (the newest row) by themselves.
+    // The lane diagram and the event log rest at their end (the newest row) by themselves: their
+    // scroll boxes are column-reverse flex boxes. Once a violation's story is told (lanes.py), the
+    // row that cached the pointer goes to the top when the box can hold it and the current row.
+    document.querySelectorAll(".lanes-scroll").forEach(function (box) {
+      var first = box.querySelector(".lane-row.story"), last = document.getElementById("lane-current");
+      if (!first || !last || !box.contains(last)) return;
+      var b = box.getBoundingClientRect(), top = b.top + box.clientTop;
+      var span = last.getBoundingClientRect().bottom - first.getBoundingClientRect().top;
+      if (span <= box.clientHeight + 0.5) box.scrollTop += first.getBoundingClientRect().top - top;
+    });
   }
 
   // The one-screen stage, or (html.flow, app.css) a stage that grows past the screen when the
@@ -255,9 +263,12 @@
   }
   function fit() {
     var root = document.documentElement;
-    if (!window.matchMedia("(min-width: 56rem)").matches) { root.classList.remove("flow"); return; }
-    root.classList.remove("flow");
+    if (!window.matchMedia("(min-width: 56rem)").matches) { root.classList.remove("flow", "roomy"); return; }
+    // Three layouts, tried in turn: a told story's (the lane diagram gets the room), the usual
+    // one (html.roomy: the CPU columns get theirs back), then html.flow.
+    root.classList.remove("flow", "roomy");
     reveal();
+    if (overfull() && document.querySelector(".arena.story-told")) { root.classList.add("roomy"); reveal(); }
     if (overfull()) { root.classList.add("flow"); reveal(); }
   }
   var fitting = 0;

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from app import paths
-from app.web.page import codetext, glossary, regions
+from app.web.page import glossary, regions, wbr
 from app.web import urls
 from app.model.views.story import ROLE_WORDS
 
@@ -33,7 +33,7 @@ env = Environment(
 )
 env.globals["urls"] = urls
 env.globals["STORY_WORDS"] = ROLE_WORDS  # a lane row's part in a violation's story (templates/_lane_row.html)
-env.filters["code"] = codetext.breakable  # kernel text that breaks at spaces and punctuation only
+env.filters["code"] = wbr.breakable  # kernel text that breaks at spaces and punctuation only
 env.filters["terms"] = glossary.mark  # a sentence with its glossary terms marked
 env.globals["term"] = glossary.link  # term(id, shown): one word marked as a glossary term
 env.globals["help"] = glossary.load  # the keys and the glossary (templates/_help.html)
