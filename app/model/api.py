@@ -16,7 +16,7 @@ from app.model.scenarios.replay import MAX_STEPS
 from app.model.scenarios.replay import ScheduleError as _ScheduleError
 from app.model.cache import BoundedCache, bounded_cache, share
 from app.model.errors import ModelInputError, ScheduleError, UnknownCode, UnknownScenario
-from app.model.scenarios.scenario import CODES, Scenario, ScenarioFileError, all_codes, code_info, cpu_label
+from app.model.scenarios.scenario import CODES, SERIES, Scenario, ScenarioFileError, all_codes, code_info, cpu_label
 from app.model.scenarios.loader import load_all
 
 if TYPE_CHECKING:  # annotations only: `python -m app scenarios` does not need the view's types
@@ -42,8 +42,11 @@ def check_code(code: str) -> str:
     return code
 
 
-def codes() -> list[dict[str, str]]:
-    return [{"id": c, "title": code_info(c)[0], "description": code_info(c)[1]} for c in all_codes()]
+def codes() -> list[dict[str, Any]]:
+    """Every code with its title and description; ``kernel``: kernel code (not a "break the fix"
+    variant); ``series``: its place in the patch series (0 before 1/3, 1 old, 2 new), else None."""
+    return [{"id": c, "title": code_info(c)[0], "description": code_info(c)[1], "kernel": c in CODES,
+             "series": SERIES.index(c) if c in SERIES else None} for c in all_codes()]
 
 
 def list_scenarios() -> list[dict[str, Any]]:
@@ -83,7 +86,11 @@ def run(scenario_id: str, code: str, schedule: str):  # type: ignore[no-untyped-
     try:
         return cached_replay(s, code, schedule)
     except _ScheduleError as err:
-        raise ScheduleError(err.position, err.reason, err.valid_prefix) from None
+        position, reason, prefix = err.position, err.reason, err.valid_prefix
+    # Raised outside the handler: inside it, this frame would still hold the caught error, whose
+    # traceback holds this frame, a reference cycle that only the cyclic collector frees once a
+    # cached error (validate) is evicted.
+    raise ScheduleError(position, reason, prefix)
 
 
 def validate(scenario_id: str, code: str, schedule: str) -> ScheduleError | None:

@@ -12,7 +12,11 @@ from app.model.scenarios.replay import all_violations, replay
 from app.model.scenarios.scenario import all_codes
 from app.model.scenarios.loader import load_all
 
-CASES = [(s, c) for s in sorted(load_all()) for c in all_codes()]
+# Before patch 1/3 only the memcg shrinker's steps differ from the old code's (shrink_worker()
+# runs the very same steps, tests/model/test_series.py): without a shrinker CPU that search is
+# the old code's, already checked.
+CASES = [(s, c) for s in sorted(load_all()) for c in all_codes()
+         if c != "pre-lru-skip-fix" or any(cpu.actor == "shrinker" for cpu in load_all()[s].cpus)]
 
 
 def _verdict(result: Exploration) -> dict[tuple[str, str | None], int]:

@@ -23,6 +23,9 @@ from app.model.kernel.state import World
 from app.model.explorer.symmetry import Canon, classes, compose, inverse, relabel, relabel_schedule
 
 SWAP = {1: 2, 2: 1}
+# The codes whose two shrinkers are twins. Before patch 1/3 the memcg shrinker's -EEXIST returns
+# LRU_SKIP and shrink_worker()'s does not: no symmetry there (tests/model/test_series.py).
+TWIN_CODES = [c for c in all_codes() if c != "pre-lru-skip-fix"]
 
 
 def _moves(world: World) -> list[int]:
@@ -50,7 +53,7 @@ def test_the_shrinkers_are_the_interchangeable_cpus() -> None:
         assert classes(initial_world(scenarios[sid], "old")) == ()
 
 
-@pytest.mark.parametrize("code", all_codes())
+@pytest.mark.parametrize("code", TWIN_CODES)
 def test_relabelling_commutes_with_every_step_of_two_shrinkers(code: str) -> None:
     root = initial_world(load_all()["two-shrinkers"], code)
     seen = {root}
@@ -65,7 +68,7 @@ def test_relabelling_commutes_with_every_step_of_two_shrinkers(code: str) -> Non
     assert len(seen) > 300
 
 
-@pytest.mark.parametrize("code", all_codes())
+@pytest.mark.parametrize("code", TWIN_CODES)
 def test_relabelling_commutes_along_random_runs_of_two_shrinkers_vs_swapoff(code: str) -> None:
     rng = random.Random(12)
     root = initial_world(load_all()["two-shrinkers-vs-swapoff"], code)
@@ -115,7 +118,7 @@ def _replays(scenario_id: str, code: str, result: Exploration) -> None:
         assert group["detail"] in {v.detail for v in found}
 
 
-@pytest.mark.parametrize("code", all_codes())
+@pytest.mark.parametrize("code", TWIN_CODES)
 def test_symmetry_keeps_every_count_of_two_shrinkers(code: str) -> None:
     scenario = load_all()["two-shrinkers"]
     plain, symmetric = explore(scenario, code), explore(scenario, code, symmetry=True)

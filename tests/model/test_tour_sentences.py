@@ -21,7 +21,7 @@ from app.model.scenarios.loader import load_all
 View = dict[str, Any]
 TOURS = [(s.id, t.name) for s in load_all().values() for t in s.tours]
 AHEAD = re.compile(r"^Over these (\d+) steps,")
-NAME = r"(E\d?)"
+NAME = r"([EF]\d?)"  # the entries of the shipped files: E, E2, F
 
 
 def _folios(view: View) -> list[dict[str, Any]]:

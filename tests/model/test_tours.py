@@ -32,6 +32,9 @@ EXPECTED = {
     ("two-shrinkers-vs-swapoff", "fixed-one-folio"): [],
     ("writeback-vs-swapin-vs-swapoff", "old-fault-first-eexist"): ["use-after-free"],
     ("writeback-vs-swapin-vs-swapoff", "fixed-two-sleepers"): [],
+    ("walker-cursor-vs-exit", "pre-skip-reads-freed-entry"): ["use-after-free"],
+    ("walker-cursor-vs-exit", "old-retry-restarts"): [],
+    ("walker-cursor-vs-exit", "fixed-retry-restarts"): [],
 }
 
 

@@ -3,6 +3,7 @@ from app.model.actors import common, lru_walk, readahead, invalidate, zswap_load
 from app.model.actors import (
     writeback_old,
     writeback_new,
+    writeback_pre,
     variants,
     shrinker_scan,
     swapoff,

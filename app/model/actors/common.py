@@ -16,6 +16,7 @@ from app.model.kernel.state import Pte
 ENTRY_FIELDS = {
     "rbnode": (0, 24), "swpentry": (24, 8), "refcount": (32, 4), "length": (36, 4),
     "pool": (40, 8), "handle": (48, 8), "objcg": (56, 8), "lru": (64, 16),
+    "lru.next": (64, 8),  # the list walker's read of the node's next pointer (struct list_head: next, prev)
 }
 
 

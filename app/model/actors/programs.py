@@ -72,6 +72,9 @@ PROGRAMS: dict[str, Listing] = {
         _walker(_replace(_replace(_NEW_CB, "N5", ("V1", "V2", "V3")), "V3", ("V3",)))
     ),
     "writeback-new-no-recheck": _nest(_walker(_without(_replace(_NEW_CB, "N10", ("N10n",)), {"N10x", "N10y"}))),
+    # before patch 1/3: shrink_worker() runs the old code's steps, the memcg shrinker its own O19
+    "writeback-pre-lru-skip-fix": _nest(_walker(_OLD_CB)),
+    "shrinker-pre-lru-skip-fix": _nest(_walker(_replace(_OLD_CB, "O19", ("O19p", "O19s")))),
     "swapoff": _nest(
         (
             "S1", "S2", "S3", "S3a", "S3c", "S3d", _R, "S3d2", _L, "S3e", "S3f", "S3g", "S3h",

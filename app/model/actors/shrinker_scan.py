@@ -13,12 +13,14 @@ below list_lru_walk_one() in its call trace.
 What the model leaves out of zswap_shrinker_scan() (docs/model.md says why): the
 zswap.shrinker_enabled and memcg writeback checks and the nr_protected check are taken to pass,
 sc->nr_to_scan is 1 (one callback, as shrink_memcg()'s nr_to_walk), and the
-encountered_page_in_swapcache flag only changes its return value (SHRINK_STOP).
+encountered_page_in_swapcache flag only changes its return value (SHRINK_STOP). Before patch 1/3
+the flag's branch also returned LRU_SKIP (writeback_pre.py): that code's memcg shrinker runs one
+step of its own and is no twin.
 """
 from __future__ import annotations
 
 from app.model.kernel.engine import ACTORS, ActorDef, actor_def
-from app.model.actors import variants, writeback_new, writeback_old  # noqa: F401  (the actors twinned)
+from app.model.actors import variants, writeback_new, writeback_old, writeback_pre  # noqa: F401  (the actors twinned)
 
 SCAN_TASK = "kswapd0"  # the store actor's reclaim is kswapd0 too: one task, one PID
 SCAN_PID = 77
@@ -50,7 +52,10 @@ for _wb in [a for a in ACTORS.values() if a.id.startswith("writeback-")]:
             twin_id(_wb.id),
             # "memcg shrinker: zswap_shrinker_scan (old code)", "memcg shrinker: fixed code without ..."
             _wb.title.replace("LRU writeback", "memcg shrinker").replace("shrink_memcg_cb", "zswap_shrinker_scan"),
-            _wb.entry, SCAN_TASK, SCAN_PID, callback=_wb.callback, overrides=_wb.overrides, same_as=_wb.id,
-            callers=SCAN_CALLERS,
+            _wb.entry, SCAN_TASK, SCAN_PID, callback=_wb.callback, overrides=_wb.scan_overrides + _wb.overrides,
+            # Steps that read the callback's arg differ (before patch 1/3): then it is no twin, and the
+            # explorer's symmetry does not treat it as interchangeable with shrink_worker().
+            same_as="" if _wb.scan_overrides else _wb.id,
+            callers=SCAN_CALLERS, blob=_wb.blob,
         )
     )

@@ -205,8 +205,8 @@ def o18(c: Ctx) -> None:
     c.goto("O19" if c.get("wb") != "0" else "O20")
 
 
-@step_def("O19")
-def o19(c: Ctx) -> None:
+def putback(c: Ctx) -> None:
+    """if (writeback_result) { zswap_lru_putback(); ret = LRU_RETRY; ... }: O19, and O19p before patch 1/3."""
     addr = c.get("entry")
     touch_entry(c, addr, "pool")  # type: ignore[arg-type]
     lru_add_tail(c, addr)  # type: ignore[arg-type]
@@ -215,6 +215,11 @@ def o19(c: Ctx) -> None:
         f"Writeback failed ({c.get('wb')}): zswap_lru_putback() puts {entry_name(c, addr)} back at the LRU tail "  # type: ignore[arg-type]
         "(taking the LRU lock inside tree->lock) and bumps nr_zswap_protected; ret = LRU_RETRY."
     )
+
+
+@step_def("O19")
+def o19(c: Ctx) -> None:
+    putback(c)
     c.goto("O21")
 
 

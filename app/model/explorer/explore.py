@@ -45,7 +45,7 @@ from typing import Any, Callable
 
 from app.model.actors.programs import PROGRAMS
 from app.model.kernel.engine import ACTORS, PART_INDEX, Blocked, run_step
-from app.model.scenarios.initial import initial_world
+from app.model.scenarios.initial import blob_of, initial_world
 from app.model.explorer.interned import CRASHED, Interner, Key, KeyCanon
 from app.model.scenarios.replay import final_violations, replay
 from app.model.scenarios.scenario import Scenario, all_codes
@@ -93,8 +93,9 @@ class Exploration:
 
     def to_dict(self) -> dict[str, Any]:
         violations = []
+        blob = blob_of(self.code)
         for g in self.groups:
-            line = line_of(g.step_id) if g.step_id else None
+            line = line_of(g.step_id, blob) if g.step_id else None
             violations.append(
                 {
                     "kind": g.kind,

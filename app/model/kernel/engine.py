@@ -51,6 +51,12 @@ class ActorDef:
     # Callers of the actor's outermost function that differ from the usual ones (reports.py's
     # _CALLERS), innermost first as (function, its caller) pairs.
     callers: tuple[tuple[str, str], ...] = ()
+    # Steps that differ when the isolate callback gets a non-NULL arg: zswap_shrinker_scan() passes
+    # &encountered_page_in_swapcache, shrink_memcg() NULL. Its memcg-shrinker twin runs them too.
+    scan_overrides: tuple[tuple[str, str], ...] = ()
+    # The mm/zswap.c blob its "b:" lines are read in (kernel_lines.toml): "" for the base
+    # 81cb3790e0dd, "p" for 00e90b9b5417, the blob before patch 1/3.
+    blob: str = ""
 
     @property
     def program(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from app.model.actors.common import data_tag
 from app.model.kernel.memory_ops import CACHES
 from app.model.scenarios.scenario import Scenario, SlotSpec
-from app.model.kernel.state import Config, Cpu, Entry, HeapObject, Lru, Origin, Pte, Slot, SwapDevice, Tree, World
+from app.model.kernel.state import Config, Cpu, Entry, Folio, HeapObject, Lru, Origin, Pte, Slot, SwapDevice, Tree, World
 
 SWAP_TYPE = 0
 ZSWAP_TREE_SIZE = 16  # struct zswap_tree: rb_root (8) + spinlock_t (4) + padding
@@ -16,16 +16,37 @@ def actor_for(kind: str, code: str) -> str:
     return kind
 
 
-def _ptes(slots: list[SlotSpec]) -> list[Pte]:
+def blob_of(code: str) -> str:
+    """The mm/zswap.c blob the code's "b:" lines are read in (kernel/lines.py): its writeback's."""
+    from app.model.kernel.engine import ACTORS
+
+    return ACTORS[actor_for("writeback", code)].blob
+
+
+def _ptes(slots: list[SlotSpec], folios: dict[int, int] | None = None) -> list[Pte]:
     """One PTE per swapped page: a process owning several slots has several pages, numbered in
-    the order of their slots' offsets."""
+    the order of their slots' offsets. ``folios``: offset -> the folio a faulted-in page's PTE maps."""
     pages: dict[str, int] = {}
     out = []
     for slot in sorted(slots, key=lambda s: s.offset):
         page = pages.get(slot.owner, 0)
         pages[slot.owner] = page + 1
-        out.append(Pte(slot.owner, slot.offset, None, page))
+        folio = (folios or {}).get(slot.offset)
+        out.append(Pte(slot.owner, None if folio else slot.offset, folio, page))
     return out
+
+
+def _faulted_in(spec: list[SlotSpec], swapin: Origin) -> tuple[list[HeapObject], list[Folio], dict[int, int]]:
+    """The folios of pages faulted back in before the schedule starts (SlotSpec.in_swapcache): as a
+    finished fault leaves them, uptodate, unlocked, in the swap cache and mapped (two references)."""
+    base, stride = CACHES["page"]
+    heap, folios, at = [], [], {}
+    for i, s in enumerate(sorted((s for s in spec if s.in_swapcache), key=lambda s: s.offset)):
+        addr = base + i * stride
+        heap.append(HeapObject(addr, "folio", "struct folio", "page", 64, False, "F_sw", swapin))
+        folios.append(Folio(addr, s.offset, True, None, True, False, data_tag(s.owner, 1), 2))
+        at[s.offset] = addr
+    return heap, folios, at
 
 
 def page_of(scenario: Scenario, process: str, offset: int) -> int:
@@ -54,9 +75,13 @@ def initial_world(scenario: Scenario, code: str) -> World:
         length = 0 if e.same_filled else 2048  # same-filled: no compressed copy, just entry->value
         entries.append(Entry(addr, e.slot, 1, length, True, e.name in lru_names, data_tag(owner_of[e.slot], 1)))
     tree = Tree(trees_addr, trees_addr, 0, None, tuple(sorted((e.offset, e.addr) for e in entries)))
-    slots = tuple(Slot(s.offset, 1, False, s.owner, 1, "") for s in sorted(spec.slots, key=lambda s: s.offset))
+    # A faulted-in page: swap_free() dropped the PTE's count, SWAP_HAS_CACHE keeps the slot in use.
+    slots = tuple(Slot(s.offset, 0 if s.in_swapcache else 1, s.in_swapcache, s.owner, 1, "")
+                  for s in sorted(spec.slots, key=lambda s: s.offset))
     swap = SwapDevice(SWAP_TYPE, True, True, len(slots), True, slots, ())
-    ptes = tuple(sorted(_ptes(spec.slots), key=lambda p: p.key))
+    folio_heap, folios, folio_at = _faulted_in(spec.slots, Origin(None, None, "__read_swap_cache_async", "fault"))
+    heap += folio_heap
+    ptes = tuple(sorted(_ptes(spec.slots, folio_at), key=lambda p: p.key))
     from app.model.kernel.engine import ACTORS
 
     cpus = []
@@ -77,13 +102,14 @@ def initial_world(scenario: Scenario, code: str) -> World:
         heap=tuple(sorted(heap, key=lambda o: o.addr)),
         entries=tuple(entries),
         trees=(tree,),
-        folios=(),
+        folios=tuple(folios),
         swap=swap,
         zswap_trees=trees_addr,
         lru=Lru(tuple(addr_of[n] for n in spec.lru), None),
         ptes=ptes,
         violations=(),
         free_lists=(),
-        next_addr=(("zswap_entry", entry_base + len(entries) * stride),),
+        next_addr=tuple(sorted([("zswap_entry", entry_base + len(entries) * stride)]
+                               + ([("page", CACHES["page"][0] + len(folios) * CACHES["page"][1])] if folios else []))),
         config=Config(exclusive_loads=spec.exclusive_loads, slab_reuse=spec.slab_reuse),
     )

@@ -17,7 +17,16 @@ ActorKind = Literal["writeback", "shrinker", "swapoff", "exit", "swapin", "store
 CODES: dict[str, tuple[str, str]] = {
     "old": ("old code (before the fix)", "mm/zswap.c at 81cb3790e0dd, the base the patch applies to."),
     "new": ("fixed code (5878303c5353)", "mm/zswap.c at f5cb5a46e4d7, with the v2 patch applied."),
+    "pre-lru-skip-fix": (
+        "before patch 1/3 (27d3969b47cc)",
+        "mm/zswap.c at 00e90b9b5417, before patch 1/3 of the series (\"mm/zswap: don't return LRU_SKIP if we have "
+        "dropped lru lock\"): the memcg shrinker's -EEXIST returns LRU_SKIP after the LRU lock was dropped, and the "
+        "walker goes on from a cursor another CPU may have freed.",
+    ),
 }
+# The kernel codes in the order of the patch series: before 1/3, after 1/3 (old, the base of 2/3),
+# after 2/3 (the fix).
+SERIES = ("pre-lru-skip-fix", "old", "new")
 
 # Upper bounds on what a file can make the model and the server hold (the shipped files use at
 # most 3 CPUs, 1 slot, 5 tours, 193-character notes and 22 k characters of narration). The
@@ -49,6 +58,10 @@ class CpuSpec:
 class SlotSpec:
     offset: int
     owner: str  # the process whose PTE holds swp_entry(0, offset)
+    # The owner already faulted this page back in (do_swap_page with a non-exclusive zswap_load):
+    # its PTE maps a clean, unlocked folio that is still in the swap cache (the slot's swap_map is
+    # SWAP_HAS_CACHE alone), and the slot's zswap entry stays in the tree and on the LRU.
+    in_swapcache: bool = False
 
 
 @frozen
@@ -199,7 +212,7 @@ SCHEMA: dict[type, dict[str, tuple[object, bool, dict[str, object]]]] = {
         "process": (str, False, _TEXT20),
         "slot": (int, False, _OFFSET),
     },
-    SlotSpec: {"offset": (int, True, _OFFSET), "owner": (str, True, _TEXT20)},
+    SlotSpec: {"offset": (int, True, _OFFSET), "owner": (str, True, _TEXT20), "in_swapcache": (bool, False, {})},
     EntrySpec: {"name": (str, True, _TEXT20), "slot": (int, True, _OFFSET), "same_filled": (bool, False, {})},
     WorldSpec: {
         "slots": (list[SlotSpec], True, {"min_length": 1, "max_length": MAX_SLOTS}),
@@ -279,6 +292,12 @@ def _references(self: Scenario) -> None:
     for i, entry in enumerate(self.world.entries):
         if entry.slot not in offsets:
             raise ValueError(f"world.entries[{i}].slot: no slot with offset {entry.slot}")
+    cached = {s.offset for s in self.world.slots if s.in_swapcache}
+    if self.world.exclusive_loads:
+        for i, entry in enumerate(self.world.entries):
+            if entry.slot in cached:
+                raise ValueError(f"world.entries[{i}]: slot {entry.slot} was faulted in (in_swapcache), and with "
+                                 "exclusive_loads that load would have invalidated and freed the entry")
     same_filled = {e.name for e in self.world.entries if e.same_filled}
     for i, name in enumerate(self.world.lru):
         if name not in names:

@@ -341,8 +341,9 @@ def _fn(step_id: str) -> str:
 def call_trace(world: World, cpu_id: int, extra: tuple[str, ...] = ()) -> list[Frame]:
     """The crashing CPU's stack, innermost first, as (function, line or None)."""
     cpu = world.cpu(cpu_id)
-    own = dict(ACTORS[cpu.actor].callers)
-    return _trace(((cpu.pc,) if cpu.pc else ()) + tuple(reversed(cpu.stack)), extra, own=own)
+    actor = ACTORS[cpu.actor]
+    return _trace(((cpu.pc,) if cpu.pc else ()) + tuple(reversed(cpu.stack)), extra, own=dict(actor.callers),
+                  blob=actor.blob)
 
 
 def _own_callers(task: str) -> dict[str, str]:
@@ -356,16 +357,17 @@ def _own_callers(task: str) -> dict[str, str]:
 
 
 def _trace(where: tuple[str, ...], extra: tuple[str, ...] = (), line: bool = True,
-           own: dict[str, str] | None = None) -> list[Frame]:
+           own: dict[str, str] | None = None, blob: str = "") -> list[Frame]:
     """Frames for a line (``where[0]``) and its return stack (``where[1:]``), callers filled in;
     ``extra``: the kernel functions of the access below the model's line, innermost first; ``own``:
-    the task's own callers where they differ from _CALLERS (ActorDef.callers)."""
+    the task's own callers where they differ from _CALLERS (ActorDef.callers); ``blob``: the blob
+    the actor's lines are read in (ActorDef.blob)."""
     model: list[Frame] = []
     for i, step_id in enumerate(where):
         name = _fn(step_id)
         if model and model[-1][0] == name:
             continue
-        model.append((name, line_of(step_id).line if i == 0 and line else None))
+        model.append((name, line_of(step_id, blob).line if i == 0 and line else None))
     frames: list[Frame] = [(f, None) for f in extra]
     if extra and extra[-1] in _WRAPPERS:
         frames.append((_WRAPPERS[extra[-1]], None))
@@ -443,7 +445,7 @@ def _access(violation: Violation) -> tuple[str, int | None, str]:
 
 def _step_text(world: World, violation: Violation) -> str:
     cpu = world.cpu(violation.cpu) if violation.cpu else None
-    line = line_of(violation.step_id) if violation.step_id else None
+    line = line_of(violation.step_id, ACTORS[cpu.actor].blob if cpu else "") if violation.step_id else None
     step = violation.at + 1 if violation.at is not None else "?"
     who = f"CPU{cpu.id} ({ACTORS[cpu.actor].title})" if cpu is not None else "the run"
     where = f", {line.label or line.file} '{line.text}'" if line else ""
@@ -588,10 +590,10 @@ def null_deref_report(world: World, violation: Violation) -> str:
     return "\n".join(lines + ours)
 
 
-def _where(step_id: str | None) -> str:
+def _where(step_id: str | None, blob: str = "") -> str:
     if step_id is None:
         return ""
-    line = line_of(step_id)
+    line = line_of(step_id, blob)
     place = f"{line.file}:{line.line}" if line.line else line.file
     return f"{line.function} ({place})"
 
@@ -599,7 +601,7 @@ def _where(step_id: str | None) -> str:
 def report(world: World, violation: Violation) -> str:
     if violation.kind in ("use-after-free", "double-free"):
         return kasan_report(world, violation)
-    where = _where(violation.step_id)
+    where = _where(violation.step_id, ACTORS[world.cpu(violation.cpu).actor].blob if violation.cpu else "")
     if violation.kind == "sleep-in-atomic":
         return f"BUG: sleeping function called from invalid context at {where}\n{violation.detail}"
     if violation.kind == "null-deref":
@@ -614,7 +616,7 @@ def report(world: World, violation: Violation) -> str:
             if c.state == "run":
                 r = try_step(world, c.id)
                 if isinstance(r, Blocked):
-                    stuck.append(f" CPU{c.id} at {_where(c.pc)}: {r.text}")
+                    stuck.append(f" CPU{c.id} at {_where(c.pc, ACTORS[c.actor].blob)}: {r.text}")
         return "Deadlock: no CPU can make progress\n" + "\n".join(stuck)
     if violation.kind == "leak":
         obj = world.heap_object(violation.object) if violation.object is not None else None

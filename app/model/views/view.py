@@ -71,13 +71,15 @@ _SHOWN_LOCALS: tuple[tuple[str, str, str], ...] = (
     ("load_entry", "entry (zswap_load)", "ptr"),
     ("wb", "writeback_result", "text"),
     ("ret", "ret", "text"),
+    ("n", "n", "ptr"),  # the LRU walker's cursor (list_for_each_safe): &entry->lru of the next entry
 )
 # Model local -> kernel name, for the locals that hold pointers (Event.pointers).
 _POINTER_LOCALS = {model: shown for model, shown, kind in _SHOWN_LOCALS if kind == "ptr"}
 
 
-def source_line(step_id: str) -> SourceLine:
-    line: KernelLine = line_of(step_id)
+def source_line(step_id: str, blob: str = "") -> SourceLine:
+    """The step's quoted line, read in ``blob`` (the running actor's ActorDef.blob)."""
+    line: KernelLine = line_of(step_id, blob)
     return {
         "step": step_id,
         "function": line.function,
@@ -302,7 +304,7 @@ def _program(actor: str, done: frozenset[int], here: int | None, crashed: bool, 
     for i, (step_id, depth) in enumerate(PROGRAMS[actor]):
         program.append(
             {
-                **source_line(step_id),  # type: ignore[typeddict-item]
+                **source_line(step_id, ACTORS[actor].blob),  # type: ignore[typeddict-item]
                 "depth": depth,
                 "is_next": not crashed and i == here,
                 "is_crash": crash_step == step_id and i == here,
@@ -329,7 +331,7 @@ def _cpu_view(run: Run, world: World, cpu: Cpu, executed: list[str], crash_step:
         "status": status,  # type: ignore[typeddict-item]
         "status_text": text,
         "blocked_on": blocked_on,
-        "next": source_line(cpu.pc) if cpu.pc and cpu.state == "run" else None,
+        "next": source_line(cpu.pc, actor.blob) if cpu.pc and cpu.state == "run" else None,
         "locals": _locals(world, cpu),
         "program": program,
         "result": cpu.result,
@@ -339,7 +341,8 @@ def _cpu_view(run: Run, world: World, cpu: Cpu, executed: list[str], crash_step:
 
 
 def _violation_view(world: World, v: Violation) -> ViolationView:
-    line = line_of(v.step_id) if v.step_id else None
+    blob = ACTORS[world.cpu(v.cpu).actor].blob if v.cpu else ""
+    line = line_of(v.step_id, blob) if v.step_id else None
     obj = world.heap_object(v.object) if v.object is not None else None
     return {
         "kind": v.kind,
@@ -564,7 +567,7 @@ def build_run_view(run: Run) -> RunView:
     events: list[Event] = []
     for index, (cpu_id, step_id, result) in enumerate(run.steps):
         executed[cpu_id].append(step_id)
-        line = source_line(step_id)
+        line = source_line(step_id, ACTORS[world.cpu(cpu_id).actor].blob)
         events.append(
             {
                 "index": index,

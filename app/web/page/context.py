@@ -39,6 +39,8 @@ class CodeLink:
     valid_steps: int
     position: int | None = None
     reason: str | None = None
+    kernel: bool = True  # kernel code (the series), not a "break the fix" variant
+    series: int = 0  # its place in the series: before 1/3, old, new
 
 
 @dataclass
@@ -219,7 +221,7 @@ def code_links(scenario: dict[str, Any], code: str, t: str, tour: str | None) ->
     for c in scenario["code_info"]:
         link = CodeLink(id=c["id"], title=c["title"], description=c.get("description", ""),
                         current=c["id"] == code, url=urls.scenario(scenario["id"], c["id"], t, tour),
-                        valid=True, valid_steps=len(t))
+                        valid=True, valid_steps=len(t), kernel=c["kernel"], series=c["series"] or 0)
         if not link.current and t:
             e = modelapi.validate(scenario["id"], c["id"], t)
             if e is not None:
@@ -351,8 +353,9 @@ def one_in(count: int, total: int | None) -> str:
 
 
 def is_kernel_label(label: str) -> bool:
-    """b:/f: labels are lines of the real mm/zswap.c; anything else is a variant's invented line."""
-    return label.startswith(("b:", "f:"))
+    """b:/f:/p: labels are lines of the real mm/zswap.c (p: before patch 1/3); anything else is a
+    variant's invented line."""
+    return label.startswith(("b:", "f:", "p:"))
 
 
 @dataclass
@@ -395,7 +398,7 @@ def code_verdict(scenario: dict[str, Any], code: dict[str, Any], result: dict[st
                  t: str = "") -> CodeVerdict:
     sid = scenario["id"]
     v = CodeVerdict(scenario=sid, code=code["id"], title=code["title"], description=code.get("description", ""),
-                    is_variant=code["id"] not in modelapi.MAIN_CODES, result=result,
+                    is_variant=not code.get("kernel", code["id"] in modelapi.MAIN_CODES), result=result,
                     run_url=urls.verdict(sid, code["id"], t), heavy=modelapi.is_heavy(sid), t=t)
     if result is None:
         return v
@@ -430,7 +433,7 @@ def here_verdict(scenario: dict[str, Any], code: str, t: str) -> CodeVerdict | N
 
 @dataclass
 class VerdictPane:
-    main: list[CodeVerdict]       # old and new, side by side
+    main: list[CodeVerdict]       # the series: before 1/3 (on request), old and new side by side
     variants: list[CodeVerdict]   # "break the fix", on request
 
 
@@ -440,9 +443,11 @@ def verdict_pane(scenario: dict[str, Any]) -> VerdictPane:
     sid = scenario["id"]
     light = not modelapi.is_heavy(sid)
     main, variants = [], []
-    for c in scenario["code_info"]:
+    for c in sorted(scenario["code_info"], key=lambda c: c["series"] if c["kernel"] else 9):
         if c["id"] in modelapi.MAIN_CODES:
             main.append(code_verdict(scenario, c, modelapi.verdict(sid, c["id"]) if light else None))
+        elif c["kernel"]:  # the code before patch 1/3: a kernel code, its verdict on request
+            main.append(code_verdict(scenario, c, None))
         else:
             variants.append(code_verdict(scenario, c, None))
     return VerdictPane(main=main, variants=variants)

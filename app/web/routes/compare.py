@@ -35,6 +35,7 @@ class CompareSide:
     open_url: str  # this run in the visualizer
     step_urls: dict[int, str | None]  # this side alone one CPU's step further (None: that CPU cannot step)
     back_url: str | None
+    kernel: bool = True  # kernel code (the series), not a "break the fix" variant
 
 
 def parse_side(name: str, value: str | None, default: str) -> tuple[str, str]:
@@ -70,10 +71,10 @@ def _replay(scenario_id: str, name: str, code: str, t: str, other: tuple[str, st
 def _side(scenario_id: str, name: str, code: str, t: str, view: dict[str, Any], other: tuple[str, str]) -> CompareSide:
     def url(s: str) -> str:
         return urls.compare(scenario_id, code, s, *other) if name == "A" else urls.compare(scenario_id, *other, code, s)
-    title = next((c["title"] for c in modelapi.scenario(scenario_id)["code_info"] if c["id"] == code), code)  # type: ignore[index]
-    return CompareSide(name, code, t, view, title, urls.scenario(scenario_id, code, t),
+    info = next((c for c in modelapi.scenario(scenario_id)["code_info"] if c["id"] == code), None)  # type: ignore[index]
+    return CompareSide(name, code, t, view, info["title"] if info else code, urls.scenario(scenario_id, code, t),
                        {c["id"]: url(t + str(c["id"])) if c["id"] in view["enabled"] else None for c in view["cpus"]},
-                       url(t[:-1]) if t else None)
+                       url(t[:-1]) if t else None, kernel=bool(info and info["kernel"]))
 
 
 @bounded_cache(pages.CACHE_SIZE, share(0.03))

@@ -46,6 +46,8 @@ class CodeInfo(BaseModel):
     id: str
     title: str
     description: str
+    kernel: bool  # kernel code (before 1/3, old, new), not a "break the fix" variant
+    series: int | None  # 0 before patch 1/3, 1 old (after 1/3), 2 new (after 2/3); None for a variant
 
 
 class CpuInfo(BaseModel):
