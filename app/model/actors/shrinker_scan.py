@@ -54,3 +54,46 @@ for _wb in [a for a in ACTORS.values() if a.id.startswith("writeback-")]:
             callers=SCAN_CALLERS,
         )
     )
+
+
+# The same memcg shrinker from a task's direct reclaim: a task whose page allocation finds too
+# little free memory reclaims itself (mm/page_alloc.c __alloc_pages_slowpath() ->
+# __alloc_pages_direct_reclaim() -> __perform_reclaim() -> mm/vmscan.c try_to_free_pages() ->
+# do_try_to_free_pages() -> shrink_zones() -> shrink_node(), then as kswapd: shrink_node_memcgs()
+# -> shrink_slab() -> ... -> zswap_shrinker_scan()). shrink_slab() takes no lock around the
+# shrinkers since v6.7 (SRCU), so any number of tasks in direct reclaim run zswap_shrinker_scan()
+# at once, each on its own CPU, beside kswapd0 and shrink_worker(). The task here is a process
+# that faults in anonymous memory ("usemem", one process per CPU: PID 1200 + the CPU).
+RECLAIM_TASK = "usemem"
+RECLAIM_PID = 1200
+RECLAIM_CALLERS: tuple[tuple[str, str], ...] = SCAN_CALLERS[:6] + (
+    ("shrink_node", "shrink_zones"),
+    ("shrink_zones", "do_try_to_free_pages"),
+    ("do_try_to_free_pages", "try_to_free_pages"),
+    ("try_to_free_pages", "__perform_reclaim"),
+    ("__perform_reclaim", "__alloc_pages_direct_reclaim"),
+    ("__alloc_pages_direct_reclaim", "__alloc_pages_slowpath"),
+    ("__alloc_pages_slowpath", "__alloc_pages"),
+    ("__alloc_pages", "alloc_pages_mpol"),
+    ("alloc_pages_mpol", "vma_alloc_folio"),
+    ("vma_alloc_folio", "alloc_anon_folio"),
+    ("alloc_anon_folio", "do_anonymous_page"),
+    ("do_anonymous_page", "handle_pte_fault"),
+)
+
+
+def reclaim_id(writeback_id: str) -> str:
+    """writeback-old -> reclaim-old, writeback-new-no-rotate -> reclaim-new-no-rotate."""
+    return "reclaim-" + writeback_id.removeprefix("writeback-")
+
+
+for _wb in [a for a in ACTORS.values() if a.id.startswith("writeback-")]:
+    actor_def(
+        ActorDef(
+            reclaim_id(_wb.id),
+            # "direct reclaim: zswap_shrinker_scan (old code)", ...
+            _wb.title.replace("LRU writeback", "direct reclaim").replace("shrink_memcg_cb", "zswap_shrinker_scan"),
+            _wb.entry, RECLAIM_TASK, RECLAIM_PID, callback=_wb.callback, overrides=_wb.overrides, same_as=_wb.id,
+            callers=RECLAIM_CALLERS, pid_per_cpu=True,
+        )
+    )

@@ -134,7 +134,8 @@ _INLINE = {
     "zap_pud_range", "zap_p4d_range", "unmap_single_vma", "exit_mm", "handle_pte_fault", "__handle_mm_fault",
     "do_user_addr_fault", "pageout", "shrink_folio_list", "shrink_inactive_list", "shrink_lruvec",
     "shrink_node_memcgs", "balance_pgdat", "__remove_mapping", "list_lru_shrink_walk", "shrink_slab_memcg",
-    "kswapd_shrink_node",
+    "kswapd_shrink_node", "shrink_zones", "do_try_to_free_pages", "__perform_reclaim", "__alloc_pages_direct_reclaim",
+    "__alloc_pages_slowpath", "alloc_anon_folio", "do_anonymous_page",
     "__do_sys_swapoff", "__se_sys_swapoff", "__do_sys_swapon", "__se_sys_swapon", "__do_sys_exit_group",
     "__se_sys_exit_group",
     "queued_spin_lock", "do_raw_spin_lock", "__raw_spin_lock", "queued_spin_unlock", "do_raw_spin_unlock",
@@ -169,6 +170,11 @@ _FILES = {
     "kswapd_shrink_node": "mm/vmscan.c", "do_shrink_slab": "mm/shrinker.c", "shrink_slab_memcg": "mm/shrinker.c",
     "shrink_slab": "mm/shrinker.c", "list_lru_shrink_walk": "include/linux/list_lru.h",
     "add_to_swap": "mm/swap_state.c",
+    "shrink_zones": "mm/vmscan.c", "do_try_to_free_pages": "mm/vmscan.c", "try_to_free_pages": "mm/vmscan.c",
+    "__perform_reclaim": "mm/page_alloc.c", "__alloc_pages_direct_reclaim": "mm/page_alloc.c",
+    "__alloc_pages_slowpath": "mm/page_alloc.c", "__alloc_pages": "mm/page_alloc.c",
+    "alloc_pages_mpol": "mm/mempolicy.c", "vma_alloc_folio": "mm/mempolicy.c", "alloc_anon_folio": "mm/memory.c",
+    "do_anonymous_page": "mm/memory.c",
     "kasan_save_stack": "mm/kasan/common.c", "kasan_save_track": "mm/kasan/common.c",
     "__kasan_kmalloc": "mm/kasan/common.c", "__kasan_slab_alloc": "mm/kasan/common.c",
     "kasan_save_free_info": "mm/kasan/generic.c", "poison_slab_object": "mm/kasan/common.c",
@@ -306,10 +312,10 @@ def call_chain(world: World, cpu_id: int) -> list[str]:
 _PIDS = {"swapon": 1100, "kswapd0": 77}
 
 
-def _pid(task: str) -> int:
+def _pid(task: str, cpu_id: int | None) -> int:
     for actor in ACTORS.values():
         if actor.task == task or (actor.task.startswith("kworker/") and task.startswith("kworker/")):
-            return actor.pid
+            return actor.pid_on(cpu_id)
     return _PIDS.get(task, 0)
 
 
@@ -352,7 +358,7 @@ def _trace_lines(trace: list[tuple[str, int | None]], kasan: tuple[str, ...]) ->
 def _cpu_lines(world: World, cpu_id: int, trace: list[tuple[str, int | None]]) -> list[str]:
     actor = ACTORS[world.cpu(cpu_id).actor]
     task = actor.task_on(cpu_id)
-    lines = [f"CPU: {cpu_id} PID: {actor.pid} Comm: {task} Not tainted {VERSION}"]
+    lines = [f"CPU: {cpu_id} PID: {actor.pid_on(cpu_id)} Comm: {task} Not tainted {VERSION}"]
     if any(name == "process_one_work" for name, _ in trace):
         lines.append("Workqueue: zswap-shrink shrink_worker")
     return lines
@@ -379,9 +385,9 @@ def kasan_report(world: World, violation: Violation) -> str:
         header = _header_function(trace)
         lines.append(f"BUG: KASAN: {kind} in {header}")
         if violation.kind == "use-after-free" and addr is not None:
-            lines.append(f"{access} at addr {addr:016x} by task {actor.task_on(cpu.id)}/{actor.pid}")
+            lines.append(f"{access} at addr {addr:016x} by task {actor.task_on(cpu.id)}/{actor.pid_on(cpu.id)}")
         else:
-            lines.append(f"by task {actor.task_on(cpu.id)}/{actor.pid}")
+            lines.append(f"by task {actor.task_on(cpu.id)}/{actor.pid_on(cpu.id)}")
         lines.append("")
         lines += _cpu_lines(world, cpu.id, trace)
         lines += _trace_lines(trace, kasan)
@@ -399,7 +405,7 @@ def kasan_report(world: World, violation: Violation) -> str:
         for title, origin, top, free in (("Allocated", obj.alloc, _ALLOC_TOP, False), ("Freed", obj.free, _FREE_TOP, True)):
             if origin is None:
                 continue
-            lines.append(f"{title} by task {_pid(origin.task)}:")
+            lines.append(f"{title} by task {_pid(origin.task, origin.cpu)}:")
             lines += _origin_stack(origin, top, free)
             lines.append("")
             if origin.cpu is None:
