@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.model.explorer.explore import REDUCED, explore  # noqa: E402
+from app.model.explorer.explore import explore, reduced  # noqa: E402
 from app.model.scenarios.scenario import all_codes
 from app.model.scenarios.loader import load_all  # noqa: E402
 
@@ -75,7 +75,7 @@ def main() -> None:
           f"{'search s':>9} {'process s':>9} {'proc cpu s':>10} {'target':>6}")
     met = total = 0
     for scenario in load_all().values():
-        reduce = scenario.id in REDUCED
+        reduce = reduced(scenario)
         cpus = sum(1 for c in scenario.cpus if c.actor != "io")
         for code in codes:
             times = []

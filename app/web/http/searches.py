@@ -72,7 +72,7 @@ def _search(slot: int, scenario_id: str, code: str, prefix: str, max_states: int
     """One search, as app.model.api.check returns it (the caller validated the input). A user's
     scenario is carried by its id (a link) and gets the smaller budget."""
     from app.model.api import scenario as lookup
-    from app.model.explorer.explore import REDUCED, explore
+    from app.model.explorer.explore import explore, reduced
     from app.model.scenarios.userscenario import USER_MAX_STATES, is_user
 
     def cancelled() -> bool:
@@ -84,7 +84,8 @@ def _search(slot: int, scenario_id: str, code: str, prefix: str, max_states: int
     user = is_user(scenario_id)
     if user:
         max_states = min(max_states, USER_MAX_STATES)
-    result = explore(lookup(scenario_id), code, max_states=max_states, reduction=scenario_id in REDUCED,
+    scenario = lookup(scenario_id)
+    result = explore(scenario, code, max_states=max_states, reduction=reduced(scenario),
                      prefix=prefix, max_seconds=left, should_stop=cancelled).to_dict()
     if result["stopped_reason"] and "time budget" in result["stopped_reason"]:
         result["stopped_reason"] = f"stopped at the time budget of {max_seconds:g} s (waiting included)"
