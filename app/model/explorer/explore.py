@@ -92,22 +92,8 @@ class Exploration:
     symmetric: tuple[tuple[int, ...], ...] = ()  # the interchangeable CPUs it used
 
     def to_dict(self) -> dict[str, Any]:
-        violations = []
-        for g in self.groups:
-            line = line_of(g.step_id) if g.step_id else None
-            violations.append(
-                {
-                    "kind": g.kind,
-                    "step_id": g.step_id,
-                    "function": line.function if line else "",
-                    "file": line.file if line else "",
-                    "line": line.line if line else None,
-                    "line_label": line.label if line else "",
-                    "detail": g.detail,
-                    "count": g.count,
-                    "shortest": g.shortest or self.schedules[g.first_state],
-                }
-            )
+        violations = [_violation_dict(g.kind, g.step_id, g.detail, g.count, g.shortest or self.schedules[g.first_state])
+                      for g in self.groups]
         return {
             "scenario": self.scenario,
             "code": self.code,
@@ -222,6 +208,7 @@ def explore(
     max_seconds: float | None = None,
     should_stop: Callable[[], bool] | None = None,
     symmetry: bool | None = None,
+    on_progress: Callable[[int, dict[str, Any] | None], None] | None = None,
 ) -> Exploration:
     """Explore every interleaving from the initial world, or from the state after ``prefix``.
 
@@ -231,6 +218,12 @@ def explore(
     ``memo=False`` runs every step for real (slow; tests compare the two). ``max_seconds`` is a
     time budget and ``should_stop`` is asked now and then whether anyone still wants the answer;
     either stops the search like the state budget does (``complete`` False, the reason said).
+    ``should_stop`` may return a string: the reason the search gives for stopping.
+
+    ``on_progress(worlds kept so far, first)`` is called as often as ``should_stop`` is asked, with
+    ``first`` None, and once as soon as the first violation is found, with ``first`` as a violation
+    of the verdict's dict (kind, step_id, function, line_label, detail, shortest): breadth first, its
+    schedule is already a shortest one for its group.
     """
     # The search allocates hundreds of thousands of long-lived records (every world it keeps)
     # and makes no reference cycles that need collecting before it ends: the cyclic garbage
@@ -239,7 +232,7 @@ def explore(
     gc.disable()
     try:
         return _explore(scenario, code, max_states, reduction, prefix, memo, max_seconds, should_stop,
-                        reduction if symmetry is None else symmetry)
+                        reduction if symmetry is None else symmetry, on_progress)
     finally:
         if collecting:
             gc.enable()
@@ -267,6 +260,34 @@ def _path(parents: list[tuple[int, int, Perm | None]], state: int) -> tuple[str,
     return "".join(digits), tau
 
 
+def _real_schedule(parents: list[tuple[int, int, Perm | None]], state: int, extra: Perm | None,
+                   detail: str) -> tuple[str, str]:
+    """(the real schedule to a group's first state, the group's detail as that schedule's world
+    words it). ``extra``: for a final violation seen on the world extra(R) that the representative R
+    stands for, the relabelling from R to it (symmetry.py), else None."""
+    path, tau = _path(parents, state)
+    if extra is None:  # seen on the representative R: the real schedule reaches tau(R)
+        return path, relabel_text(detail, tau)
+    # a final violation seen on the world extra(R): relabel the schedule to reach it
+    return relabel_schedule(path, compose(extra, inverse(tau))), detail
+
+
+def _violation_dict(kind: str, step_id: str | None, detail: str, count: int, shortest: str) -> dict[str, Any]:
+    """One violation group as the verdict's dict has it."""
+    line = line_of(step_id) if step_id else None
+    return {
+        "kind": kind,
+        "step_id": step_id,
+        "function": line.function if line else "",
+        "file": line.file if line else "",
+        "line": line.line if line else None,
+        "line_label": line.label if line else "",
+        "detail": detail,
+        "count": count,
+        "shortest": shortest,
+    }
+
+
 def _explore(
     scenario: Scenario,
     code: str,
@@ -277,6 +298,7 @@ def _explore(
     max_seconds: float | None,
     should_stop: Callable[[], bool] | None,
     symmetry: bool,
+    on_progress: Callable[[int, dict[str, Any] | None], None] | None = None,
 ) -> Exploration:
     started = time.perf_counter()
     deadline = None if max_seconds is None else started + max_seconds
@@ -314,6 +336,10 @@ def _explore(
                 groups[key] = Group(v.kind, v.step_id, state, v.detail)
                 if perm:
                     group_perm[key] = perm
+                if on_progress is not None and len(groups) == 1:
+                    first = groups[key]
+                    schedule, detail = _real_schedule(parents, first.first_state, perm or None, first.detail)
+                    on_progress(len(state_keys), _violation_dict(first.kind, first.step_id, detail, 0, prefix + schedule))
         return keys
 
     def note_violations(state: int, key: Key) -> None:
@@ -330,10 +356,14 @@ def _explore(
                 stopped = f"stopped at the time budget of {max_seconds:g} s"
                 succ.append([])
                 break
-            if should_stop is not None and should_stop():
-                stopped = "cancelled: nobody was waiting for the answer"
-                succ.append([])
-                break
+            if should_stop is not None:
+                reason = should_stop()
+                if reason:
+                    stopped = reason if isinstance(reason, str) else "cancelled: nobody was waiting for the answer"
+                    succ.append([])
+                    break
+            if on_progress is not None:
+                on_progress(len(state_keys), None)
         steps = root.steps + depth[s]
         children: list[int] = []
         moves: list[tuple[int, Key]] = []
@@ -418,13 +448,8 @@ def _explore(
     ordered = sorted(groups.values(), key=lambda g: (depth[g.first_state], g.kind, g.step_id or ""))
     schedules: dict[int, str] = {}
     for g in ordered:
-        path, tau = _path(parents, g.first_state)
-        extra = group_perm.get(g.key)
-        if extra is None:  # seen on the representative R: the real schedule reaches tau(R)
-            g.shortest = prefix + path
-            g.detail = relabel_text(g.detail, tau)
-        else:  # a final violation seen on the world extra(R): relabel the schedule to reach it
-            g.shortest = prefix + relabel_schedule(path, compose(extra, inverse(tau)))
+        path, g.detail = _real_schedule(parents, g.first_state, group_perm.get(g.key), g.detail)
+        g.shortest = prefix + path
         schedules.setdefault(g.first_state, g.shortest)
     return Exploration(
         scenario=scenario.id,
