@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import gc
 import json
+from array import array
 import sys
 import time
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ from app.model.actors.programs import PROGRAMS
 from app.model.kernel.engine import ACTORS, PART_INDEX, Blocked, run_step
 from app.model.scenarios.initial import initial_world
 from app.model.explorer.interned import CRASHED, Interner, Key, KeyCanon
+from app.model.explorer.storage import Graph, Parents
 from app.model.scenarios.replay import final_violations, replay
 from app.model.scenarios.scenario import Scenario, all_codes
 from app.model.scenarios.loader import load_all, load_one, scenario_ids
@@ -209,6 +211,7 @@ def explore(
     should_stop: Callable[[], bool] | None = None,
     symmetry: bool | None = None,
     on_progress: Callable[[int, dict[str, Any] | None], None] | None = None,
+    compact: bool = True,
 ) -> Exploration:
     """Explore every interleaving from the initial world, or from the state after ``prefix``.
 
@@ -219,6 +222,13 @@ def explore(
     time budget and ``should_stop`` is asked now and then whether anyone still wants the answer;
     either stops the search like the state budget does (``complete`` False, the reason said).
     ``should_stop`` may return a string: the reason the search gives for stopping.
+
+    ``compact`` (the default) keeps visited worlds by their keys' 64-bit hashes (hash compaction,
+    as SPIN's -DHC) and each key only until its world is expanded: two distinct worlds with the
+    same hash would make the search take the second for the first (an omission). Python's tuple
+    hash mixes the slots' ints as xxHash does, so for n worlds the chance of any such omission is
+    about n * n / 2**65: 1e-7 for 2 million worlds. ``compact=False`` keeps the keys (exact; the
+    tests check both give the same verdicts, counts included, on the shipped scenarios).
 
     ``on_progress(worlds kept so far, first)`` is called as often as ``should_stop`` is asked, with
     ``first`` None, and once as soon as the first violation is found, with ``first`` as a violation
@@ -232,13 +242,13 @@ def explore(
     gc.disable()
     try:
         return _explore(scenario, code, max_states, reduction, prefix, memo, max_seconds, should_stop,
-                        reduction if symmetry is None else symmetry, on_progress)
+                        reduction if symmetry is None else symmetry, on_progress, compact)
     finally:
         if collecting:
             gc.enable()
 
 
-def _path(parents: list[tuple[int, int, Perm | None]], state: int) -> tuple[str, Perm]:
+def _path(parents: Parents, state: int) -> tuple[str, Perm]:
     """The real schedule to ``state``'s representative's class, and the relabelling from the
     representative to the world that schedule reaches (symmetry.py; {} without symmetry).
 
@@ -260,7 +270,7 @@ def _path(parents: list[tuple[int, int, Perm | None]], state: int) -> tuple[str,
     return "".join(digits), tau
 
 
-def _real_schedule(parents: list[tuple[int, int, Perm | None]], state: int, extra: Perm | None,
+def _real_schedule(parents: Parents, state: int, extra: Perm | None,
                    detail: str) -> tuple[str, str]:
     """(the real schedule to a group's first state, the group's detail as that schedule's world
     words it). ``extra``: for a final violation seen on the world extra(R) that the representative R
@@ -299,6 +309,7 @@ def _explore(
     should_stop: Callable[[], bool] | None,
     symmetry: bool,
     on_progress: Callable[[int, dict[str, Any] | None], None] | None = None,
+    compact: bool = True,
 ) -> Exploration:
     started = time.perf_counter()
     deadline = None if max_seconds is None else started + max_seconds
@@ -307,11 +318,14 @@ def _explore(
     interner = Interner(len(root.cpus))  # this search's tables: they go when it returns
     canon = KeyCanon(Canon(cpu_classes), interner) if cpu_classes else None
     root_key = interner.key(root)
-    index: dict[Key, int] = {root_key: 0}
-    state_keys: list[Key] = [root_key]
-    parents: list[tuple[int, int, Perm | None]] = [(0, 0, None)]
-    depth: list[int] = [0]
-    succ: list[list[int]] = []
+    # Visited worlds: by their keys' 64-bit hashes (hash compaction), or by the keys themselves.
+    index: dict[Any, int] = {hash(root_key) if compact else root_key: 0}
+    # The BFS queue: each state's key until it is expanded (then None: the key is not kept).
+    state_keys: list[Key | None] = [root_key]
+    parents = Parents()
+    depth = array("l", [0])
+    sizes = array("b", [1 if canon is None else canon.size(root_key)])
+    succ = Graph()
     transitions = 0
     stopped: str | None = None
     groups: dict[tuple[str, str | None], Group] = {}
@@ -389,14 +403,16 @@ def _explore(
             if canon is not None:
                 child, sigma = canon.canonical(child)
             fresh = len(state_keys)
-            c = index.setdefault(child, fresh)  # one hash of the key, whether it is new or not
+            c = index.setdefault(hash(child) if compact else child, fresh)  # one lookup, new or not
             if c == fresh:
                 if fresh >= max_states:  # (the index is not used after a stop)
                     stopped = f"stopped at the state budget of {max_states} states"
                     break
                 state_keys.append(child)
-                parents.append((s, cpu_id, sigma))
+                parents.append(s, cpu_id, sigma)
                 depth.append(depth[s] + 1)
+                if canon is not None:
+                    sizes.append(canon.size(child))
                 if child[violations_slot] not in noted:
                     note_violations(c, child)
             children.append(c)
@@ -415,21 +431,41 @@ def _explore(
             ]
         elif key[violations_slot] not in noted:  # (only the root's are not noted yet)
             note_violations(s, key)
+        if compact:
+            state_keys[s] = None  # expanded: its key is not needed again (see key_of)
     while len(succ) < len(state_keys):
         succ.append([])
+    if canon is None:
+        sizes = array("b", bytes([1])) * len(state_keys)
+
+    def key_of(state: int) -> Key:
+        """The key of a state, rebuilt along the edges from the root when it was not kept."""
+        kept = state_keys[state]
+        if kept is not None:
+            return kept
+        path = []
+        while state:
+            parent, cpu, _sigma = parents[state]
+            path.append(cpu)
+            state = parent
+        key = root_key
+        for n, cpu in enumerate(reversed(path)):
+            child, _local = step(key, cpu, root.steps + n)
+            assert child is not None
+            key = child if canon is None else canon.canonical(child)[0]
+        return key
 
     # Under symmetry a representative stands for a class of worlds that the search without it
     # counts one by one: the counts below are of every world (the class sizes). Paths are
     # counted over the representatives' edges: every world of a class has the same moves,
     # relabelled, so the paths into a class are the paths into its representative's class
     # summed over the edges that enter it, as without symmetry.
-    sizes = [1] * len(state_keys) if canon is None else [canon.size(k) for k in state_keys]
     complete_runs: int | None = None
     livelock_states = 0
     if stopped is None:
         paths = _count_paths(succ)
         if paths is None:  # a cycle: is there one that no run leaves?
-            found = _livelock(succ, terminal_keys, state_keys, depth, transitions_memo, canon, root.steps)
+            found = _livelock(succ, terminal_keys, key_of, depth, transitions_memo, canon, root.steps)
             if found is not None:
                 group, doomed = found
                 livelock_states = sum(sizes[d] for d in doomed)
@@ -455,7 +491,7 @@ def _explore(
         scenario=scenario.id,
         code=code,
         states=sum(sizes),
-        transitions=transitions if canon is None else sum(sizes[i] * len(succ[i]) for i in range(len(state_keys))),
+        transitions=transitions if canon is None else sum(sizes[i] * succ.degree(i) for i in range(len(state_keys))),
         depth=max(depth),
         complete_runs=complete_runs,
         terminal_states=sum(sizes[t] for t in terminal_keys),
@@ -536,7 +572,7 @@ def _cycles(succ: list[list[int]], inside: set[int]) -> list[list[int]]:
     return found
 
 
-def _livelock(succ: list[list[int]], finals: Any, state_keys: list[Key], depth: list[int],
+def _livelock(succ: Graph, finals: Any, key_of: Callable[[int], Key], depth: Any,
               transitions_memo: Transitions, canon: KeyCanon | None, steps: int) -> tuple[Group, list[int]] | None:
     """A "livelock" group when some states cannot reach a final state: its site is where the
     first CPU that loops in the earliest such cycle (by BFS order: the shortest schedule into it)
@@ -547,12 +583,12 @@ def _livelock(succ: list[list[int]], finals: Any, state_keys: list[Key], depth: 
     cycles = _cycles(succ, set(doomed))
     component = min(cycles, key=lambda c: c[0])  # every doomed region holds a cycle: it never ends
     entry = component[0]
-    members = {state_keys[s]: s for s in component}
+    members = {key_of(s): s for s in component}
     looping: set[int] = set()
     # CPU -> the (step, next step) moves it makes inside the cycle
     moves: dict[int, set[tuple[str, str]]] = {}
     for s in component:
-        key = state_keys[s]
+        key = key_of(s)
         world = transitions_memo.world(key, steps + depth[s])
         for cpu in world.cpus:
             if cpu.state != "run" or cpu.pc is None:
@@ -566,7 +602,7 @@ def _livelock(succ: list[list[int]], finals: Any, state_keys: list[Key], depth: 
             if child in members:
                 looping.add(cpu.id)
                 moves.setdefault(cpu.id, set()).add((cpu.pc, after or ""))
-    world = transitions_memo.world(state_keys[entry], steps + depth[entry])
+    world = transitions_memo.world(key_of(entry), steps + depth[entry])
     running = [c for c in world.cpus if c.state == "run" and c.pc is not None]
     spinners = sorted(looping, key=lambda i: (world.cpu(i).actor == "io", i))
     cpu = world.cpu(spinners[0]) if spinners else running[0]
