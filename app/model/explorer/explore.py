@@ -323,7 +323,7 @@ def _explore(
     # The BFS queue: each state's key until it is expanded (then None: the key is not kept).
     state_keys: list[Key | None] = [root_key]
     parents = Parents()
-    depth = array("l", [0])
+    depth = array("i", [0])
     sizes = array("b", [1 if canon is None else canon.size(root_key)])
     succ = Graph()
     transitions = 0

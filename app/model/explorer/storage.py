@@ -21,7 +21,7 @@ class Parents:
     __slots__ = ("parent", "cpu", "perm", "perms", "_perm_ids")
 
     def __init__(self) -> None:
-        self.parent = array("l", [0])
+        self.parent = array("i", [0])
         self.cpu = array("b", [0])
         self.perm = array("h", [0])
         self.perms: list[Perm | None] = [None]  # distinct relabellings, by number (a handful)
@@ -54,8 +54,8 @@ class Graph:
     __slots__ = ("offsets", "edges")
 
     def __init__(self) -> None:
-        self.offsets = array("q", [0])
-        self.edges = array("l")
+        self.offsets = array("l", [0])
+        self.edges = array("i")
 
     def append(self, children: list[int]) -> None:
         self.edges.extend(children)

@@ -32,14 +32,18 @@ from starlette.requests import Request
 
 WORKERS = max(1, int(os.environ.get("ZSWAP_SEARCH_WORKERS", "1")))
 QUEUE = max(0, int(os.environ.get("ZSWAP_SEARCH_QUEUE", "2")))
-# About 1 kB a state: the budget bounds the search process at about 0.3 GB. The largest whole
-# verdict (two-shrinkers-vs-swapoff, new-tree-before-folio) visits 156,440 states.
-MAX_STATES = int(os.environ.get("ZSWAP_SEARCH_STATES", "300000"))
+# About 0.3 kB a world kept (compact storage, issue 23): the budget bounds the search process at
+# about 0.4 GB. The largest whole verdicts keep 771,138 (two-entries-two-shrinkers-vs-swapoff, old)
+# and 1,047,748 worlds (three-shrinkers-vs-swapoff, new).
+MAX_STATES = int(os.environ.get("ZSWAP_SEARCH_STATES", "1200000"))
 # Counted from the request's arrival, queueing included: no "from this state" request waits more
 # than this. A whole-scenario verdict (no prefix) is computed once per process and cached for
 # good, and the largest take 5-13 s on a busy 2-core machine: a cut one would hide the verdict.
 MAX_SECONDS = float(os.environ.get("ZSWAP_SEARCH_SECONDS", "8"))
 MAX_SECONDS_WHOLE = float(os.environ.get("ZSWAP_SEARCH_WHOLE_SECONDS", "60"))
+# A user's scenario (a link) from its start: its page shows the search's progress and a cancel
+# button, so it may take longer than a "from this state" search.
+MAX_SECONDS_USER = float(os.environ.get("ZSWAP_SEARCH_USER_SECONDS", "30"))
 RETRY_AFTER = 5  # seconds: about one 3-CPU search
 # Slots for prefix searches (running or waiting); whole-scenario verdicts get their own slots.
 SLOTS = WORKERS + QUEUE
@@ -174,7 +178,7 @@ class Pool:
         self._flags[slot] = 0
         self._progress[3 * slot: 3 * slot + 3] = [0.0, 0.0, 0.0]  # 0 started: queued, not running yet
         self._first[FIRST_BYTES * slot: FIRST_BYTES * (slot + 1)] = b"\0" * FIRST_BYTES
-        seconds = MAX_SECONDS_WHOLE if whole else MAX_SECONDS
+        seconds = MAX_SECONDS_WHOLE if whole else MAX_SECONDS_USER if not key[2] else MAX_SECONDS
         try:
             inner = executor.submit(_search, slot, *key, MAX_STATES, seconds, time.time())
         except (cf.process.BrokenProcessPool, RuntimeError):
