@@ -44,16 +44,22 @@ def twin_id(writeback_id: str) -> str:
     return "shrinker-" + writeback_id.removeprefix("writeback-")
 
 
-for _wb in [a for a in ACTORS.values() if a.id.startswith("writeback-")]:
-    actor_def(
-        ActorDef(
-            twin_id(_wb.id),
-            # "memcg shrinker: zswap_shrinker_scan (old code)", "memcg shrinker: fixed code without ..."
-            _wb.title.replace("LRU writeback", "memcg shrinker").replace("shrink_memcg_cb", "zswap_shrinker_scan"),
-            _wb.entry, SCAN_TASK, SCAN_PID, callback=_wb.callback, overrides=_wb.overrides, same_as=_wb.id,
-            callers=SCAN_CALLERS,
+def _twins(kind: str, words: str, task: str, pid: int, callers: tuple[tuple[str, str], ...],
+           pid_per_cpu: bool = False) -> None:
+    """Register a twin of every writeback actor (its code variants too) as actor kind ``kind``,
+    titled "WORDS: zswap_shrinker_scan (old code)", ...: the same steps, another task."""
+    for wb in [a for a in ACTORS.values() if a.id.startswith("writeback-")]:
+        actor_def(
+            ActorDef(
+                kind + "-" + wb.id.removeprefix("writeback-"),
+                wb.title.replace("LRU writeback", words).replace("shrink_memcg_cb", "zswap_shrinker_scan"),
+                wb.entry, task, pid, callback=wb.callback, overrides=wb.overrides, same_as=wb.id,
+                callers=callers, pid_per_cpu=pid_per_cpu,
+            )
         )
-    )
+
+
+_twins("shrinker", "memcg shrinker", SCAN_TASK, SCAN_PID, SCAN_CALLERS)
 
 
 # The same memcg shrinker from a task's direct reclaim: a task whose page allocation finds too
@@ -82,18 +88,4 @@ RECLAIM_CALLERS: tuple[tuple[str, str], ...] = SCAN_CALLERS[:6] + (
 )
 
 
-def reclaim_id(writeback_id: str) -> str:
-    """writeback-old -> reclaim-old, writeback-new-no-rotate -> reclaim-new-no-rotate."""
-    return "reclaim-" + writeback_id.removeprefix("writeback-")
-
-
-for _wb in [a for a in ACTORS.values() if a.id.startswith("writeback-")]:
-    actor_def(
-        ActorDef(
-            reclaim_id(_wb.id),
-            # "direct reclaim: zswap_shrinker_scan (old code)", ...
-            _wb.title.replace("LRU writeback", "direct reclaim").replace("shrink_memcg_cb", "zswap_shrinker_scan"),
-            _wb.entry, RECLAIM_TASK, RECLAIM_PID, callback=_wb.callback, overrides=_wb.overrides, same_as=_wb.id,
-            callers=RECLAIM_CALLERS, pid_per_cpu=True,
-        )
-    )
+_twins("reclaim", "direct reclaim", RECLAIM_TASK, RECLAIM_PID, RECLAIM_CALLERS, pid_per_cpu=True)
