@@ -103,6 +103,13 @@ def validate(scenario_id: str, code: str, schedule: str) -> ScheduleError | None
     try:
         run(scenario_id, code, schedule)
     except ScheduleError as err:
+        # Kept without its tracebacks (its own and its causes'): their frames (and the page's,
+        # through f_back) would otherwise stay in a reference cycle with it until the cyclic
+        # collector runs.
+        link: BaseException | None = err
+        while link is not None:
+            link.__traceback__ = None
+            link = link.__cause__ or link.__context__
         _validated.put(key, err)
         return err
     _validated.put(key, None)
