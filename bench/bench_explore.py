@@ -67,13 +67,17 @@ def whole_process(args: list[str], repeat: int, repo: Path = ROOT) -> tuple[floa
     env["PYTHONPATH"] = str(repo)
     for n in range(repeat + 1):
         started = time.perf_counter()
-        child = subprocess.Popen([sys.executable, "-m", "app", *args], cwd=repo, env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # Through /usr/bin/time: a child forked from this (large) process would report this
+        # process's peak RSS as its own (Linux carries it over at exec); time's own is small.
+        child = subprocess.Popen(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "app", *args], cwd=repo,
+                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         _, status, usage = os.wait4(child.pid, 0)
         elapsed = time.perf_counter() - started
         code = os.waitstatus_to_exitcode(status)
-        child.returncode = code
         stderr = child.stderr.read() if child.stderr else ""
+        if code == 1 and stderr.startswith("Command exited with non-zero status"):
+            stderr = stderr.split("\n", 1)[1]
+        peak_kb = int(stderr.strip().splitlines()[-1]) if stderr.strip() else 0
         if code == 2 and repo != ROOT:
             return None
         if code not in (0, 1):
@@ -81,7 +85,7 @@ def whole_process(args: list[str], repeat: int, repo: Path = ROOT) -> tuple[floa
         if n:
             walls.append(elapsed)
             cpus.append(usage.ru_utime + usage.ru_stime)
-            peaks.append(usage.ru_maxrss / 1024)
+            peaks.append(peak_kb / 1024)
     return statistics.median(walls), statistics.median(cpus), max(peaks)
 
 
