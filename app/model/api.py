@@ -183,17 +183,19 @@ def _checked(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any]:
 def stored_verdict(scenario_id: str, code: str, prefix: str = "") -> dict[str, Any] | None:
     """The verdict from the disk cache (app/model/explorer/verdict_store.py), or None; input as check()."""
     from app.model.explorer import verdict_store
-    from app.model.explorer.explore import REDUCED, stored_name
+    from app.model.explorer.explore import reduced, stored_name
 
-    return verdict_store.get(stored_name(scenario(scenario_id), check_code(code), prefix, scenario_id in REDUCED))
+    s = scenario(scenario_id)
+    return verdict_store.get(stored_name(s, check_code(code), prefix, reduced(s)))
 
 
 def store_verdict(scenario_id: str, code: str, prefix: str, result: dict[str, Any]) -> None:
     """Keep a complete verdict in the disk cache (the search's own reduction, as check() runs it)."""
     from app.model.explorer import verdict_store
-    from app.model.explorer.explore import REDUCED, stored_name
+    from app.model.explorer.explore import reduced, stored_name
 
-    verdict_store.put(stored_name(scenario(scenario_id), check_code(code), prefix, scenario_id in REDUCED), result)
+    s = scenario(scenario_id)
+    verdict_store.put(stored_name(s, check_code(code), prefix, reduced(s)), result)
 
 
 @lru_cache(maxsize=64)

@@ -232,6 +232,16 @@ async def search(scenario_id: str, code: str, t: str = "", request: Request | No
     return result
 
 
+def search_progress(scenario_id: str, code: str, t: str = "") -> dict[str, Any] | None:
+    """A running search's progress (searches.Pool.progress), None when none runs in this worker."""
+    return searches.pool.progress((scenario_id, code, t))
+
+
+def cancel_search(scenario_id: str, code: str, t: str = "") -> bool:
+    """Ask a running search to stop and answer with what it covered; False when none runs."""
+    return searches.pool.cancel((scenario_id, code, t))
+
+
 def page_verdicts_ready(scenario_id: str) -> bool:
     """Whether the scenario page can render without running the explorer."""
     return is_heavy(scenario_id) or all((scenario_id, c) in _verdicts for c in MAIN_CODES)

@@ -46,6 +46,14 @@ def api_check(scenario_id: str, code: str = "old", t: str = "") -> str:
     return f"/api/s/{quote(scenario_id, safe='')}/check" + _q(code=code, t=t)
 
 
+def api_check_progress(scenario_id: str, code: str = "old", t: str = "") -> str:
+    return f"/api/s/{quote(scenario_id, safe='')}/check/progress" + _q(code=code, t=t)
+
+
+def api_check_cancel(scenario_id: str, code: str = "old", t: str = "") -> str:
+    return f"/api/s/{quote(scenario_id, safe='')}/check/cancel" + _q(code=code, t=t)
+
+
 def lanes_svg(scenario_id: str, code: str = "old", t: str = "") -> str:
     """The lane diagram of the state after schedule `t`, a standalone SVG (for slides)."""
     return f"/s/{quote(scenario_id, safe='')}/lanes.svg" + _q(code=code, t=t)
@@ -137,6 +145,21 @@ def verdict(scenario_id: str, code: str = "old", t: str = "") -> str:
     """The explorer's verdict for one code as HTML (a page, or a fragment for htmx); with `t`,
     only the continuations of the state after schedule `t` ("from here")."""
     return f"/s/{quote(scenario_id, safe='')}/verdict" + _q(code=code, t=t)
+
+
+def verdict_running(scenario_id: str, code: str = "old", t: str = "") -> str:
+    """The verdict block while its search runs (htmx): it asks for the verdict and polls the progress."""
+    return f"/s/{quote(scenario_id, safe='')}/verdict/running" + _q(code=code, t=t)
+
+
+def verdict_progress(scenario_id: str, code: str = "old", t: str = "") -> str:
+    """A running search's progress, as the HTML fragment the running block polls."""
+    return f"/s/{quote(scenario_id, safe='')}/verdict/progress" + _q(code=code, t=t)
+
+
+def verdict_cancel(scenario_id: str, code: str = "old", t: str = "") -> str:
+    """POST: cancel a running search (it answers with what it covered)."""
+    return f"/s/{quote(scenario_id, safe='')}/verdict/cancel" + _q(code=code, t=t)
 
 
 def events(scenario_id: str, code: str = "old", t: str = "") -> str:

@@ -124,3 +124,16 @@ def test_every_search_has_its_own_tables_and_they_go_with_it(monkeypatch: pytest
     assert first.to_dict()["violations"] == second.to_dict()["violations"]
     gc.collect()
     assert len(made) == 2 and all(ref() is None for ref in made)
+
+
+@pytest.mark.parametrize("scenario", ["two-shrinkers-vs-swapoff", "writeback-vs-swapin", "lru-writeback-vs-swapoff"])
+@pytest.mark.parametrize("code", ["old", "new", "new-no-rotate"])
+def test_hash_compaction_changes_no_verdict_and_no_count(scenario: str, code: str) -> None:
+    """The search keeps visited worlds by their 64-bit hashes and drops each key once expanded
+    (storage.py); against the search that keeps every key, every field of the verdict is the same."""
+    s = load_all()[scenario]
+    for reduction in (False, True):
+        compact = explore(s, code, reduction=reduction).to_dict()
+        exact = explore(s, code, reduction=reduction, compact=False).to_dict()
+        compact.pop("seconds"), exact.pop("seconds")
+        assert compact == exact

@@ -106,7 +106,8 @@ def test_a_final_state_where_a_cpu_cannot_move_stays_a_deadlock(monkeypatch: pyt
     assert [g.kind for g in result.groups] == ["deadlock"] and result.terminal_states == 1
 
 
-SHIPPED = sorted(load_all())
+# Every shipped scenario but the two scaled ones of issue 23 (10-30 s each here; bench_explore.py runs them).
+SHIPPED = sorted(set(load_all()) - {"two-entries-two-shrinkers-vs-swapoff", "three-shrinkers-vs-swapoff"})
 
 
 @pytest.mark.parametrize("scenario_id", SHIPPED)
@@ -115,7 +116,7 @@ def test_every_no_violation_verdict_of_a_shipped_scenario_has_complete_runs(scen
     """The property the issue asks for, over every shipped scenario: a search that finds no
     violation has final states and complete runs (and, whatever it finds, no livelock)."""
     scenario = load_all()[scenario_id]
-    result = explore(scenario, code, reduction=scenario_id in explore_module.REDUCED)
+    result = explore(scenario, code, reduction=explore_module.reduced(scenario))
     assert result.complete
     assert "livelock" not in {g.kind for g in result.groups}
     if not result.groups:

@@ -82,3 +82,40 @@ def test_two_shrink_worker_runs_are_refused_by_name() -> None:
 def test_kswapd0_cannot_run_on_two_cpus() -> None:
     with pytest.raises(ScenarioFileError, match=r'cpus\[2\]\.actor: "shrinker" and "store" run in kswapd0'):
         parse_scenario(_file("writeback", "shrinker", "store", extra='process = "Q"\nslot = 3\n'), "<kswapd>")
+
+
+# -- three shrinkers: the memcg shrinker from a task's direct reclaim too (issue 23) -----------
+
+def test_four_cpus_and_the_io_completion_are_accepted_and_a_fifth_cpu_is_refused() -> None:
+    four = parse_scenario(_file("writeback", "shrinker", "reclaim", "swapoff", "io"), "<four>")
+    assert [c.actor for c in four.cpus] == ["writeback", "shrinker", "reclaim", "swapoff", "io"]
+    with pytest.raises(ScenarioFileError, match=r"cpus\[4\]: at most 4 CPUs besides the I/O completion"):
+        parse_scenario(_file("writeback", "shrinker", "reclaim", "reclaim", "swapoff"), "<five>")
+    with pytest.raises(ScenarioFileError, match=r"cpus"):  # six entries: the list itself is too long
+        parse_scenario(_file("writeback", "shrinker", "reclaim", "reclaim", "swapoff", "io"), "<six>")
+
+
+def test_direct_reclaimers_are_twins_of_shrink_worker_each_in_its_own_task() -> None:
+    s = parse_scenario(_file("writeback", "shrinker", "reclaim", "reclaim", "io"), "<three>")
+    world = initial_world(s, "new")
+    actors = [ACTORS[c.actor] for c in world.cpus[:4]]
+    assert {a.program for a in actors} == {"writeback-new"}  # the same steps: interchangeable
+    assert classes(world) == ((1, 2, 3, 4),)
+    assert [a.task_on(i) for i, a in enumerate(actors, 1)][2:] == ["usemem", "usemem"]
+    assert len({a.pid_on(i) for i, a in enumerate(actors, 1)}) == 4  # four tasks, four PIDs
+    assert "zswap_shrinker_scan" in actors[2].title and "direct reclaim" in actors[2].title
+
+
+def test_a_uaf_by_a_direct_reclaimer_reports_its_task_and_the_allocation_that_reclaims(Drv) -> None:  # type: ignore[no-untyped-def]
+    text = _file("reclaim", "swapoff", "io")
+    d = Drv(parse_scenario(text, "<reclaim>"), "old").until(1, "O6").finish(2).step(1)
+    (v,) = [v for v in d.world.violations if v.cpu == 1]
+    chain = call_chain(d.world, 1)
+    below = chain[chain.index("shrink_slab") + 1:]
+    assert below[:6] == ["shrink_node_memcgs", "shrink_node", "shrink_zones", "do_try_to_free_pages",
+                         "try_to_free_pages", "__perform_reclaim"]
+    assert "do_anonymous_page" in below and below[-1] == "asm_exc_page_fault"
+    assert "kswapd" not in chain and "shrink_worker" not in chain
+    report_text = report(d.world, v)
+    assert "by task usemem/1201" in report_text and "PID: 1201 Comm: usemem" in report_text
+    assert "Workqueue:" not in report_text and "mm/vmscan.c" in report_text

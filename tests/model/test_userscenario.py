@@ -49,7 +49,7 @@ def test_key_lines_follow_array_tables():
 
 def test_the_limits_name_the_field_and_its_line():
     text = (SCENARIO_DIR / "slot-reuse-same-address.toml").read_text()
-    assert len(load_all()["slot-reuse-same-address"].cpus) == u.USER_LIMITS["cpus"]  # the largest shipped
+    assert len(load_all()["three-shrinkers-vs-swapoff"].cpus) == u.USER_LIMITS["cpus"]  # the largest shipped
     more = text.replace('slots = [{ offset = 3, owner = "A" }]',
                         'slots = [{ offset = 3, owner = "A" }, { offset = 4, owner = "X" }, { offset = 5, owner = "Y" }]')
     with pytest.raises(u.UserScenarioError) as info:

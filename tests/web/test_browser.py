@@ -175,6 +175,19 @@ def test_explore_from_this_state_then_find_the_race_that_continues_it(page, serv
     assert re.search(r"t=(\d+)", page.url).group(1).startswith(prefix)
 
 
+def test_a_long_search_shows_its_progress_and_first_problem_and_can_be_cancelled(page, server_url):
+    """Issue 23: four CPUs from the state after one step keep about 740,000 worlds (many seconds)."""
+    page.goto(server_url + urls.scenario("three-shrinkers-vs-swapoff", "old", "1"))
+    page.click("#run-verdict-old-here")
+    page.wait_for_selector("#verdict-old-here .progress-states")  # polled every second
+    page.wait_for_selector("#verdict-old-here .progress-first")  # found long before the search ends
+    assert "use-after-free" in page.inner_text("#verdict-old-here .progress-first")
+    assert "states/s" in page.inner_text("#verdict-old-here .verdict-progress")
+    page.click("#verdict-old-here .cancel-search")
+    page.wait_for_selector("#verdict-old-here.bad")
+    assert "cancelled at your request" in page.inner_text("#verdict-old-here")
+
+
 def test_run_the_explorer_on_a_variant_then_find_its_race(page, server_url):
     page.goto(server_url + urls.scenario(SEED, "new"))
     page.click("#variants > summary")

@@ -64,6 +64,8 @@ def _without(items: tuple[object, ...], drop: set[str]) -> tuple[object, ...]:
     return tuple(out)
 
 
+_PRE_SCAN = _nest(_walker(_replace(_OLD_CB, "O19", ("O19p", "O19s"))))
+
 PROGRAMS: dict[str, Listing] = {
     "writeback-old": _nest(_walker(_OLD_CB)),
     "writeback-new": _nest(_walker(_NEW_CB)),
@@ -74,7 +76,9 @@ PROGRAMS: dict[str, Listing] = {
     "writeback-new-no-recheck": _nest(_walker(_without(_replace(_NEW_CB, "N10", ("N10n",)), {"N10x", "N10y"}))),
     # before patch 1/3: shrink_worker() runs the old code's steps, the memcg shrinker its own O19
     "writeback-pre-lru-skip-fix": _nest(_walker(_OLD_CB)),
-    "shrinker-pre-lru-skip-fix": _nest(_walker(_replace(_OLD_CB, "O19", ("O19p", "O19s")))),
+    # zswap_shrinker_scan() before 1/3, from kswapd0 or from a task's direct reclaim alike
+    "shrinker-pre-lru-skip-fix": _PRE_SCAN,
+    "reclaim-pre-lru-skip-fix": _PRE_SCAN,
     "swapoff": _nest(
         (
             "S1", "S2", "S3", "S3a", "S3c", "S3d", _R, "S3d2", _L, "S3e", "S3f", "S3g", "S3h",

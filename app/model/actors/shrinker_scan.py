@@ -46,16 +46,51 @@ def twin_id(writeback_id: str) -> str:
     return "shrinker-" + writeback_id.removeprefix("writeback-")
 
 
-for _wb in [a for a in ACTORS.values() if a.id.startswith("writeback-")]:
-    actor_def(
-        ActorDef(
-            twin_id(_wb.id),
-            # "memcg shrinker: zswap_shrinker_scan (old code)", "memcg shrinker: fixed code without ..."
-            _wb.title.replace("LRU writeback", "memcg shrinker").replace("shrink_memcg_cb", "zswap_shrinker_scan"),
-            _wb.entry, SCAN_TASK, SCAN_PID, callback=_wb.callback, overrides=_wb.scan_overrides + _wb.overrides,
-            # Steps that read the callback's arg differ (before patch 1/3): then it is no twin, and the
-            # explorer's symmetry does not treat it as interchangeable with shrink_worker().
-            same_as="" if _wb.scan_overrides else _wb.id,
-            callers=SCAN_CALLERS, blob=_wb.blob,
+def _twins(kind: str, words: str, task: str, pid: int, callers: tuple[tuple[str, str], ...],
+           pid_per_cpu: bool = False) -> None:
+    """Register a twin of every writeback actor (its code variants too) as actor kind ``kind``,
+    titled "WORDS: zswap_shrinker_scan (old code)", ...: the same steps, another task."""
+    for wb in [a for a in ACTORS.values() if a.id.startswith("writeback-")]:
+        actor_def(
+            ActorDef(
+                kind + "-" + wb.id.removeprefix("writeback-"),
+                wb.title.replace("LRU writeback", words).replace("shrink_memcg_cb", "zswap_shrinker_scan"),
+                wb.entry, task, pid, callback=wb.callback, overrides=wb.scan_overrides + wb.overrides,
+                # Steps that read the callback's arg differ (before patch 1/3): then it is no twin, and the
+                # explorer's symmetry does not treat it as interchangeable with shrink_worker().
+                same_as="" if wb.scan_overrides else wb.id,
+                callers=callers, blob=wb.blob, pid_per_cpu=pid_per_cpu,
+            )
         )
-    )
+
+
+_twins("shrinker", "memcg shrinker", SCAN_TASK, SCAN_PID, SCAN_CALLERS)
+
+
+# The same memcg shrinker from a task's direct reclaim: a task whose page allocation finds too
+# little free memory reclaims itself (mm/page_alloc.c __alloc_pages_slowpath() ->
+# __alloc_pages_direct_reclaim() -> __perform_reclaim() -> mm/vmscan.c try_to_free_pages() ->
+# do_try_to_free_pages() -> shrink_zones() -> shrink_node(), then as kswapd: shrink_node_memcgs()
+# -> shrink_slab() -> ... -> zswap_shrinker_scan()). shrink_slab() takes no lock around the
+# shrinkers since v6.7 (SRCU), so any number of tasks in direct reclaim run zswap_shrinker_scan()
+# at once, each on its own CPU, beside kswapd0 and shrink_worker(). The task here is a process
+# that faults in anonymous memory ("usemem", one process per CPU: PID 1200 + the CPU).
+RECLAIM_TASK = "usemem"
+RECLAIM_PID = 1200
+RECLAIM_CALLERS: tuple[tuple[str, str], ...] = SCAN_CALLERS[:6] + (
+    ("shrink_node", "shrink_zones"),
+    ("shrink_zones", "do_try_to_free_pages"),
+    ("do_try_to_free_pages", "try_to_free_pages"),
+    ("try_to_free_pages", "__perform_reclaim"),
+    ("__perform_reclaim", "__alloc_pages_direct_reclaim"),
+    ("__alloc_pages_direct_reclaim", "__alloc_pages_slowpath"),
+    ("__alloc_pages_slowpath", "__alloc_pages"),
+    ("__alloc_pages", "alloc_pages_mpol"),
+    ("alloc_pages_mpol", "vma_alloc_folio"),
+    ("vma_alloc_folio", "alloc_anon_folio"),
+    ("alloc_anon_folio", "do_anonymous_page"),
+    ("do_anonymous_page", "handle_pte_fault"),
+)
+
+
+_twins("reclaim", "direct reclaim", RECLAIM_TASK, RECLAIM_PID, RECLAIM_CALLERS, pid_per_cpu=True)

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import gc
 import json
+from array import array
 import sys
 import time
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ from app.model.actors.programs import PROGRAMS
 from app.model.kernel.engine import ACTORS, PART_INDEX, Blocked, run_step
 from app.model.scenarios.initial import blob_of, initial_world
 from app.model.explorer.interned import CRASHED, Interner, Key, KeyCanon
+from app.model.explorer.storage import Graph, Parents
 from app.model.scenarios.replay import final_violations, replay
 from app.model.scenarios.scenario import Scenario, all_codes
 from app.model.scenarios.loader import load_all, load_one, scenario_ids
@@ -92,23 +94,9 @@ class Exploration:
     symmetric: tuple[tuple[int, ...], ...] = ()  # the interchangeable CPUs it used
 
     def to_dict(self) -> dict[str, Any]:
-        violations = []
-        blob = blob_of(self.code)
-        for g in self.groups:
-            line = line_of(g.step_id, blob) if g.step_id else None
-            violations.append(
-                {
-                    "kind": g.kind,
-                    "step_id": g.step_id,
-                    "function": line.function if line else "",
-                    "file": line.file if line else "",
-                    "line": line.line if line else None,
-                    "line_label": line.label if line else "",
-                    "detail": g.detail,
-                    "count": g.count,
-                    "shortest": g.shortest or self.schedules[g.first_state],
-                }
-            )
+        violations = [_violation_dict(g.kind, g.step_id, g.detail, g.count, g.shortest or self.schedules[g.first_state],
+                                      blob_of(self.code))
+                      for g in self.groups]
         return {
             "scenario": self.scenario,
             "code": self.code,
@@ -223,6 +211,8 @@ def explore(
     max_seconds: float | None = None,
     should_stop: Callable[[], bool] | None = None,
     symmetry: bool | None = None,
+    on_progress: Callable[[int, dict[str, Any] | None], None] | None = None,
+    compact: bool = True,
 ) -> Exploration:
     """Explore every interleaving from the initial world, or from the state after ``prefix``.
 
@@ -232,6 +222,19 @@ def explore(
     ``memo=False`` runs every step for real (slow; tests compare the two). ``max_seconds`` is a
     time budget and ``should_stop`` is asked now and then whether anyone still wants the answer;
     either stops the search like the state budget does (``complete`` False, the reason said).
+    ``should_stop`` may return a string: the reason the search gives for stopping.
+
+    ``compact`` (the default) keeps visited worlds by their keys' 64-bit hashes (hash compaction,
+    as SPIN's -DHC) and each key only until its world is expanded: two distinct worlds with the
+    same hash would make the search take the second for the first (an omission). Python's tuple
+    hash mixes the slots' ints as xxHash does, so for n worlds the chance of any such omission is
+    about n * n / 2**65: 1e-7 for 2 million worlds. ``compact=False`` keeps the keys (exact; the
+    tests check both give the same verdicts, counts included, on the shipped scenarios).
+
+    ``on_progress(worlds kept so far, first)`` is called as often as ``should_stop`` is asked, with
+    ``first`` None, and once as soon as the first violation is found, with ``first`` as a violation
+    of the verdict's dict (kind, step_id, function, line_label, detail, shortest): breadth first, its
+    schedule is already a shortest one for its group.
     """
     # The search allocates hundreds of thousands of long-lived records (every world it keeps)
     # and makes no reference cycles that need collecting before it ends: the cyclic garbage
@@ -240,13 +243,13 @@ def explore(
     gc.disable()
     try:
         return _explore(scenario, code, max_states, reduction, prefix, memo, max_seconds, should_stop,
-                        reduction if symmetry is None else symmetry)
+                        reduction if symmetry is None else symmetry, on_progress, compact)
     finally:
         if collecting:
             gc.enable()
 
 
-def _path(parents: list[tuple[int, int, Perm | None]], state: int) -> tuple[str, Perm]:
+def _path(parents: Parents, state: int) -> tuple[str, Perm]:
     """The real schedule to ``state``'s representative's class, and the relabelling from the
     representative to the world that schedule reaches (symmetry.py; {} without symmetry).
 
@@ -268,6 +271,35 @@ def _path(parents: list[tuple[int, int, Perm | None]], state: int) -> tuple[str,
     return "".join(digits), tau
 
 
+def _real_schedule(parents: Parents, state: int, extra: Perm | None,
+                   detail: str) -> tuple[str, str]:
+    """(the real schedule to a group's first state, the group's detail as that schedule's world
+    words it). ``extra``: for a final violation seen on the world extra(R) that the representative R
+    stands for, the relabelling from R to it (symmetry.py), else None."""
+    path, tau = _path(parents, state)
+    if extra is None:  # seen on the representative R: the real schedule reaches tau(R)
+        return path, relabel_text(detail, tau)
+    # a final violation seen on the world extra(R): relabel the schedule to reach it
+    return relabel_schedule(path, compose(extra, inverse(tau))), detail
+
+
+def _violation_dict(kind: str, step_id: str | None, detail: str, count: int, shortest: str,
+                    blob: str = "") -> dict[str, Any]:
+    """One violation group as the verdict's dict has it; ``blob``: the mm/zswap.c its lines are read in."""
+    line = line_of(step_id, blob) if step_id else None
+    return {
+        "kind": kind,
+        "step_id": step_id,
+        "function": line.function if line else "",
+        "file": line.file if line else "",
+        "line": line.line if line else None,
+        "line_label": line.label if line else "",
+        "detail": detail,
+        "count": count,
+        "shortest": shortest,
+    }
+
+
 def _explore(
     scenario: Scenario,
     code: str,
@@ -278,6 +310,8 @@ def _explore(
     max_seconds: float | None,
     should_stop: Callable[[], bool] | None,
     symmetry: bool,
+    on_progress: Callable[[int, dict[str, Any] | None], None] | None = None,
+    compact: bool = True,
 ) -> Exploration:
     started = time.perf_counter()
     deadline = None if max_seconds is None else started + max_seconds
@@ -286,11 +320,14 @@ def _explore(
     interner = Interner(len(root.cpus))  # this search's tables: they go when it returns
     canon = KeyCanon(Canon(cpu_classes), interner) if cpu_classes else None
     root_key = interner.key(root)
-    index: dict[Key, int] = {root_key: 0}
-    state_keys: list[Key] = [root_key]
-    parents: list[tuple[int, int, Perm | None]] = [(0, 0, None)]
-    depth: list[int] = [0]
-    succ: list[list[int]] = []
+    # Visited worlds: by their keys' 64-bit hashes (hash compaction), or by the keys themselves.
+    index: dict[Any, int] = {hash(root_key) if compact else root_key: 0}
+    # The BFS queue: each state's key until it is expanded (then None: the key is not kept).
+    state_keys: list[Key | None] = [root_key]
+    parents = Parents()
+    depth = array("i", [0])
+    sizes = array("b", [1 if canon is None else canon.size(root_key)])
+    succ = Graph()
     transitions = 0
     stopped: str | None = None
     groups: dict[tuple[str, str | None], Group] = {}
@@ -315,6 +352,11 @@ def _explore(
                 groups[key] = Group(v.kind, v.step_id, state, v.detail)
                 if perm:
                     group_perm[key] = perm
+                if on_progress is not None and len(groups) == 1:
+                    first = groups[key]
+                    schedule, detail = _real_schedule(parents, first.first_state, perm or None, first.detail)
+                    on_progress(len(state_keys), _violation_dict(first.kind, first.step_id, detail, 0, prefix + schedule,
+                                                                  blob_of(code)))
         return keys
 
     def note_violations(state: int, key: Key) -> None:
@@ -331,10 +373,14 @@ def _explore(
                 stopped = f"stopped at the time budget of {max_seconds:g} s"
                 succ.append([])
                 break
-            if should_stop is not None and should_stop():
-                stopped = "cancelled: nobody was waiting for the answer"
-                succ.append([])
-                break
+            if should_stop is not None:
+                reason = should_stop()
+                if reason:
+                    stopped = reason if isinstance(reason, str) else "cancelled: nobody was waiting for the answer"
+                    succ.append([])
+                    break
+            if on_progress is not None:
+                on_progress(len(state_keys), None)
         steps = root.steps + depth[s]
         children: list[int] = []
         moves: list[tuple[int, Key]] = []
@@ -360,14 +406,16 @@ def _explore(
             if canon is not None:
                 child, sigma = canon.canonical(child)
             fresh = len(state_keys)
-            c = index.setdefault(child, fresh)  # one hash of the key, whether it is new or not
+            c = index.setdefault(hash(child) if compact else child, fresh)  # one lookup, new or not
             if c == fresh:
                 if fresh >= max_states:  # (the index is not used after a stop)
                     stopped = f"stopped at the state budget of {max_states} states"
                     break
                 state_keys.append(child)
-                parents.append((s, cpu_id, sigma))
+                parents.append(s, cpu_id, sigma)
                 depth.append(depth[s] + 1)
+                if canon is not None:
+                    sizes.append(canon.size(child))
                 if child[violations_slot] not in noted:
                     note_violations(c, child)
             children.append(c)
@@ -386,21 +434,41 @@ def _explore(
             ]
         elif key[violations_slot] not in noted:  # (only the root's are not noted yet)
             note_violations(s, key)
+        if compact:
+            state_keys[s] = None  # expanded: its key is not needed again (see key_of)
     while len(succ) < len(state_keys):
         succ.append([])
+    if canon is None:
+        sizes = array("b", bytes([1])) * len(state_keys)
+
+    def key_of(state: int) -> Key:
+        """The key of a state, rebuilt along the edges from the root when it was not kept."""
+        kept = state_keys[state]
+        if kept is not None:
+            return kept
+        path = []
+        while state:
+            parent, cpu, _sigma = parents[state]
+            path.append(cpu)
+            state = parent
+        key = root_key
+        for n, cpu in enumerate(reversed(path)):
+            child, _local = step(key, cpu, root.steps + n)
+            assert child is not None
+            key = child if canon is None else canon.canonical(child)[0]
+        return key
 
     # Under symmetry a representative stands for a class of worlds that the search without it
     # counts one by one: the counts below are of every world (the class sizes). Paths are
     # counted over the representatives' edges: every world of a class has the same moves,
     # relabelled, so the paths into a class are the paths into its representative's class
     # summed over the edges that enter it, as without symmetry.
-    sizes = [1] * len(state_keys) if canon is None else [canon.size(k) for k in state_keys]
     complete_runs: int | None = None
     livelock_states = 0
     if stopped is None:
         paths = _count_paths(succ)
         if paths is None:  # a cycle: is there one that no run leaves?
-            found = _livelock(succ, terminal_keys, state_keys, depth, transitions_memo, canon, root.steps)
+            found = _livelock(succ, terminal_keys, key_of, depth, transitions_memo, canon, root.steps)
             if found is not None:
                 group, doomed = found
                 livelock_states = sum(sizes[d] for d in doomed)
@@ -419,19 +487,14 @@ def _explore(
     ordered = sorted(groups.values(), key=lambda g: (depth[g.first_state], g.kind, g.step_id or ""))
     schedules: dict[int, str] = {}
     for g in ordered:
-        path, tau = _path(parents, g.first_state)
-        extra = group_perm.get(g.key)
-        if extra is None:  # seen on the representative R: the real schedule reaches tau(R)
-            g.shortest = prefix + path
-            g.detail = relabel_text(g.detail, tau)
-        else:  # a final violation seen on the world extra(R): relabel the schedule to reach it
-            g.shortest = prefix + relabel_schedule(path, compose(extra, inverse(tau)))
+        path, g.detail = _real_schedule(parents, g.first_state, group_perm.get(g.key), g.detail)
+        g.shortest = prefix + path
         schedules.setdefault(g.first_state, g.shortest)
     return Exploration(
         scenario=scenario.id,
         code=code,
         states=sum(sizes),
-        transitions=transitions if canon is None else sum(sizes[i] * len(succ[i]) for i in range(len(state_keys))),
+        transitions=transitions if canon is None else sum(sizes[i] * succ.degree(i) for i in range(len(state_keys))),
         depth=max(depth),
         complete_runs=complete_runs,
         terminal_states=sum(sizes[t] for t in terminal_keys),
@@ -512,7 +575,7 @@ def _cycles(succ: list[list[int]], inside: set[int]) -> list[list[int]]:
     return found
 
 
-def _livelock(succ: list[list[int]], finals: Any, state_keys: list[Key], depth: list[int],
+def _livelock(succ: Graph, finals: Any, key_of: Callable[[int], Key], depth: Any,
               transitions_memo: Transitions, canon: KeyCanon | None, steps: int) -> tuple[Group, list[int]] | None:
     """A "livelock" group when some states cannot reach a final state: its site is where the
     first CPU that loops in the earliest such cycle (by BFS order: the shortest schedule into it)
@@ -523,12 +586,12 @@ def _livelock(succ: list[list[int]], finals: Any, state_keys: list[Key], depth: 
     cycles = _cycles(succ, set(doomed))
     component = min(cycles, key=lambda c: c[0])  # every doomed region holds a cycle: it never ends
     entry = component[0]
-    members = {state_keys[s]: s for s in component}
+    members = {key_of(s): s for s in component}
     looping: set[int] = set()
     # CPU -> the (step, next step) moves it makes inside the cycle
     moves: dict[int, set[tuple[str, str]]] = {}
     for s in component:
-        key = state_keys[s]
+        key = key_of(s)
         world = transitions_memo.world(key, steps + depth[s])
         for cpu in world.cpus:
             if cpu.state != "run" or cpu.pc is None:
@@ -542,7 +605,7 @@ def _livelock(succ: list[list[int]], finals: Any, state_keys: list[Key], depth: 
             if child in members:
                 looping.add(cpu.id)
                 moves.setdefault(cpu.id, set()).add((cpu.pc, after or ""))
-    world = transitions_memo.world(state_keys[entry], steps + depth[entry])
+    world = transitions_memo.world(key_of(entry), steps + depth[entry])
     running = [c for c in world.cpus if c.state == "run" and c.pc is not None]
     spinners = sorted(looping, key=lambda i: (world.cpu(i).actor == "io", i))
     cpu = world.cpu(spinners[0]) if spinners else running[0]
@@ -585,8 +648,17 @@ def _count_paths(succ: list[list[int]]) -> list[int] | None:
     return paths if done == n else None
 
 
-# Scenarios large enough that the search uses the local-step reduction.
+# Scenarios large enough that the search uses the local-step reduction (and symmetry): these, and
+# any scenario with three CPUs or more besides the I/O completion, one of them swapoff (reduced()).
 REDUCED = {"writeback-vs-swapin-vs-swapoff", "two-shrinkers-vs-swapoff"}
+
+
+def reduced(scenario: Scenario) -> bool:
+    """Whether the product's search of ``scenario`` uses the reductions (``check --exact`` never
+    does): three CPUs or more with a swapoff run to 10^5-10^6 states, where every interleaving
+    counted one by one would take tens of seconds; the smaller scenarios keep exact counts."""
+    running = [c.actor for c in scenario.cpus if c.actor != "io"]
+    return scenario.id in REDUCED or (len(running) >= 3 and "swapoff" in running)
 
 
 def stored_name(scenario: Scenario, code: str, prefix: str, reduction: bool) -> str:
@@ -603,7 +675,7 @@ def verdict(scenario: Scenario, code: str, prefix: str = "", exact: bool = False
     complete search is stored there (verdict_store.py)."""
     from app.model.explorer import verdict_store
 
-    reduction = not exact and scenario.id in REDUCED
+    reduction = not exact and reduced(scenario)
     name = stored_name(scenario, code, prefix, reduction)
     if cached:
         hit = verdict_store.get(name)

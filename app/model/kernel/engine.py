@@ -57,6 +57,8 @@ class ActorDef:
     # The mm/zswap.c blob its "b:" lines are read in (kernel_lines.toml): "" for the base
     # 81cb3790e0dd, "p" for 00e90b9b5417, the blob before patch 1/3.
     blob: str = ""
+    # One task per CPU (direct reclaim runs in whichever task allocates): its PID is pid + the CPU.
+    pid_per_cpu: bool = False
 
     @property
     def program(self) -> str:
@@ -66,6 +68,10 @@ class ActorDef:
     def task_on(self, cpu_id: int) -> str:
         """The task name on CPU ``cpu_id`` (a bound kworker carries its CPU in its name)."""
         return self.task.replace("{cpu}", str(cpu_id))
+
+    def pid_on(self, cpu_id: int | None) -> int:
+        """The PID of the task on CPU ``cpu_id``."""
+        return self.pid + cpu_id if self.pid_per_cpu and cpu_id is not None else self.pid
 
     def route(self, pc: str) -> str:
         for old, new in self.overrides:

@@ -11,7 +11,8 @@ ZSWAP_TREE_SIZE = 16  # struct zswap_tree: rb_root (8) + spinlock_t (4) + paddin
 
 
 def actor_for(kind: str, code: str) -> str:
-    if kind in ("writeback", "shrinker"):  # shrink_worker(), or the memcg shrinker from kswapd0
+    # shrink_worker(), or the memcg shrinker from kswapd0 or from a task's direct reclaim
+    if kind in ("writeback", "shrinker", "reclaim"):
         return f"{kind}-{code}"
     return kind
 

@@ -11,8 +11,10 @@ from typing import Literal
 from app.model.kernel.records import field, frozen, replace
 
 # writeback: shrink_worker() on the zswap-shrink workqueue; shrinker: the memcg shrinker
-# zswap_shrinker_scan() from kswapd0's reclaim (the same callback); io: the write I/O completion.
-ActorKind = Literal["writeback", "shrinker", "swapoff", "exit", "swapin", "store", "io"]
+# zswap_shrinker_scan() from kswapd0's reclaim (the same callback); reclaim: the same memcg shrinker
+# from a task's direct reclaim (one task per CPU, so a file may have several); io: the write I/O
+# completion.
+ActorKind = Literal["writeback", "shrinker", "reclaim", "swapoff", "exit", "swapin", "store", "io"]
 
 CODES: dict[str, tuple[str, str]] = {
     "old": ("old code (before the fix)", "mm/zswap.c at 81cb3790e0dd, the base the patch applies to."),
@@ -33,7 +35,8 @@ SERIES = ("pre-lru-skip-fix", "old", "new")
 # explorer's state space grows with CPUs and slots; /api/scenarios carries every tour's sentence
 # once per step, hence the bound on narration (note length times its steps, summed).
 MAX_FILE_BYTES = 128 * 1024
-MAX_CPUS = 4  # the web's lane colours run to 4
+MAX_CPUS = 5  # four CPUs and the I/O completion: the web's lane colours run to 5
+MAX_KERNEL_CPUS = 4  # of which CPUs that run a kernel path (not the I/O completion)
 MAX_SLOTS = 64
 MAX_ENTRIES = 64
 MAX_PROCESSES = 64  # one a slot at most
@@ -318,9 +321,13 @@ def _references(self: Scenario) -> None:
                 raise ValueError(f"cpus[{i}].slot: store needs an existing slot offset; got {cpu.slot!r}")
             if not cpu.process or cpu.process in owners:
                 raise ValueError(f"cpus[{i}].process: store needs a new process name; got {cpu.process!r}")
-        if cpu.actor in ("writeback", "shrinker", "swapoff") and (cpu.process or cpu.slot is not None):
+        if cpu.actor in ("writeback", "shrinker", "reclaim", "swapoff") and (cpu.process or cpu.slot is not None):
             raise ValueError(f"cpus[{i}]: {cpu.actor} takes no process or slot")
     kinds = [c.actor for c in self.cpus]
+    running = [n for n, k in enumerate(kinds) if k != "io"]
+    if len(running) > MAX_KERNEL_CPUS:
+        raise ValueError(f"cpus[{running[MAX_KERNEL_CPUS]}]: at most {MAX_KERNEL_CPUS} CPUs besides the I/O completion "
+                         f"(\"io\"); this file has {len(running)}")
     if kinds.count("writeback") > 1:
         i = [n for n, k in enumerate(kinds) if k == "writeback"][1]
         raise ValueError(f'cpus[{i}].actor: a second "writeback": the zswap pool has one shrink_work and a work item '

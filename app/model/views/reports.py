@@ -153,6 +153,8 @@ _INLINE = {
     "do_user_addr_fault", "pageout", "shrink_folio_list", "shrink_inactive_list", "shrink_lruvec",
     "shrink_node_memcgs", "shrink_node", "kswapd_shrink_node", "__remove_mapping", "list_lru_shrink_walk",
     "shrink_slab_memcg",
+    "shrink_zones", "do_try_to_free_pages", "__perform_reclaim", "__alloc_pages_direct_reclaim",
+    "__alloc_pages_slowpath", "alloc_anon_folio", "do_anonymous_page",
     "__do_sys_swapoff", "__se_sys_swapoff", "__do_sys_swapon", "__se_sys_swapon", "__do_sys_exit_group",
     "__se_sys_exit_group", "process_scheduled_works", "do_syscall_x64",
     "spin_lock", "spin_unlock", "queued_spin_lock", "do_raw_spin_lock", "__raw_spin_lock", "queued_spin_unlock",
@@ -194,6 +196,11 @@ _FILES = {
     "kswapd_shrink_node": "mm/vmscan.c", "balance_pgdat": "mm/vmscan.c", "kswapd": "mm/vmscan.c",
     "__remove_mapping": "mm/vmscan.c", "add_to_swap": "mm/swap_state.c",
     "shrink_slab_memcg": "mm/shrinker.c",
+    "shrink_zones": "mm/vmscan.c", "do_try_to_free_pages": "mm/vmscan.c", "try_to_free_pages": "mm/vmscan.c",
+    "__perform_reclaim": "mm/page_alloc.c", "__alloc_pages_direct_reclaim": "mm/page_alloc.c",
+    "__alloc_pages_slowpath": "mm/page_alloc.c", "__alloc_pages": "mm/page_alloc.c",
+    "alloc_pages_mpol": "mm/mempolicy.c", "vma_alloc_folio": "mm/mempolicy.c", "alloc_anon_folio": "mm/memory.c",
+    "do_anonymous_page": "mm/memory.c",
     "kasan_save_stack": "mm/kasan/common.c", "kasan_save_track": "mm/kasan/common.c",
     "poison_kmalloc_redzone": "mm/kasan/common.c", "kasan_kmalloc": "include/linux/kasan.h",
     "__kasan_kmalloc": "mm/kasan/common.c", "__kasan_slab_alloc": "mm/kasan/common.c",
@@ -390,10 +397,11 @@ _PIDS = {"swapon": 1100, "kswapd0": 77}
 
 def _pid(origin: Origin) -> int:
     """The PID of the task that allocated or freed an object, from the actor that runs under that
-    task name on that CPU (a bound kworker carries its CPU in its name)."""
+    task name on that CPU (a bound kworker carries its CPU in its name; a direct reclaimer's PID
+    is its own per CPU: ActorDef.pid_on)."""
     for actor in ACTORS.values():
         if actor.task == origin.task or (origin.cpu is not None and actor.task_on(origin.cpu) == origin.task):
-            return actor.pid
+            return actor.pid_on(origin.cpu)
     return _PIDS.get(origin.task, 0)
 
 
@@ -425,7 +433,7 @@ def _trace_lines(trace: list[Frame], kasan: tuple[Frame, ...] = ()) -> list[str]
 
 def _task(world: World, cpu_id: int) -> tuple[str, int]:
     actor = ACTORS[world.cpu(cpu_id).actor]
-    return actor.task_on(cpu_id), actor.pid
+    return actor.task_on(cpu_id), actor.pid_on(cpu_id)
 
 
 def _cpu_lines(world: World, cpu_id: int, trace: list[Frame], taint: str = "Not tainted") -> list[str]:

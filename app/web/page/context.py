@@ -388,6 +388,7 @@ class CodeVerdict:
     heavy: bool
     groups: list[ViolationGroup] = field(default_factory=list)
     t: str = ""  # explored from the state after this schedule ("" = from the start)
+    running_url: str = ""  # the block while the search runs (its progress, a cancel button)
 
     @property
     def dom_id(self) -> str:
@@ -399,7 +400,8 @@ def code_verdict(scenario: dict[str, Any], code: dict[str, Any], result: dict[st
     sid = scenario["id"]
     v = CodeVerdict(scenario=sid, code=code["id"], title=code["title"], description=code.get("description", ""),
                     is_variant=not code.get("kernel", code["id"] in modelapi.MAIN_CODES), result=result,
-                    run_url=urls.verdict(sid, code["id"], t), heavy=modelapi.is_heavy(sid), t=t)
+                    run_url=urls.verdict(sid, code["id"], t), heavy=modelapi.is_heavy(sid), t=t,
+                    running_url=urls.verdict_running(sid, code["id"], t))
     if result is None:
         return v
     total = result.get("complete_runs")
@@ -429,6 +431,37 @@ def here_verdict(scenario: dict[str, Any], code: str, t: str) -> CodeVerdict | N
         return None
     info = next(c for c in scenario["code_info"] if c["id"] == code)
     return code_verdict(scenario, info, None, t)
+
+
+@dataclass
+class SearchProgress:
+    """A running search as its block shows it: worlds kept so far, their rate, the time since it
+    started, the first violation found (as a verdict's group, with its shortest schedule)."""
+
+    verdict: CodeVerdict
+    running: bool  # False: not started yet (queued, or its request not arrived)
+    states: int
+    per_second: float
+    seconds: float
+    first: ViolationGroup | None
+    cancelled: bool
+    progress_url: str
+    cancel_url: str
+
+
+def search_progress(scenario: dict[str, Any], code: dict[str, Any], t: str,
+                    progress: dict[str, Any] | None) -> SearchProgress:
+    sid = scenario["id"]
+    v = code_verdict(scenario, code, None, t)
+    p = progress or {}
+    first = None
+    if p.get("first"):
+        first = code_verdict(scenario, code, {"violations": [p["first"]], "complete_runs": None}, t).groups[0]
+    return SearchProgress(verdict=v, running=bool(p.get("running")), states=int(p.get("states", 0)),
+                          per_second=float(p.get("per_second", 0.0)), seconds=float(p.get("seconds", 0.0)),
+                          first=first, cancelled=bool(p.get("cancelled")),
+                          progress_url=urls.verdict_progress(sid, code["id"], t),
+                          cancel_url=urls.verdict_cancel(sid, code["id"], t))
 
 
 @dataclass

@@ -103,3 +103,24 @@ async def api_check(
     them exactly. The first request for a 3-CPU scenario takes seconds; results are cached."""
     t = t[: modelapi.MAX_STEPS + 1]
     return JSONResponse(await pages.verdict_or_error(request, scenario_id, code, t, api=True))
+
+
+@router.get("/s/{scenario_id}/check/progress", response_model=schema.SearchProgress, responses=RESPONSES,
+            summary="A running search's progress")
+async def api_check_progress(scenario_id: str, code: Code = "old", t: Prefix = "") -> JSONResponse:
+    """What the verdict block shows while `/api/s/{scenario_id}/check` (or the verdict page) runs:
+    worlds kept so far, their rate, the seconds since the search started and the first violation
+    found, with its shortest schedule (breadth first, the first schedule found is a shortest one)."""
+    p = pages.progress_of(scenario_id, code, t[: modelapi.MAX_STEPS + 1], api=True)
+    progress = modelapi.search_progress(scenario_id, code, t[: modelapi.MAX_STEPS + 1]) or {}
+    return JSONResponse({"running": p.running, "states": p.states, "seconds": round(p.seconds, 3),
+                         "per_second": round(p.per_second, 1), "first": progress.get("first"),
+                         "cancelled": p.cancelled}, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/s/{scenario_id}/check/cancel", status_code=204, responses=RESPONSES, summary="Cancel a running search")
+async def api_check_cancel(scenario_id: str, code: Code = "old", t: Prefix = "") -> Response:
+    """The running search stops and its answer says what it covered; 204 whether or not one ran."""
+    pages.progress_of(scenario_id, code, t[: modelapi.MAX_STEPS + 1], api=True)  # a named 4xx for bad input
+    modelapi.cancel_search(scenario_id, code, t[: modelapi.MAX_STEPS + 1])
+    return Response(status_code=204)

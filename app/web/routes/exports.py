@@ -26,8 +26,8 @@ router = APIRouter()
 # SVG geometry, in px: a step-number column, then one lane per CPU.
 NUM_W, LANE_W, HEAD_H, ROW_H, PAD, FOOT_H = 64, 560, 64, 48, 8, 40
 CHAR_W = 8.4  # advance of one 14 px monospace character (DejaVu Sans Mono: 0.6 em)
-CPU_COLOURS = ("#0b5cad", "#b35900", "#6a3dad", "#00756f")  # --cpu1..--cpu4 of static/app.css
-CPU_TINTS = ("#e7eff8", "#f8eee5", "#f0ebf6", "#e5f1f0")  # the same, mixed with 90 % white
+CPU_COLOURS = ("#0b5cad", "#b35900", "#6a3dad", "#00756f", "#a3195b")  # --cpu1..--cpu5 of static/app.css
+CPU_TINTS = ("#e7eff8", "#f8eee5", "#f0ebf6", "#e5f1f0", "#f6e8ef")  # the same, mixed with 90 % white
 
 
 class SvgResponse(Response):
@@ -61,7 +61,7 @@ def svg_layout(view: dict[str, Any], code: str, t: str) -> dict[str, Any]:
     lanes = view["lanes"]
     index = {cpu: i for i, cpu in enumerate(lanes["cpus"])}
     cpus = [{"id": c["id"], "label": c["label"], "title": c["actor_title"], "x": NUM_W + index[c["id"]] * LANE_W,
-             "colour": CPU_COLOURS[(c["id"] - 1) % 4], "tint": CPU_TINTS[(c["id"] - 1) % 4]}
+             "colour": CPU_COLOURS[(c["id"] - 1) % len(CPU_COLOURS)], "tint": CPU_TINTS[(c["id"] - 1) % len(CPU_TINTS)]}
             for c in view["cpus"]]
     rows = []
     for i, row in enumerate(lanes["rows"]):
@@ -75,7 +75,7 @@ def svg_layout(view: dict[str, Any], code: str, t: str) -> dict[str, Any]:
                      "steps": _steps(row), "label": _fit(label, w / 2),
                      "line": _fit(row["text"], w - 16),
                      "href": urls.scenario(view["scenario"], code, t[: row["last"] + 1]),
-                     "colour": CPU_COLOURS[(row["cpu"] - 1) % 4], "tint": CPU_TINTS[(row["cpu"] - 1) % 4]})
+                     "colour": CPU_COLOURS[(row["cpu"] - 1) % len(CPU_COLOURS)], "tint": CPU_TINTS[(row["cpu"] - 1) % len(CPU_TINTS)]})
     body_h = max(len(rows), 1) * ROW_H
     return {"view": view, "code": code, "cpus": cpus, "rows": rows,
             "width": NUM_W + len(cpus) * LANE_W, "height": HEAD_H + body_h + FOOT_H,

@@ -201,6 +201,47 @@ async def verdict_page(
                        standalone=not render.wants_fragment(request))
 
 
+def progress_of(scenario_id: str, code: str, t: str, api: bool = False) -> context.SearchProgress:
+    """A search's progress block (bad input: the named 4xx of the verdict's routes)."""
+    scenario = modelapi.scenario(scenario_id)
+    if scenario is None:
+        raise errors.unknown_scenario(scenario_id)
+    try:
+        modelapi.check_input(scenario_id, code, t)
+    except modelapi.ModelInputError as e:
+        raise errors.from_model(e, scenario_id, code, t, None, api=api) from None
+    info = next(c for c in scenario["code_info"] if c["id"] == code)
+    return context.search_progress(scenario, info, t, modelapi.search_progress(scenario_id, code, t))
+
+
+@router.get("/s/{scenario_id}/verdict/running", response_class=HTMLResponse, responses=ERROR_RESPONSES,
+            summary="The verdict block while its search runs, as an HTML fragment")
+async def verdict_running(scenario_id: str, code: Code = "old", t: Prefix = "") -> HTMLResponse:
+    """What "Run the explorer" swaps in: it asks for the verdict (`/verdict`, which replaces it when
+    the search ends) and polls the search's progress every second, with a cancel button."""
+    p = progress_of(scenario_id, code, t[: modelapi.MAX_STEPS + 1])
+    return HTMLResponse(render.render("_verdict_running.html", p=p), headers={"Cache-Control": "no-store"})
+
+
+@router.get("/s/{scenario_id}/verdict/progress", response_class=HTMLResponse, responses=ERROR_RESPONSES,
+            summary="A running search's progress, as an HTML fragment")
+async def verdict_progress(scenario_id: str, code: Code = "old", t: Prefix = "") -> HTMLResponse:
+    """States kept so far, states per second, seconds since it started and the first violation found
+    (with its shortest schedule); "starting" when the search has not started (or has ended)."""
+    p = progress_of(scenario_id, code, t[: modelapi.MAX_STEPS + 1])
+    return HTMLResponse(render.render("_verdict_progress.html", p=p), headers={"Cache-Control": "no-store"})
+
+
+@router.post("/s/{scenario_id}/verdict/cancel", status_code=204, responses=ERROR_RESPONSES,
+             summary="Cancel a running search")
+async def verdict_cancel(scenario_id: str, code: Code = "old", t: Prefix = "") -> Response:
+    """The search stops within a few milliseconds and its verdict says what it covered (204 either
+    way: a search that has ended or never ran has nothing to cancel)."""
+    progress_of(scenario_id, code, t[: modelapi.MAX_STEPS + 1])  # a named 4xx for bad input
+    modelapi.cancel_search(scenario_id, code, t[: modelapi.MAX_STEPS + 1])
+    return Response(status_code=204)
+
+
 async def verdict_or_error(request: Request, scenario_id: str, code: str, t: str, api: bool) -> dict[str, Any]:
     """The explorer's verdict (app.web.http.searches runs it in another process), or the WebError:
     4xx for bad input, 503 with Retry-After when every search slot is taken."""

@@ -11,7 +11,7 @@ import typing
 from typing import Any, Literal
 
 import typing_extensions
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.model.views import viewtypes
 
@@ -168,3 +168,14 @@ class CheckResult(BaseModel):
     complete: bool
     stopped_reason: str | None
     violations: list[Violation]
+
+
+class SearchProgress(BaseModel):
+    """A running search's progress (app.web.http.searches.Pool.progress)."""
+
+    running: bool = Field(description="False when no such search runs in this worker (not started, or ended)")
+    states: int = Field(description="worlds the search has kept so far")
+    seconds: float = Field(description="seconds since the search started")
+    per_second: float
+    first: dict[str, Any] | None = Field(description="the first violation found, as in CheckResult.violations")
+    cancelled: bool
