@@ -178,3 +178,18 @@ def api_room(code: str) -> str:
 
 def api_room_state(code: str) -> str:
     return f"/api/rooms/{quote(code, safe='')}/state"
+
+
+def api_room_poll(code: str) -> str:
+    """The poll at the room's current state: GET its tally."""
+    return f"/api/rooms/{quote(code, safe='')}/poll"
+
+
+def api_room_vote(code: str) -> str:
+    """An attendee's vote on the room's current poll (POST)."""
+    return f"/api/rooms/{quote(code, safe='')}/vote"
+
+
+def api_room_reveal(code: str) -> str:
+    """The presenter reveals the answer of the room's current poll (POST, the control token)."""
+    return f"/api/rooms/{quote(code, safe='')}/reveal"

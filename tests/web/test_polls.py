@@ -99,3 +99,123 @@ def test_votes_per_room_and_second_are_bounded(make_store):
             await s.end(c.code)
             await s.close()
     run_async(go)
+
+
+# ---- the JSON API --------------------------------------------------------------------------------
+
+@pytest.fixture()
+def fresh(client):
+    """A fresh in-process store and vote allowance for each test (the app lives for the session)."""
+    from app.web.http import limits
+
+    app = client.app
+    saved = app.state.rooms, app.state.room_votes
+    app.state.rooms = rooms.MemoryStore(rooms.Limits(votes_per_second=5, voters=3))
+    app.state.room_votes = limits.Allowance(4, 0.001)
+    yield client
+    app.state.rooms, app.state.room_votes = saved
+
+
+def vote(client, code: str, voter: str, choice, url: str | None = None):
+    body = {"voter": voter, "choice": choice, **({"url": url} if url else {})}
+    return client.post(urls.api_room_vote(code), json=body)
+
+
+def error(r) -> tuple[int, str]:
+    return r.status_code, r.json().get("error")
+
+
+def test_vote_tally_and_reveal_through_the_api(fresh):
+    room = open_room(fresh, STOP)
+    code = room["code"]
+    r = fresh.get(urls.api_room_poll(code))
+    assert r.status_code == 200
+    body = r.json()
+    assert body["question"] == PREDICT["question"] and body["choices"] == PREDICT["choices"]
+    assert (body["answered"], body["revealed"], body["answer"]) == (0, False, None)
+    assert vote(fresh, code, "attendee-1", 0, STOP).json()["counts"][0] == 1
+    r = vote(fresh, code, "attendee-1", 1)  # a changed vote, not a second one
+    assert r.json()["answered"] == 1 and r.json()["counts"][:2] == [0, 1] and r.json()["answer"] is None
+    vote(fresh, code, "attendee-2", 1)
+    assert fresh.get(urls.api_room_poll(code)).json()["answered"] == 2
+    r = fresh.post(urls.api_room_reveal(code), headers=auth(room["token"]))
+    assert r.status_code == 200 and r.json()["revealed"] and r.json()["answer"] == PREDICT["answer"]
+    assert fresh.get(urls.api_room_poll(code)).json()["answer"] == PREDICT["answer"]
+    # Late joiners answer until the reveal, not after it.
+    assert error(vote(fresh, code, "attendee-3", 0)) == (409, "poll-revealed")
+
+
+def test_every_poll_error_is_named(fresh):
+    room = open_room(fresh, STOP)
+    code, token = room["code"], room["token"]
+    assert error(vote(fresh, code, "attendee-1", CHOICES)) == (400, "bad-choice")
+    assert error(vote(fresh, code, "attendee-1", -1)) == (400, "bad-choice")
+    for bad in ({"voter": "x", "choice": 0}, {"voter": "attendee-1", "choice": "a"},
+                {"voter": "attendee-1", "choice": True}, {"choice": 0}, [], {"voter": "attendee-1"}):
+        r = fresh.post(urls.api_room_vote(code), json=bad)
+        assert error(r) == (400, "bad-request"), bad
+    assert error(fresh.post(urls.api_room_vote(code), content=b"{nope")) == (400, "bad-request")
+    assert error(vote(fresh, code, "attendee-1", 0, urls.scenario(SEED, "old", "1"))) == (409, "poll-moved")
+    # Reveal: the control token only.
+    assert error(fresh.post(urls.api_room_reveal(code))) == (401, "missing-token")
+    assert error(fresh.post(urls.api_room_reveal(code), headers=auth(code))) == (403, "bad-token")
+    # Unknown and malformed rooms.
+    other = "ABCDEF" if code != "ABCDEF" else "ABCDEG"
+    for path in (urls.api_room_vote(other), urls.api_room_reveal(other)):
+        assert error(fresh.post(path, json={"voter": "attendee-1", "choice": 0}, headers=auth(token))) == \
+            (404, "unknown-room")
+    assert error(fresh.get(urls.api_room_poll(other))) == (404, "unknown-room")
+    assert error(vote(fresh, "0000", "attendee-1", 0)) == (404, "bad-room-code")
+    # A state that asks no question has no poll.
+    assert fresh.post(urls.api_room_state(code), json={"url": urls.scenario(SEED, "old", "1")},
+                      headers=auth(token)).status_code == 200
+    assert error(vote(fresh, code, "attendee-1", 0)) == (409, "no-poll")
+    assert error(fresh.get(urls.api_room_poll(code))) == (409, "no-poll")
+    assert error(fresh.post(urls.api_room_reveal(code), headers=auth(token))) == (409, "no-poll")
+
+
+def test_votes_are_bounded_per_room_per_second_per_address_and_per_poll(fresh):
+    from app.web.http import limits
+
+    room = open_room(fresh, STOP)
+    code = room["code"]
+    fresh.app.state.room_votes = limits.Allowance(100, 0.001)
+    answers = [vote(fresh, code, f"attendee-{i}", 0) for i in range(6)]
+    # Five votes a second in this room; a sixth in the same second (or the fourth voter) is refused.
+    kinds = [error(r) for r in answers if r.status_code != 200]
+    assert kinds and all(k in ((429, "vote-rate"), (503, "poll-full")) for k in kinds)
+    assert any(r.headers.get("retry-after") for r in answers if r.status_code != 200)
+    fresh.app.state.rooms = rooms.MemoryStore(rooms.Limits(voters=3))
+    room = open_room(fresh, STOP)
+    code = room["code"]
+    for i in range(3):
+        assert vote(fresh, code, f"attendee-{i}", 0).status_code == 200
+    r = vote(fresh, code, "attendee-9", 0)
+    assert error(r) == (503, "poll-full") and r.headers["retry-after"]
+    assert vote(fresh, code, "attendee-0", 1).status_code == 200  # a known voter still changes the vote
+    # Per address: this one has a burst of 4 and next to no pace.
+    fresh.app.state.room_votes = limits.Allowance(4, 0.001)
+    for i in range(4):
+        assert vote(fresh, code, "attendee-1", i % CHOICES).status_code == 200
+    r = vote(fresh, code, "attendee-1", 0)
+    assert error(r) == (429, "too-many-votes") and int(r.headers["retry-after"]) >= 1
+
+
+def test_the_tally_travels_on_the_rooms_event_stream(fast_server):
+    import json
+
+    port = fast_server
+    _, room = api(port, "POST", "/api/rooms", {"url": STOP})
+    stream = EventStream(port, urls.room_stream(room["code"]))
+    try:
+        assert stream.event() == ("state", STOP)
+        assert api(port, "POST", urls.api_room_vote(room["code"]), {"voter": "attendee-1", "choice": 1})[0] == 200
+        name, data = stream.event()
+        assert name == "poll" and json.loads(data) == {"url": STOP, "answered": 1, "counts": [0, 1, 0],
+                                                       "revealed": False, "answer": None}
+        assert api(port, "POST", urls.api_room_reveal(room["code"]), {}, room["token"])[0] == 200
+        name, data = stream.event()
+        assert name == "poll" and json.loads(data)["answer"] == PREDICT["answer"]
+    finally:
+        stream.close()
+        api(port, "DELETE", urls.api_room(room["code"]), token=room["token"])
