@@ -158,6 +158,11 @@ def control(token: str, at: str | None = None) -> str:
     return f"/p/{quote(token, safe='')}" + _q(at=at)
 
 
+def control_stream(token: str) -> str:
+    """The room's events for the presenter's page (its polls' tallies), not counted as a follower."""
+    return f"/p/{quote(token, safe='')}/stream"
+
+
 def join(code: str) -> str:
     """The audience's join link."""
     return f"/j/{quote(code, safe='')}"

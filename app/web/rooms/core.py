@@ -157,6 +157,7 @@ class Follower:
     for good, and a ping."""
     latest: Message | None = None
     tally: Message | None = None
+    counted: bool = True  # False: the presenter's own page, which hears the tallies but follows no one
     ended: bool = False
     pinged: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -196,12 +197,15 @@ class Hub:
 
     def __init__(self, heartbeat_seconds: float = 15.0) -> None:
         self.rooms: dict[str, set[Follower]] = {}
+        self.uncounted: dict[str, int] = {}  # code -> presenters' pages among them
         self.heartbeat_seconds = heartbeat_seconds
         self.beating: asyncio.Task | None = None
 
-    def add(self, code: str) -> Follower:
-        f = Follower()
+    def add(self, code: str, counted: bool = True) -> Follower:
+        f = Follower(counted=counted)
         self.rooms.setdefault(code, set()).add(f)
+        if not counted:
+            self.uncounted[code] = self.uncounted.get(code, 0) + 1
         if self.beating is None or self.beating.done():
             self.beating = asyncio.get_running_loop().create_task(self._beat())
         return f
@@ -216,16 +220,21 @@ class Hub:
     def remove(self, code: str, f: Follower) -> bool:
         """Remove a follower; True when it was the room's last one in this process."""
         fs = self.rooms.get(code)
-        if fs is None:
+        if fs is None or f not in fs:
             return False
         fs.discard(f)
+        if not f.counted:
+            self.uncounted[code] -= 1
+            if not self.uncounted[code]:
+                del self.uncounted[code]
         if not fs:
             del self.rooms[code]
             return True
         return False
 
     def count(self, code: str) -> int:
-        return len(self.rooms.get(code, ()))
+        """The audience here (the presenters' own pages not counted)."""
+        return len(self.rooms.get(code, ())) - self.uncounted.get(code, 0)
 
     def deliver(self, code: str, msg: Message) -> None:
         for f in self.rooms.get(code, ()):
@@ -247,7 +256,7 @@ class RoomStore(Protocol):
     async def tally(self, code: str, stop: str, choices: int) -> Tally: ...
     async def end(self, code: str) -> None: ...
     async def followers(self, code: str) -> int: ...
-    async def join(self, code: str) -> Follower: ...
+    async def join(self, code: str, counted: bool = True) -> Follower: ...
     async def leave(self, code: str, f: Follower) -> None: ...
     async def close(self) -> None: ...
 
@@ -413,10 +422,12 @@ class MemoryStore:
     async def followers(self, code: str) -> int:
         return self.hub.count(code)
 
-    async def join(self, code: str) -> Follower:
-        if self.hub.count(code) >= self.limits.followers:
+    async def join(self, code: str, counted: bool = True) -> Follower:
+        """A follower of the room; `counted=False` for the presenter's page (not in the count, and
+        never refused: one per control page)."""
+        if counted and self.hub.count(code) >= self.limits.followers:
             raise RoomError("room-full", f"The room has its {self.limits.followers} followers.")
-        return self.hub.add(code)
+        return self.hub.add(code, counted)
 
     async def leave(self, code: str, f: Follower) -> None:
         self.hub.remove(code, f)

@@ -307,13 +307,14 @@ class RedisStore:
         return int(await self.redis.eval(_COUNT, 1, f"{P}followers:{code}", self.worker, f"{P}worker:"))
 
     @_unavailable
-    async def join(self, code: str) -> Follower:
-        n = await self.redis.eval(_JOIN, 1, f"{P}followers:{code}", self.worker, f"{P}worker:",
-                                  self.limits.followers, self.limits.idle_seconds, self._ttl_seconds())
-        if int(n) < 0:
-            raise RoomError("room-full", f"The room has its {self.limits.followers} followers.")
-        first_here = self.hub.count(code) == 0
-        f = self.hub.add(code)
+    async def join(self, code: str, counted: bool = True) -> Follower:
+        if counted:
+            n = await self.redis.eval(_JOIN, 1, f"{P}followers:{code}", self.worker, f"{P}worker:",
+                                      self.limits.followers, self.limits.idle_seconds, self._ttl_seconds())
+            if int(n) < 0:
+                raise RoomError("room-full", f"The room has its {self.limits.followers} followers.")
+        first_here = code not in self.hub.rooms
+        f = self.hub.add(code, counted)
         if self.heart is None or self.heart.done():
             self.heart = asyncio.create_task(self._heartbeat())
         try:

@@ -302,8 +302,24 @@ async def stream(request: Request, code: str) -> Response:
         if await s.get(c) is None:
             raise no_room(request)
         return Response(media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+    return await follow(request, s, c, counted=True)
+
+
+@router.get("/p/{token}/stream", include_in_schema=False)
+async def presenter_stream(request: Request, token: Annotated[str, Path(max_length=64)]) -> Response:
+    """The room's events for the presenter's own page (the tallies of its polls): the control
+    link's, so it is not counted among the followers and needs no place in the room."""
+    s = store(request)
+    room = await s.by_token(token)
+    if room is None:
+        raise _err(404, "unknown-token", "This control link is unknown, or its room has ended.")
+    return await follow(request, s, room.code, counted=False)
+
+
+async def follow(request: Request, s: RoomStore, c: str, counted: bool) -> Response:
+    """The event stream of room `c`: its state at once, then every change, tally and the end."""
     try:
-        follower = await s.join(c)  # before reading the state: no publish can fall in between
+        follower = await s.join(c, counted)  # before reading the state: no publish can fall in between
     except RoomError as e:
         raise refusal(e) from None
     try:
