@@ -77,29 +77,36 @@ class Follower:
         self.arrived = asyncio.Event()
 
     async def run(self, port: int, path: str) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode())
-        rest = b""
-        try:
-            while True:
-                # One read per event (not one per line): the bench's own cost per follower is
-                # paid on the same cores as the server's.
-                data = await reader.read(65536)
-                if not data:
-                    return
-                now = time.perf_counter()
-                rest += data
-                while b"data: /s/" in rest:
-                    _, _, after = rest.partition(b"data: /s/")
-                    if b"\n" not in after:
-                        break
-                    url, _, rest = after.partition(b"\n")
-                    self.seen["/s/" + url.strip().decode()] = now
-                    self.first.set()
-                    self.arrived.set()
-                rest = rest[-4096:]
-        finally:
-            writer.close()
+        await read_stream(port, path, self.take)
+
+    def take(self, rest: bytes, now: float) -> bytes:
+        """Record the states in `rest`; the part not yet whole is returned."""
+        while b"data: /s/" in rest:
+            _, _, after = rest.partition(b"data: /s/")
+            if b"\n" not in after:
+                break
+            url, _, rest = after.partition(b"\n")
+            self.seen["/s/" + url.strip().decode()] = now
+            self.first.set()
+            self.arrived.set()
+        return rest
+
+
+async def read_stream(port: int, path: str, take) -> None:
+    """GET an event stream and hand what arrives to `take(bytes, when)`, which returns the rest."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode())
+    rest = b""
+    try:
+        while True:
+            # One read per event (not one per line): the bench's own cost per follower is
+            # paid on the same cores as the server's.
+            data = await reader.read(65536)
+            if not data:
+                return
+            rest = take(rest + data, time.perf_counter())[-4096:]
+    finally:
+        writer.close()
 
 
 async def measure(port: int, pid: int, n: int, steps: int) -> dict:
@@ -151,26 +158,17 @@ class Presenter:
         self.ready = asyncio.Event()
 
     async def run(self, port: int, path: str) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode())
-        rest = b""
-        try:
-            while True:
-                data = await reader.read(65536)
-                if not data:
-                    return
-                now = time.perf_counter()
-                rest += data
-                self.ready.set()
-                while b'"answered":' in rest:
-                    _, _, after = rest.partition(b'"answered":')
-                    if b"," not in after:
-                        break
-                    n, _, rest = after.partition(b",")
-                    self.seen.append((int(n), now))
-                rest = rest[-4096:]
-        finally:
-            writer.close()
+        await read_stream(port, path, self.take)
+
+    def take(self, rest: bytes, now: float) -> bytes:
+        self.ready.set()
+        while b'"answered":' in rest:
+            _, _, after = rest.partition(b'"answered":')
+            if b"," not in after:
+                break
+            n, _, rest = after.partition(b",")
+            self.seen.append((int(n), now))
+        return rest
 
     def first_with(self, answered: int) -> float | None:
         return next((when for n, when in self.seen if n >= answered), None)
