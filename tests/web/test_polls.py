@@ -52,7 +52,9 @@ def test_one_vote_per_attendee_a_tally_per_choice_and_the_reveal(make_store):
         if isinstance(s, rooms.MemoryStore):
             other = s
         c = await s.create(STOP, "10.0.0.1")
-        f = await other.join(c.code)
+        f = await other.join(c.code, counted=False)  # the presenter's page: every running tally
+        audience = await other.join(c.code)  # an attendee: the revealed tally only
+        assert await s.followers(c.code) == 1
         try:
             assert (await s.tally(c.code, STOP, CHOICES)).counts == (0,) * CHOICES
             await s.vote(c.code, STOP, CHOICES, "alice", 0)
@@ -73,6 +75,7 @@ def test_one_vote_per_attendee_a_tally_per_choice_and_the_reveal(make_store):
             while not seen["revealed"]:
                 seen = await next_tally(f)
             assert seen["answer"] == PREDICT["answer"] and seen["answered"] == 3
+            assert (await next_tally(audience))["revealed"]  # the first tally the audience hears
             with pytest.raises(rooms.RoomError) as e:
                 await s.vote(c.code, STOP, CHOICES, "alice", 0)
             assert e.value.kind == "poll-revealed"
@@ -80,6 +83,7 @@ def test_one_vote_per_attendee_a_tally_per_choice_and_the_reveal(make_store):
             assert (await s.tally(c.code, STOP + "x", CHOICES)).answered == 0
         finally:
             await other.leave(c.code, f)
+            await other.leave(c.code, audience)
             await s.end(c.code)
             await s.close()
             if other is not s:
@@ -202,20 +206,27 @@ def test_votes_are_bounded_per_room_per_second_per_address_and_per_poll(fresh):
 
 
 def test_the_tally_travels_on_the_rooms_event_stream(fast_server):
+    """The presenter's page (the control link's stream, not a follower) hears every tally; the
+    audience's streams hear the revealed one."""
     import json
 
     port = fast_server
     _, room = api(port, "POST", "/api/rooms", {"url": STOP})
+    presenter = EventStream(port, urls.control_stream(room["token"]))
     stream = EventStream(port, urls.room_stream(room["code"]))
     try:
-        assert stream.event() == ("state", STOP)
+        assert stream.event() == ("state", STOP) and presenter.event() == ("state", STOP)
+        assert api(port, "GET", urls.api_room(room["code"]))[1]["followers"] == 1
         assert api(port, "POST", urls.api_room_vote(room["code"]), {"voter": "attendee-1", "choice": 1})[0] == 200
-        name, data = stream.event()
+        name, data = presenter.event()
         assert name == "poll" and json.loads(data) == {"url": STOP, "answered": 1, "counts": [0, 1, 0],
                                                        "revealed": False, "answer": None}
         assert api(port, "POST", urls.api_room_reveal(room["code"]), {}, room["token"])[0] == 200
-        name, data = stream.event()
-        assert name == "poll" and json.loads(data)["answer"] == PREDICT["answer"]
+        for s in (presenter, stream):
+            name, data = s.event()
+            assert name == "poll" and json.loads(data)["answer"] == PREDICT["answer"]
+        assert EventStream(port, "/p/not-a-token/stream").status == 404
     finally:
         stream.close()
+        presenter.close()
         api(port, "DELETE", urls.api_room(room["code"]), token=room["token"])

@@ -197,7 +197,7 @@ class Hub:
 
     def __init__(self, heartbeat_seconds: float = 15.0) -> None:
         self.rooms: dict[str, set[Follower]] = {}
-        self.uncounted: dict[str, int] = {}  # code -> presenters' pages among them
+        self.watchers: dict[str, set[Follower]] = {}  # code -> the presenters' pages among them
         self.heartbeat_seconds = heartbeat_seconds
         self.beating: asyncio.Task | None = None
 
@@ -205,7 +205,7 @@ class Hub:
         f = Follower(counted=counted)
         self.rooms.setdefault(code, set()).add(f)
         if not counted:
-            self.uncounted[code] = self.uncounted.get(code, 0) + 1
+            self.watchers.setdefault(code, set()).add(f)
         if self.beating is None or self.beating.done():
             self.beating = asyncio.get_running_loop().create_task(self._beat())
         return f
@@ -224,9 +224,9 @@ class Hub:
             return False
         fs.discard(f)
         if not f.counted:
-            self.uncounted[code] -= 1
-            if not self.uncounted[code]:
-                del self.uncounted[code]
+            self.watchers[code].discard(f)
+            if not self.watchers[code]:
+                del self.watchers[code]
         if not fs:
             del self.rooms[code]
             return True
@@ -234,11 +234,17 @@ class Hub:
 
     def count(self, code: str) -> int:
         """The audience here (the presenters' own pages not counted)."""
-        return len(self.rooms.get(code, ())) - self.uncounted.get(code, 0)
+        return len(self.rooms.get(code, ())) - len(self.watchers.get(code, ()))
 
     def deliver(self, code: str, msg: Message) -> None:
         for f in self.rooms.get(code, ()):
             f.deliver(msg)
+
+    def deliver_tally(self, code: str, tally: Tally) -> None:
+        """A revealed tally to everyone; before the reveal, to the presenters' pages only: the
+        audience needs no running count, and 2,000 followers would each take ten a second."""
+        for f in (self.rooms if tally.revealed else self.watchers).get(code, ()):
+            f.deliver((POLL, tally.json()))
 
 
 class RoomStore(Protocol):
@@ -298,13 +304,21 @@ class Poll:
     """A poll in the in-process store: each voter's choice, and the answer once revealed."""
     choices: int
     votes: dict[str, int] = field(default_factory=dict)
+    counts: list[int] = field(default_factory=list)
     answer: int | None = None
 
+    def __post_init__(self) -> None:
+        self.counts = [0] * self.choices
+
+    def vote(self, voter: str, choice: int) -> None:
+        old = self.votes.get(voter)
+        if old is not None:
+            self.counts[old] -= 1
+        self.votes[voter] = choice
+        self.counts[choice] += 1
+
     def tally(self, stop: str) -> Tally:
-        counts = [0] * self.choices
-        for c in self.votes.values():
-            counts[c] += 1
-        return Tally(stop, tuple(counts), self.answer is not None, self.answer)
+        return Tally(stop, tuple(self.counts), self.answer is not None, self.answer)
 
 
 class MemoryStore:
@@ -386,7 +400,7 @@ class MemoryStore:
             raise revealed_error()
         if voter not in poll.votes and len(poll.votes) >= self.limits.voters:
             raise full_error(self.limits.voters)
-        poll.votes[voter] = choice
+        poll.vote(voter, choice)
         self.shown[code] = stop
         self.pacer.soon(code)
         return poll.tally(stop)
@@ -395,7 +409,7 @@ class MemoryStore:
         poll = self._poll(code, stop, choices)
         poll.answer = answer
         tally = poll.tally(stop)
-        self.hub.deliver(code, (POLL, tally.json()))
+        self.hub.deliver_tally(code, tally)
         return tally
 
     async def tally(self, code: str, stop: str, choices: int) -> Tally:
@@ -406,7 +420,7 @@ class MemoryStore:
         stop = self.shown.pop(code, None)
         poll = self.polls.get(code, {}).get(stop or "")
         if stop and poll:
-            self.hub.deliver(code, (POLL, poll.tally(stop).json()))
+            self.hub.deliver_tally(code, poll.tally(stop))
 
     async def publish(self, code: str, url: str) -> None:
         room = await self.get(code)

@@ -42,7 +42,6 @@ from app.web.rooms.core import (
     Follower,
     Hub,
     Limits,
-    POLL,
     Room,
     RoomError,
     Tally,
@@ -372,7 +371,7 @@ class RedisStore:
             code = str(msg["channel"]).removeprefix(f"{P}ch:")
             data = str(msg["data"])
             if data.startswith("poll "):
-                self.hub.deliver(code, (POLL, _tally_message(data).json()))
+                self.hub.deliver_tally(code, _tally_message(data))
             else:
                 self.hub.deliver(code, END if data == "end" else ("state", data.removeprefix("state ")))
 
