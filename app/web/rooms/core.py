@@ -256,8 +256,10 @@ class RoomStore(Protocol):
     async def by_token(self, token: str) -> Room | None: ...
     async def publish(self, code: str, url: str) -> None: ...
     async def allow_publish(self, code: str) -> bool: ...
-    async def allow_vote(self, code: str) -> bool: ...
-    async def vote(self, code: str, stop: str, choices: int, voter: str, choice: int) -> Tally: ...
+    async def vote(self, code: str, stop: str, choices: int, voter: str, choice: int) -> Tally:
+        """One vote per voter and stop (a new one replaces the old); RoomError "vote-rate" past the
+        room's votes per second, "poll-revealed" after the reveal, "poll-full" past its voters."""
+        ...
     async def reveal(self, code: str, stop: str, choices: int, answer: int) -> Tally: ...
     async def tally(self, code: str, stop: str, choices: int) -> Tally: ...
     async def end(self, code: str) -> None: ...
@@ -273,6 +275,10 @@ def owns(room: Room, token: str) -> bool:
 
 def revealed_error() -> RoomError:
     return RoomError("poll-revealed", "The answer is out: this question takes no more votes.")
+
+
+def rate_error(per_second: int) -> RoomError:
+    return RoomError("vote-rate", f"At most {per_second} votes a second in a room.")
 
 
 def full_error(voters: int) -> RoomError:
@@ -388,13 +394,12 @@ class MemoryStore:
     async def allow_publish(self, code: str) -> bool:
         return self._allow("publish", code, self.limits.publishes_per_second)
 
-    async def allow_vote(self, code: str) -> bool:
-        return self._allow("vote", code, self.limits.votes_per_second)
-
     def _poll(self, code: str, stop: str, choices: int) -> Poll:
         return self.polls.setdefault(code, {}).setdefault(stop, Poll(choices))
 
     async def vote(self, code: str, stop: str, choices: int, voter: str, choice: int) -> Tally:
+        if not self._allow("vote", code, self.limits.votes_per_second):
+            raise rate_error(self.limits.votes_per_second)
         poll = self._poll(code, stop, choices)
         if poll.answer is not None:
             raise revealed_error()

@@ -47,6 +47,7 @@ from app.web.rooms.core import (
     Tally,
     TallyPacer,
     full_error,
+    rate_error,
     new_code,
     new_token,
     revealed_error,
@@ -89,9 +90,12 @@ if tonumber(ARGV[2]) > 0 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) else
 return 1
 """
 
-# A vote. KEYS: the tally, the votes; ARGV: voter, choice, choices, max voters, TTL.
-# -1 when revealed, -2 when the poll has its voters, else 1.
+# A vote. KEYS: the tally, the votes, this second's vote count; ARGV: voter, choice, choices, max
+# voters, TTL, votes per second. -3 past the votes per second, -1 when revealed, -2 when the poll
+# has its voters, else the tally hash's fields (one round trip for the whole vote).
 _VOTE = """
+if redis.call('INCR', KEYS[3]) == 1 then redis.call('EXPIRE', KEYS[3], 2) end
+if tonumber(redis.call('GET', KEYS[3])) > tonumber(ARGV[6]) then return -3 end
 if redis.call('HEXISTS', KEYS[1], 'answer') == 1 then return -1 end
 local old = redis.call('HGET', KEYS[2], ARGV[1])
 if not old and redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[4]) then return -2 end
@@ -103,7 +107,7 @@ end
 redis.call('HSET', KEYS[1], 'n', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
-return 1
+return redis.call('HGETALL', KEYS[1])
 """
 # Publish a poll's tally as it is now. KEYS: the tally; ARGV: the channel, the stop.
 _SEND_TALLY = """
@@ -213,10 +217,12 @@ class RedisStore:
 
     @_unavailable
     async def get(self, code: str) -> Room | None:
-        fields = await self.redis.hgetall(f"{P}room:{code}")
+        async with self.redis.pipeline(transaction=False) as pipe:  # one round trip
+            pipe.hgetall(f"{P}room:{code}")
+            pipe.ttl(f"{P}room:{code}")
+            fields, ttl = await pipe.execute()
         if not fields or "token_hash" not in fields:
             return None
-        ttl = await self.redis.ttl(f"{P}room:{code}")
         return Room(code, fields["token_hash"], fields["url"], fields.get("owner", ""), time.time() + max(ttl, 0))
 
     @_unavailable
@@ -236,23 +242,22 @@ class RedisStore:
     async def allow_publish(self, code: str) -> bool:
         return await self._allow("rate", code, self.limits.publishes_per_second)
 
-    @_unavailable
-    async def allow_vote(self, code: str) -> bool:
-        return await self._allow("vrate", code, self.limits.votes_per_second)
-
     # ---- predict polls ----------------------------------------------------------------------------
     @_unavailable
     async def vote(self, code: str, stop: str, choices: int, voter: str, choice: int) -> Tally:
         tally_key, votes_key = _poll_keys(code, stop)
-        done = int(await self.redis.eval(_VOTE, 2, tally_key, votes_key, voter, str(choice), choices,
-                                         self.limits.voters, self.limits.idle_seconds))
+        done = await self.redis.eval(_VOTE, 3, tally_key, votes_key, f"{P}vrate:{code}:{int(time.time())}",
+                                     voter, str(choice), choices, self.limits.voters, self.limits.idle_seconds,
+                                     self.limits.votes_per_second)
+        if done == -3:
+            raise rate_error(self.limits.votes_per_second)
         if done == -1:
             raise revealed_error()
         if done == -2:
             raise full_error(self.limits.voters)
         self.shown[code] = stop
         self.pacer.soon(code)
-        return await self.tally(code, stop, choices)
+        return _tally(stop, dict(zip(done[::2], done[1::2])), choices)
 
     @_unavailable
     async def reveal(self, code: str, stop: str, choices: int, answer: int) -> Tally:
