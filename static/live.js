@@ -302,9 +302,10 @@
     else note = mine < 0 ? "Pick an answer: the presenter reveals it to everyone." : "Your answer is in (you may change it). The presenter reveals the answer.";
     document.getElementById("poll-note").textContent = note;
   }
-  function vote(choice) {
+  function vote(choice, tries) {
     if (tally && tally.revealed) return;
     var stop = shown;
+    tries = tries || 0;
     fetch(voteApi, { method: "POST", headers: { "Content-Type": "application/json" }, cache: "no-store",
                      body: JSON.stringify({ voter: voter, choice: choice, url: stop }) }).then(function (r) {
       if (r.ok) {
@@ -314,7 +315,14 @@
       }
       if (r.status === 409) return fetchTally(audienceTally);
       var n = document.getElementById("poll-note");
-      if (n) n.textContent = r.status === 429 || r.status === 503 ? "Too many answers at once: pick again in a moment." : "Your answer did not go through: pick again.";
+      if ((r.status === 429 || r.status === 503) && tries < 3) {
+        // A busy server or room: send it again after Retry-After, spread so that a room does not
+        // come back at once.
+        var wait = (parseInt(r.headers.get("Retry-After"), 10) || 1) * 1000 * (1 + Math.random());
+        if (n) n.textContent = "Many answers at once: sending yours again…";
+        return setTimeout(function () { if (shown === stop) vote(choice, tries + 1); }, wait);
+      }
+      if (n) n.textContent = "Your answer did not go through: pick again.";
     }, function () {
       var n = document.getElementById("poll-note");
       if (n) n.textContent = "No connection: pick again.";
