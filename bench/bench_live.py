@@ -230,6 +230,16 @@ async def measure_poll(port: int, pid: int, n: int, seconds: float = 5.0) -> dic
             "kb_per_attendee": (after - before) / n, "server_cpu_s": server_cpu}
 
 
+def serve(stack: ExitStack, store: str, **settings: str):
+    """The server (one worker) on a free port, with in-process rooms or a fresh redis-server's."""
+    env = dict(os.environ, ZSWAP_WEB_PRECOMPUTE="0", **settings)
+    env.pop("ZSWAP_REDIS_URL", None)
+    if store == "redis":
+        env["ZSWAP_REDIS_URL"] = stack.enter_context(local_redis())
+    return stack.enter_context(local_server(["-m", "app", "--host", "127.0.0.1"], env, stdout=open(os.devnull, "w"),
+                                            stderr=open(os.devnull, "w")))
+
+
 def polls(args: argparse.Namespace, stores: list[str]) -> None:
     rows = []
     for store in stores:
@@ -237,14 +247,8 @@ def polls(args: argparse.Namespace, stores: list[str]) -> None:
             with ExitStack() as stack:
                 # Every vote comes from the bench's one address, as a room behind one NAT would:
                 # more bodies in flight per address than the default 16 (app/web/http/bodies.py).
-                env = dict(os.environ, ZSWAP_WEB_PRECOMPUTE="0", ZSWAP_ROOM_FOLLOWERS=str(n),
-                           ZSWAP_WEB_MAX_CONNECTIONS=str(n + 1000), ZSWAP_WEB_BODIES_PER_ADDRESS="64")
-                env.pop("ZSWAP_REDIS_URL", None)
-                if store == "redis":
-                    env["ZSWAP_REDIS_URL"] = stack.enter_context(local_redis())
-                proc, port = stack.enter_context(local_server(["-m", "app", "--host", "127.0.0.1"], env,
-                                                              stdout=open(os.devnull, "w"),
-                                                              stderr=open(os.devnull, "w")))
+                proc, port = serve(stack, store, ZSWAP_ROOM_FOLLOWERS=str(n), ZSWAP_WEB_MAX_CONNECTIONS=str(n + 1000),
+                                   ZSWAP_WEB_BODIES_PER_ADDRESS="64")
                 r = asyncio.run(measure_poll(port, proc.pid, n))
             rows.append((store, n, r))
             print(f"{store:6} {n:5} attendees: {r['votes']} votes in {r['spread_s']:.1f} s ({r['refused']} refused: "
@@ -282,14 +286,8 @@ def main() -> None:
     for store in stores:
         for n in (int(x) for x in args.followers.split(",")):
             with ExitStack() as stack:
-                env = dict(os.environ, ZSWAP_WEB_PRECOMPUTE="0", ZSWAP_ROOM_FOLLOWERS=str(n),
-                           ZSWAP_WEB_MAX_CONNECTIONS=str(n + 200), ZSWAP_ROOM_PUBLISHES_PER_SECOND="100")
-                env.pop("ZSWAP_REDIS_URL", None)
-                if store == "redis":
-                    env["ZSWAP_REDIS_URL"] = stack.enter_context(local_redis())
-                proc, port = stack.enter_context(local_server(["-m", "app", "--host", "127.0.0.1"], env,
-                                                              stdout=open(os.devnull, "w"),
-                                                              stderr=open(os.devnull, "w")))
+                proc, port = serve(stack, store, ZSWAP_ROOM_FOLLOWERS=str(n), ZSWAP_WEB_MAX_CONNECTIONS=str(n + 200),
+                                   ZSWAP_ROOM_PUBLISHES_PER_SECOND="100")
                 r = asyncio.run(measure(port, proc.pid, n, args.steps))
             rows.append((store, n, r))
             print(f"{store:6} {n:5} followers: publish-to-last-follower p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, "
