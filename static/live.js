@@ -17,6 +17,60 @@
     if (s) { s.setAttribute("data-state", state); s.textContent = text; }
   }
 
+  // ---- predict polls (both roles): a tour's predict stop in a room is a poll -------------------
+  // The stop's HTML is the same cached page for everyone; this decorates it: a block below the
+  // choices (templates/_live.html's #poll-template), the choices turned into votes (no step), and
+  // the tally from /api/rooms/CODE/poll and the stream's "poll" events.
+  var pollApi = live.getAttribute("data-poll");
+  var tally = null;  // the newest tally of the stop shown
+  function pollBox() {
+    var p = document.getElementById("predict");
+    if (!p) return null;
+    var box = document.getElementById("poll");
+    if (!box) {
+      box = document.getElementById("poll-template").content.firstElementChild.cloneNode(true);
+      p.appendChild(box);
+      p.classList.add("polling");
+      // A vote, not a step: the choice links make no request (and app.js does not wait for one).
+      p.querySelectorAll(".choices [id^=pick-]").forEach(function (a) { a.removeAttribute("hx-get"); });
+      tally = null;
+    }
+    return box;
+  }
+  function choiceItems() {
+    var p = document.getElementById("predict");
+    return p ? Array.prototype.slice.call(p.querySelectorAll(".choices > li")) : [];
+  }
+  function mark(li, text) {
+    var m = li.querySelector(".poll-mark");
+    if (!m) {
+      m = document.createElement("strong");
+      m.className = "mark poll-mark";
+      (li.querySelector(".choice") || li).appendChild(m);
+    }
+    m.textContent = text;
+  }
+  // The answer, once revealed, and how many answered: both roles alike.
+  function showTally(t) {
+    tally = t;
+    var n = document.getElementById("poll-answered");
+    if (n) n.textContent = String(t.answered);
+    var p = document.getElementById("predict");
+    if (p) p.classList.toggle("revealed", !!t.revealed);
+    if (t.revealed) choiceItems().forEach(function (li, i) {
+      li.classList.toggle("answer", i === t.answer);
+      if (i === t.answer) mark(li, " ✔ what happens");
+    });
+  }
+  function fetchTally(then) {
+    fetch(pollApi, { cache: "no-store" }).then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (t) { if (t) then(t); }, function () { /* the stream's next tally */ });
+  }
+  function pickIndex(el) {
+    var a = el.closest && el.closest("#predict.polling .choices [id^=pick-]");
+    return a ? parseInt(a.id.slice(5), 10) : -1;
+  }
+
   // Plain links to a state (the Tours menu, "Start again", the report's steps) would load a new
   // page and leave the room: in a room they swap the state like the step links do.
   document.addEventListener("click", function (ev) {
@@ -55,7 +109,7 @@
         body: JSON.stringify({ url: url }), cache: "no-store"
       }).then(function (r) {
         sending = false;
-        if (r.ok) { published = url; return r.json().then(showCount); }
+        if (r.ok) { published = url; return r.json().then(function (b) { showCount(b); presenterPoll(); }); }
         if (r.status === 404) return over("■ The room has ended");
         setTimeout(publish, r.status === 429 ? 1000 : 3000);
       }, function () { sending = false; setTimeout(publish, 2000); }).then(function () { publish(); });
@@ -84,7 +138,48 @@
       store(JSON.stringify({ code: code, token: token }));
       publish();
     });
+    // The poll of the stop shown: a bar per choice under each choice, how many answered, Reveal.
+    function presenterPoll() {
+      if (ended || here() !== published || !pollBox()) return;
+      document.getElementById("predict").classList.add("tallied");
+      choiceItems().forEach(function (li) {
+        if (li.querySelector(".poll-bar")) return;
+        var bar = document.createElement("span"), fill = document.createElement("span"), n = document.createElement("span");
+        bar.className = "poll-bar"; fill.className = "poll-fill"; n.className = "poll-n";
+        bar.appendChild(fill); bar.appendChild(n); li.appendChild(bar);
+      });
+      fetchTally(presenterTally);
+    }
+    function presenterTally(t) {
+      if (t.url !== published || !document.getElementById("poll")) return;
+      showTally(t);
+      choiceItems().forEach(function (li, i) {
+        var k = t.counts[i] || 0, pct = t.answered ? Math.round(100 * k / t.answered) : 0;
+        var fill = li.querySelector(".poll-fill"), n = li.querySelector(".poll-n");
+        if (fill) fill.style.width = pct + "%";  // the CSSOM, which the CSP allows (no style attribute)
+        if (n) n.textContent = k + " · " + pct + "%";
+      });
+      var b = document.getElementById("poll-reveal");
+      if (b) b.hidden = !!t.revealed;
+      document.getElementById("poll-note").textContent = t.revealed ? "Revealed to the room. Press → to watch it happen." : "";
+    }
+    document.addEventListener("click", function (ev) {
+      var t = ev.target.closest ? ev.target : ev.target.parentElement;
+      if (pickIndex(t) >= 0) {  // the presenter's page counts the room's answers, it gives none
+        ev.preventDefault();
+        ev.stopImmediatePropagation();
+      } else if (t.closest("#poll-reveal")) {
+        fetch(live.getAttribute("data-reveal"), { method: "POST", headers: auth, cache: "no-store" })
+          .then(function (r) { return r.ok ? r.json() : null; }).then(function (b) { if (b) presenterTally(b); });
+      }
+    }, true);
+    // The tallies come on the room's own stream (the control link's: not counted as a follower).
+    var tallies = new EventSource(live.getAttribute("data-stream"));
+    tallies.addEventListener("poll", function (ev) { presenterTally(JSON.parse(ev.data)); });
+    tallies.addEventListener("end", function () { tallies.close(); });
+    document.addEventListener("htmx:after:settle", presenterPoll);
     publish();
+    presenterPoll();
     // Followers, every 3 s (a number for the presenter only: no message to every follower).
     function poll() {
       if (ended) return;
@@ -159,11 +254,88 @@
     htmx.ajax("GET", url, swap).then(function () {
       shown = url;
       scenarioShown = path;
+      audiencePoll();
     }, function () { /* the next state or a rejoin tries again */ }).then(function () {
       loading = false;
       follow();
     });
   }
+
+  // ---- the audience's vote ----
+  var voteApi = live.getAttribute("data-vote");
+  var voter = (function () {
+    var id = null;
+    try { id = sessionStorage.getItem("zswap-voter"); } catch (e) { /* ignore */ }
+    if (!id || !/^[A-Za-z0-9_-]{8,64}$/.test(id)) {
+      var b = new Uint8Array(12);
+      crypto.getRandomValues(b);
+      id = Array.prototype.map.call(b, function (x) { return ("0" + x.toString(16)).slice(-2); }).join("");
+      try { sessionStorage.setItem("zswap-voter", id); } catch (e) { /* the id lives as long as the page */ }
+    }
+    return id;
+  })();
+  var picks = {};  // stop -> my choice, also in sessionStorage (a reload keeps it)
+  function myPick(stop) {
+    if (stop in picks) return picks[stop];
+    try { var v = sessionStorage.getItem("zswap-pick:" + code + ":" + stop); if (v !== null) return parseInt(v, 10); } catch (e) { /* ignore */ }
+    return -1;
+  }
+  function audiencePoll() {
+    if (!following || ended2 || shown !== latest || !pollBox()) return;
+    audienceTally(tally && tally.url === shown ? tally : { url: shown, answered: 0, counts: [], revealed: false, answer: null });
+    fetchTally(audienceTally);
+  }
+  function audienceTally(t) {
+    if (!following || t.url !== shown || !document.getElementById("poll")) return;
+    showTally(t);
+    var mine = myPick(t.url), note;
+    choiceItems().forEach(function (li, i) {
+      li.classList.toggle("voted", i === mine && !t.revealed);
+      li.classList.toggle("picked", i === mine && !!t.revealed);
+      var a = li.querySelector("[id^=pick-]");
+      if (a) a.setAttribute("aria-pressed", i === mine ? "true" : "false");
+      if (i === mine && t.revealed && i !== t.answer) mark(li, " ✖ your choice");
+      else if (i === mine && !t.revealed) mark(li, " ● your answer");
+      else if (i !== t.answer) { var m = li.querySelector(".poll-mark"); if (m) m.remove(); }
+    });
+    if (t.revealed) note = mine < 0 ? "The answer is out (you did not answer)." : mine === t.answer ? "✔ Right." : "✖ Not this time: see the marked answer.";
+    else note = mine < 0 ? "Pick an answer: the presenter reveals it to everyone." : "Your answer is in (you may change it). The presenter reveals the answer.";
+    document.getElementById("poll-note").textContent = note;
+  }
+  function vote(choice, tries) {
+    if (tally && tally.revealed) return;
+    var stop = shown;
+    tries = tries || 0;
+    fetch(voteApi, { method: "POST", headers: { "Content-Type": "application/json" }, cache: "no-store",
+                     body: JSON.stringify({ voter: voter, choice: choice, url: stop }) }).then(function (r) {
+      if (r.ok) {
+        picks[stop] = choice;
+        try { sessionStorage.setItem("zswap-pick:" + code + ":" + stop, String(choice)); } catch (e) { /* ignore */ }
+        return r.json().then(audienceTally);
+      }
+      if (r.status === 409) return fetchTally(audienceTally);
+      var n = document.getElementById("poll-note");
+      if ((r.status === 429 || r.status === 503) && tries < 3) {
+        // A busy server or room: send it again after Retry-After, spread so that a room does not
+        // come back at once.
+        var wait = (parseInt(r.headers.get("Retry-After"), 10) || 1) * 1000 * (1 + Math.random());
+        if (n) n.textContent = "Many answers at once: sending yours again…";
+        return setTimeout(function () { if (shown === stop) vote(choice, tries + 1); }, wait);
+      }
+      if (n) n.textContent = "Your answer did not go through: pick again.";
+    }, function () {
+      var n = document.getElementById("poll-note");
+      if (n) n.textContent = "No connection: pick again.";
+    });
+  }
+  // A choice at a stop the room is at is a vote (in the capture phase: before htmx makes it a step).
+  document.addEventListener("click", function (ev) {
+    var i = pickIndex(ev.target.closest ? ev.target : ev.target.parentElement);
+    if (i < 0 || !following) return;
+    ev.preventDefault();
+    ev.stopImmediatePropagation();
+    vote(i);
+  }, true);
 
   function detach() {
     if (!following) return;
@@ -204,6 +376,10 @@
       render();
       follow();
     });
+    source.addEventListener("poll", function (ev) {
+      var t = JSON.parse(ev.data);
+      if (t.url === shown) audienceTally(t); else if (t.url === latest) tally = t;
+    });
     source.addEventListener("end", function () {
       ended2 = true;
       source.close();
@@ -222,4 +398,5 @@
   }
   render();
   connect();
+  audiencePoll();
 })();

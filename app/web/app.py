@@ -185,6 +185,7 @@ def create_app() -> FastAPI:
     app.state.rooms = rooms.make_store()  # live rooms: in this process, or Redis (ZSWAP_REDIS_URL)
     room_limits = app.state.rooms.limits
     app.state.room_lookups = limits.Allowance(room_limits.lookup_misses, room_limits.lookup_misses_per_minute / 60)
+    app.state.room_votes = limits.Allowance(room_limits.votes_per_address, room_limits.votes_per_address_per_second)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(compression.GZip)
     app.add_middleware(head.HeadAsGet)  # a HEAD gets the headers of the compressed GET

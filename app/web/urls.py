@@ -181,6 +181,11 @@ def control(token: str, at: str | None = None) -> str:
     return f"/p/{quote(token, safe='')}" + _q(at=at)
 
 
+def control_stream(token: str) -> str:
+    """The room's events for the presenter's page (its polls' tallies), not counted as a follower."""
+    return f"/p/{quote(token, safe='')}/stream"
+
+
 def join(code: str) -> str:
     """The audience's join link."""
     return f"/j/{quote(code, safe='')}"
@@ -201,3 +206,18 @@ def api_room(code: str) -> str:
 
 def api_room_state(code: str) -> str:
     return f"/api/rooms/{quote(code, safe='')}/state"
+
+
+def api_room_poll(code: str) -> str:
+    """The poll at the room's current state: GET its tally."""
+    return f"/api/rooms/{quote(code, safe='')}/poll"
+
+
+def api_room_vote(code: str) -> str:
+    """An attendee's vote on the room's current poll (POST)."""
+    return f"/api/rooms/{quote(code, safe='')}/vote"
+
+
+def api_room_reveal(code: str) -> str:
+    """The presenter reveals the answer of the room's current poll (POST, the control token)."""
+    return f"/api/rooms/{quote(code, safe='')}/reveal"

@@ -109,7 +109,7 @@ class _Refusing(rooms.MemoryStore):
     async def create(self, url: str, owner: str) -> rooms.Created:
         raise rooms.RoomError(self.kind, f"refused: {self.kind}")
 
-    async def join(self, code: str) -> rooms.Follower:
+    async def join(self, code: str, counted: bool = True) -> rooms.Follower:
         raise rooms.RoomError(self.kind, f"refused: {self.kind}")
 
 

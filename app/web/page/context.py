@@ -271,6 +271,14 @@ def _tour(scenario: dict[str, Any], name: str, code: str, t: str, pick: int | No
     )
 
 
+def predict_stop(scenario: dict[str, Any], tour: str | None, code: str, t: str) -> PredictState | None:
+    """The question a tour asks at this state (a room's poll), or None when it asks none."""
+    if tour is None or not any(x["name"] == tour for x in scenario["tours"]):
+        return None
+    state = _tour(scenario, tour, code, t)
+    return state.predict if state.on_tour else None
+
+
 def tour_links(scenario: dict[str, Any], code: str, current: str | None) -> list[TourLink]:
     """The scenario's tours, those written for the current code first."""
     tours = sorted(scenario["tours"], key=lambda x: x["code"] != code)

@@ -15,6 +15,7 @@ from app.web.rooms.core import (
     Room,
     RoomError,
     RoomStore,
+    Tally,
     new_code,
     new_token,
     normal_code,
@@ -24,5 +25,5 @@ from app.web.rooms.core import (
 from app.web.rooms.store import make_store, refuse_unreachable_store
 
 __all__ = ["CODE_ALPHABET", "CODE_LENGTH", "END", "PING", "TOKEN_BYTES", "Created", "Follower", "Hub", "Limits",
-           "MemoryStore", "Message", "Room", "RoomError", "RoomStore", "make_store", "new_code", "new_token",
+           "MemoryStore", "Message", "Room", "RoomError", "RoomStore", "Tally", "make_store", "new_code", "new_token",
            "normal_code", "owns", "refuse_unreachable_store", "token_hash"]

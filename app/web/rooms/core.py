@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import time
@@ -43,6 +44,13 @@ class Limits:
     # Look-ups of codes that name no room, per client address and process: a burst, then a pace.
     lookup_misses: int = 30
     lookup_misses_per_minute: int = 30
+    # Predict polls: votes a room takes per second, voters a poll holds, and votes per client
+    # address (a burst, then a pace; generous, since a workshop's Wi-Fi may put a whole room
+    # behind one address).
+    votes_per_second: int = 1000
+    voters: int = 5000
+    votes_per_address: int = 4000
+    votes_per_address_per_second: int = 200
 
     @classmethod
     def from_env(cls) -> "Limits":
@@ -56,6 +64,11 @@ class Limits:
             heartbeat_seconds=float(os.environ.get("ZSWAP_ROOM_HEARTBEAT_SECONDS", str(cls.heartbeat_seconds))),
             lookup_misses=_env_int("ZSWAP_ROOM_LOOKUP_MISSES", cls.lookup_misses),
             lookup_misses_per_minute=_env_int("ZSWAP_ROOM_LOOKUP_MISSES_PER_MINUTE", cls.lookup_misses_per_minute),
+            votes_per_second=_env_int("ZSWAP_ROOM_VOTES_PER_SECOND", cls.votes_per_second),
+            voters=_env_int("ZSWAP_ROOM_VOTERS", cls.voters),
+            votes_per_address=_env_int("ZSWAP_ROOM_VOTES_PER_ADDRESS", cls.votes_per_address),
+            votes_per_address_per_second=_env_int("ZSWAP_ROOM_VOTES_PER_ADDRESS_PER_SECOND",
+                                                  cls.votes_per_address_per_second),
         )
 
 
@@ -104,17 +117,47 @@ class Created:
     url: str
 
 
-# What followers receive: ("state", url), ("end", ""), or ("ping", "") every heartbeat.
+@dataclass(frozen=True)
+class Tally:
+    """A predict poll: the room's state it asks at (`stop`, a canonical scenario URL), the votes
+    per choice (one per attendee: `answered` is their sum), and once the presenter revealed it,
+    the answer. The answer is not in a tally before the reveal: no attendee can read it early."""
+    stop: str
+    counts: tuple[int, ...]
+    revealed: bool = False
+    answer: int | None = None
+
+    @property
+    def answered(self) -> int:
+        return sum(self.counts)
+
+    def body(self) -> dict:
+        return {"url": self.stop, "answered": self.answered, "counts": list(self.counts),
+                "revealed": self.revealed, "answer": self.answer if self.revealed else None}
+
+    def json(self) -> str:
+        return json.dumps(self.body(), separators=(",", ":"))
+
+
+# What followers receive: ("state", url), ("poll", a Tally's JSON), ("end", ""), or ("ping", "")
+# every heartbeat.
 Message = tuple[str, str]
 END: Message = ("end", "")
 PING: Message = ("ping", "")
+POLL = "poll"
+# A poll's tally goes out at most this often per room (and process): 2,000 votes in a second
+# are a few messages to each follower, not 2,000; a reveal goes out at once.
+TALLY_EVERY = 0.1
 
 
 @dataclass(eq=False)
 class Follower:
     """One audience connection's mailbox: only the newest state matters (a follower that was slow
-    to read jumps to the presenter's latest state), so it holds one, an end for good, and a ping."""
+    to read jumps to the presenter's latest state), so it holds one, the newest poll tally, an end
+    for good, and a ping."""
     latest: Message | None = None
+    tally: Message | None = None
+    counted: bool = True  # False: the presenter's own page, which hears the tallies but follows no one
     ended: bool = False
     pinged: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -124,6 +167,8 @@ class Follower:
             self.ended = True
         elif msg == PING:
             self.pinged = True
+        elif msg[0] == POLL:
+            self.tally = msg
         else:
             self.latest = msg
         self.wake.set()
@@ -132,11 +177,14 @@ class Follower:
         """The newest state, else END once the room ended, else PING (the hub's heartbeat)."""
         # No timeout per wait (asyncio.wait_for makes a task and a timer each time): the hub's one
         # heartbeat task wakes every follower instead.
-        if self.latest is None and not self.ended and not self.pinged:
+        if self.latest is None and self.tally is None and not self.ended and not self.pinged:
             await self.wake.wait()
         self.wake.clear()
         if self.latest is not None:  # a state published before the end still goes out first
             msg, self.latest = self.latest, None
+            return msg
+        if self.tally is not None:  # after its state: a tally names the state it polls
+            msg, self.tally = self.tally, None
             return msg
         if self.ended:
             return END
@@ -149,12 +197,15 @@ class Hub:
 
     def __init__(self, heartbeat_seconds: float = 15.0) -> None:
         self.rooms: dict[str, set[Follower]] = {}
+        self.watchers: dict[str, set[Follower]] = {}  # code -> the presenters' pages among them
         self.heartbeat_seconds = heartbeat_seconds
         self.beating: asyncio.Task | None = None
 
-    def add(self, code: str) -> Follower:
-        f = Follower()
+    def add(self, code: str, counted: bool = True) -> Follower:
+        f = Follower(counted=counted)
         self.rooms.setdefault(code, set()).add(f)
+        if not counted:
+            self.watchers.setdefault(code, set()).add(f)
         if self.beating is None or self.beating.done():
             self.beating = asyncio.get_running_loop().create_task(self._beat())
         return f
@@ -169,20 +220,31 @@ class Hub:
     def remove(self, code: str, f: Follower) -> bool:
         """Remove a follower; True when it was the room's last one in this process."""
         fs = self.rooms.get(code)
-        if fs is None:
+        if fs is None or f not in fs:
             return False
         fs.discard(f)
+        if not f.counted:
+            self.watchers[code].discard(f)
+            if not self.watchers[code]:
+                del self.watchers[code]
         if not fs:
             del self.rooms[code]
             return True
         return False
 
     def count(self, code: str) -> int:
-        return len(self.rooms.get(code, ()))
+        """The audience here (the presenters' own pages not counted)."""
+        return len(self.rooms.get(code, ())) - len(self.watchers.get(code, ()))
 
     def deliver(self, code: str, msg: Message) -> None:
         for f in self.rooms.get(code, ()):
             f.deliver(msg)
+
+    def deliver_tally(self, code: str, tally: Tally) -> None:
+        """A revealed tally to everyone; before the reveal, to the presenters' pages only: the
+        audience needs no running count, and 2,000 followers would each take ten a second."""
+        for f in (self.rooms if tally.revealed else self.watchers).get(code, ()):
+            f.deliver((POLL, tally.json()))
 
 
 class RoomStore(Protocol):
@@ -194,15 +256,75 @@ class RoomStore(Protocol):
     async def by_token(self, token: str) -> Room | None: ...
     async def publish(self, code: str, url: str) -> None: ...
     async def allow_publish(self, code: str) -> bool: ...
+    async def vote(self, code: str, stop: str, choices: int, voter: str, choice: int) -> Tally:
+        """One vote per voter and stop (a new one replaces the old); RoomError "vote-rate" past the
+        room's votes per second, "poll-revealed" after the reveal, "poll-full" past its voters."""
+        ...
+    async def reveal(self, code: str, stop: str, choices: int, answer: int) -> Tally: ...
+    async def tally(self, code: str, stop: str, choices: int) -> Tally: ...
     async def end(self, code: str) -> None: ...
     async def followers(self, code: str) -> int: ...
-    async def join(self, code: str) -> Follower: ...
+    async def join(self, code: str, counted: bool = True) -> Follower: ...
     async def leave(self, code: str, f: Follower) -> None: ...
     async def close(self) -> None: ...
 
 
 def owns(room: Room, token: str) -> bool:
     return hmac.compare_digest(room.token_hash, token_hash(token))
+
+
+def revealed_error() -> RoomError:
+    return RoomError("poll-revealed", "The answer is out: this question takes no more votes.")
+
+
+def rate_error(per_second: int) -> RoomError:
+    return RoomError("vote-rate", f"At most {per_second} votes a second in a room.")
+
+
+def full_error(voters: int) -> RoomError:
+    return RoomError("poll-full", f"This question has its {voters} voters.")
+
+
+class TallyPacer:
+    """Sends a room's tally out at most every TALLY_EVERY seconds (the newest at that moment):
+    `send(code)` is called once per pause, however many votes came in it."""
+
+    def __init__(self, send) -> None:
+        self.send = send
+        self.waiting: set[str] = set()
+
+    def soon(self, code: str) -> None:
+        if code in self.waiting:
+            return
+        self.waiting.add(code)
+        asyncio.get_running_loop().call_later(TALLY_EVERY, self._due, code)
+
+    def _due(self, code: str) -> None:
+        self.waiting.discard(code)
+        task = asyncio.ensure_future(self.send(code))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a failed send waits for the next vote
+
+
+@dataclass
+class Poll:
+    """A poll in the in-process store: each voter's choice, and the answer once revealed."""
+    choices: int
+    votes: dict[str, int] = field(default_factory=dict)
+    counts: list[int] = field(default_factory=list)
+    answer: int | None = None
+
+    def __post_init__(self) -> None:
+        self.counts = [0] * self.choices
+
+    def vote(self, voter: str, choice: int) -> None:
+        old = self.votes.get(voter)
+        if old is not None:
+            self.counts[old] -= 1
+        self.votes[voter] = choice
+        self.counts[choice] += 1
+
+    def tally(self, stop: str) -> Tally:
+        return Tally(stop, tuple(self.counts), self.answer is not None, self.answer)
 
 
 class MemoryStore:
@@ -214,7 +336,11 @@ class MemoryStore:
         self.rooms: dict[str, Room] = {}
         self.tokens: dict[str, str] = {}  # token hash -> code
         self.hub = Hub(self.limits.heartbeat_seconds)
-        self.windows: dict[str, tuple[int, int]] = {}  # code -> (second, publishes in it)
+        self.windows: dict[tuple[str, str], tuple[int, int]] = {}  # (kind, code) -> (second, count in it)
+        # code -> stop -> poll. Polls exist only at predict stops, a handful per scenario: bounded.
+        self.polls: dict[str, dict[str, Poll]] = {}
+        self.shown: dict[str, str] = {}  # code -> the stop whose tally goes out next
+        self.pacer = TallyPacer(self._send_tally)
 
     def _expire(self) -> None:
         now = self.clock()
@@ -225,7 +351,10 @@ class MemoryStore:
         room = self.rooms.pop(code, None)
         if room is not None:
             self.tokens.pop(room.token_hash, None)
-            self.windows.pop(code, None)
+            for kind in ("publish", "vote"):
+                self.windows.pop((kind, code), None)
+            self.polls.pop(code, None)
+            self.shown.pop(code, None)
             self.hub.deliver(code, END)
 
     async def create(self, url: str, owner: str) -> Created:
@@ -255,12 +384,48 @@ class MemoryStore:
         code = self.tokens.get(token_hash(token))
         return await self.get(code) if code else None
 
-    async def allow_publish(self, code: str) -> bool:
+    def _allow(self, kind: str, code: str, per_second: int) -> bool:
         second = int(self.clock())
-        start, n = self.windows.get(code, (second, 0))
+        start, n = self.windows.get((kind, code), (second, 0))
         n = n + 1 if start == second else 1
-        self.windows[code] = (second, n)
-        return n <= self.limits.publishes_per_second
+        self.windows[(kind, code)] = (second, n)
+        return n <= per_second
+
+    async def allow_publish(self, code: str) -> bool:
+        return self._allow("publish", code, self.limits.publishes_per_second)
+
+    def _poll(self, code: str, stop: str, choices: int) -> Poll:
+        return self.polls.setdefault(code, {}).setdefault(stop, Poll(choices))
+
+    async def vote(self, code: str, stop: str, choices: int, voter: str, choice: int) -> Tally:
+        if not self._allow("vote", code, self.limits.votes_per_second):
+            raise rate_error(self.limits.votes_per_second)
+        poll = self._poll(code, stop, choices)
+        if poll.answer is not None:
+            raise revealed_error()
+        if voter not in poll.votes and len(poll.votes) >= self.limits.voters:
+            raise full_error(self.limits.voters)
+        poll.vote(voter, choice)
+        self.shown[code] = stop
+        self.pacer.soon(code)
+        return poll.tally(stop)
+
+    async def reveal(self, code: str, stop: str, choices: int, answer: int) -> Tally:
+        poll = self._poll(code, stop, choices)
+        poll.answer = answer
+        tally = poll.tally(stop)
+        self.hub.deliver_tally(code, tally)
+        return tally
+
+    async def tally(self, code: str, stop: str, choices: int) -> Tally:
+        poll = self.polls.get(code, {}).get(stop)
+        return poll.tally(stop) if poll else Tally(stop, (0,) * choices)
+
+    async def _send_tally(self, code: str) -> None:
+        stop = self.shown.pop(code, None)
+        poll = self.polls.get(code, {}).get(stop or "")
+        if stop and poll:
+            self.hub.deliver_tally(code, poll.tally(stop))
 
     async def publish(self, code: str, url: str) -> None:
         room = await self.get(code)
@@ -276,10 +441,12 @@ class MemoryStore:
     async def followers(self, code: str) -> int:
         return self.hub.count(code)
 
-    async def join(self, code: str) -> Follower:
-        if self.hub.count(code) >= self.limits.followers:
+    async def join(self, code: str, counted: bool = True) -> Follower:
+        """A follower of the room; `counted=False` for the presenter's page (not in the count, and
+        never refused: one per control page)."""
+        if counted and self.hub.count(code) >= self.limits.followers:
             raise RoomError("room-full", f"The room has its {self.limits.followers} followers.")
-        return self.hub.add(code)
+        return self.hub.add(code, counted)
 
     async def leave(self, code: str, f: Follower) -> None:
         self.hub.remove(code, f)

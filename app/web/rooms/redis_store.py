@@ -8,7 +8,14 @@ hash of audience connections by worker process (its random id), summed on read;
 that time while it has followers, when it also rewrites its counts): the count of a worker whose
 heartbeat has lapsed (killed, or cut from Redis) is dropped at the next read, so a dead worker's
 places come back within that TTL instead of the room's 4 h; ``rate:{code}:{second}`` publishes
-in one second. Changes go out on the channel ``zswap:ch:{code}`` ("state <url>" or "end").
+in one second. Changes go out on the channel ``zswap:ch:{code}`` ("state <url>", "poll <stop>
+<tally>" or "end").
+
+Predict polls: ``tally:{code}:{stop id}`` a hash of the votes per choice (fields "0", "1"...),
+the number of choices "n", and once revealed "answer"; ``votes:{code}:{stop id}`` a hash of each
+voter's choice (one vote per voter; a changed vote moves its count). The stop id is a hash of
+the stop's URL. A vote is one Lua script (atomic against the other workers); a tally goes out
+from a script too, so that the tallies on the channel are in the order of the votes.
 
 Each process holds one pub/sub connection, subscribed to the rooms it has followers in, and fans
 each message out to them (app.web.rooms.Hub): 2,000 followers cost one subscription, not 2,000.
@@ -18,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import logging
 import os
 import secrets
@@ -36,8 +44,13 @@ from app.web.rooms.core import (
     Limits,
     Room,
     RoomError,
+    Tally,
+    TallyPacer,
+    full_error,
+    rate_error,
     new_code,
     new_token,
+    revealed_error,
     token_hash,
 )
 
@@ -77,6 +90,34 @@ if tonumber(ARGV[2]) > 0 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) else
 return 1
 """
 
+# A vote. KEYS: the tally, the votes, this second's vote count; ARGV: voter, choice, choices, max
+# voters, TTL, votes per second. -3 past the votes per second, -1 when revealed, -2 when the poll
+# has its voters, else the tally hash's fields (one round trip for the whole vote).
+_VOTE = """
+if redis.call('INCR', KEYS[3]) == 1 then redis.call('EXPIRE', KEYS[3], 2) end
+if tonumber(redis.call('GET', KEYS[3])) > tonumber(ARGV[6]) then return -3 end
+if redis.call('HEXISTS', KEYS[1], 'answer') == 1 then return -1 end
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+if not old and redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[4]) then return -2 end
+if old ~= ARGV[2] then
+  if old then redis.call('HINCRBY', KEYS[1], old, -1) end
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+  redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
+end
+redis.call('HSET', KEYS[1], 'n', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return redis.call('HGETALL', KEYS[1])
+"""
+# Publish a poll's tally as it is now. KEYS: the tally; ARGV: the channel, the stop.
+_SEND_TALLY = """
+local all = redis.call('HGETALL', KEYS[1])
+if #all == 0 then return 0 end
+local parts = {}
+for i = 1, #all, 2 do parts[#parts + 1] = all[i] .. '=' .. all[i + 1] end
+return redis.call('PUBLISH', ARGV[1], 'poll ' .. ARGV[2] .. ' ' .. table.concat(parts, ','))
+"""
+
 T = TypeVar("T")
 
 
@@ -113,6 +154,24 @@ def _channel(code: str) -> str:
     return f"{P}ch:{code}"
 
 
+def _poll_keys(code: str, stop: str) -> tuple[str, str]:
+    sid = hashlib.sha256(stop.encode()).hexdigest()[:24]
+    return f"{P}tally:{code}:{sid}", f"{P}votes:{code}:{sid}"
+
+
+def _tally(stop: str, fields: dict[str, str], choices: int | None = None) -> Tally:
+    """A Tally from a tally hash's fields (the number of choices from the hash unless given)."""
+    n = choices if choices is not None else int(fields.get("n", 0))
+    answer = int(fields["answer"]) if "answer" in fields else None
+    return Tally(stop, tuple(max(0, int(fields.get(str(i), 0))) for i in range(n)), answer is not None, answer)
+
+
+def _tally_message(data: str) -> Tally:
+    """The Tally of a channel message "poll <stop> <field=value,...>" (_SEND_TALLY)."""
+    _, stop, packed = data.split(" ", 2)
+    return _tally(stop, dict(kv.split("=", 1) for kv in packed.split(",") if "=" in kv))
+
+
 class RedisStore:
     def __init__(self, url: str, limits: Limits, worker_ttl: float = WORKER_TTL) -> None:
         self.limits = limits
@@ -125,6 +184,8 @@ class RedisStore:
         self.hub = Hub(limits.heartbeat_seconds)
         self.pubsub = None
         self.reader: asyncio.Task | None = None
+        self.shown: dict[str, str] = {}  # code -> the stop whose tally this process sends out next
+        self.pacer = TallyPacer(self._send_tally)
 
     # ---- rooms ------------------------------------------------------------------------------
     @_unavailable
@@ -156,10 +217,12 @@ class RedisStore:
 
     @_unavailable
     async def get(self, code: str) -> Room | None:
-        fields = await self.redis.hgetall(f"{P}room:{code}")
+        async with self.redis.pipeline(transaction=False) as pipe:  # one round trip
+            pipe.hgetall(f"{P}room:{code}")
+            pipe.ttl(f"{P}room:{code}")
+            fields, ttl = await pipe.execute()
         if not fields or "token_hash" not in fields:
             return None
-        ttl = await self.redis.ttl(f"{P}room:{code}")
         return Room(code, fields["token_hash"], fields["url"], fields.get("owner", ""), time.time() + max(ttl, 0))
 
     @_unavailable
@@ -167,14 +230,53 @@ class RedisStore:
         code = await self.redis.get(f"{P}token:{token_hash(token)}")
         return await self.get(code) if code else None
 
-    @_unavailable
-    async def allow_publish(self, code: str) -> bool:
-        key = f"{P}rate:{code}:{int(time.time())}"
+    async def _allow(self, kind: str, code: str, per_second: int) -> bool:
+        key = f"{P}{kind}:{code}:{int(time.time())}"
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.incr(key)
             pipe.expire(key, 2)
             n, _ = await pipe.execute()
-        return int(n) <= self.limits.publishes_per_second
+        return int(n) <= per_second
+
+    @_unavailable
+    async def allow_publish(self, code: str) -> bool:
+        return await self._allow("rate", code, self.limits.publishes_per_second)
+
+    # ---- predict polls ----------------------------------------------------------------------------
+    @_unavailable
+    async def vote(self, code: str, stop: str, choices: int, voter: str, choice: int) -> Tally:
+        tally_key, votes_key = _poll_keys(code, stop)
+        done = await self.redis.eval(_VOTE, 3, tally_key, votes_key, f"{P}vrate:{code}:{int(time.time())}",
+                                     voter, str(choice), choices, self.limits.voters, self.limits.idle_seconds,
+                                     self.limits.votes_per_second)
+        if done == -3:
+            raise rate_error(self.limits.votes_per_second)
+        if done == -1:
+            raise revealed_error()
+        if done == -2:
+            raise full_error(self.limits.voters)
+        self.shown[code] = stop
+        self.pacer.soon(code)
+        return _tally(stop, dict(zip(done[::2], done[1::2])), choices)
+
+    @_unavailable
+    async def reveal(self, code: str, stop: str, choices: int, answer: int) -> Tally:
+        tally_key, _ = _poll_keys(code, stop)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(tally_key, mapping={"answer": answer, "n": choices})
+            pipe.expire(tally_key, self.limits.idle_seconds)
+            pipe.eval(_SEND_TALLY, 1, tally_key, _channel(code), stop)
+            await pipe.execute()
+        return await self.tally(code, stop, choices)
+
+    @_unavailable
+    async def tally(self, code: str, stop: str, choices: int) -> Tally:
+        return _tally(stop, await self.redis.hgetall(_poll_keys(code, stop)[0]), choices)
+
+    async def _send_tally(self, code: str) -> None:
+        stop = self.shown.pop(code, None)
+        if stop:
+            await self.redis.eval(_SEND_TALLY, 1, _poll_keys(code, stop)[0], _channel(code), stop)
 
     @_unavailable
     async def publish(self, code: str, url: str) -> None:
@@ -209,13 +311,14 @@ class RedisStore:
         return int(await self.redis.eval(_COUNT, 1, f"{P}followers:{code}", self.worker, f"{P}worker:"))
 
     @_unavailable
-    async def join(self, code: str) -> Follower:
-        n = await self.redis.eval(_JOIN, 1, f"{P}followers:{code}", self.worker, f"{P}worker:",
-                                  self.limits.followers, self.limits.idle_seconds, self._ttl_seconds())
-        if int(n) < 0:
-            raise RoomError("room-full", f"The room has its {self.limits.followers} followers.")
-        first_here = self.hub.count(code) == 0
-        f = self.hub.add(code)
+    async def join(self, code: str, counted: bool = True) -> Follower:
+        if counted:
+            n = await self.redis.eval(_JOIN, 1, f"{P}followers:{code}", self.worker, f"{P}worker:",
+                                      self.limits.followers, self.limits.idle_seconds, self._ttl_seconds())
+            if int(n) < 0:
+                raise RoomError("room-full", f"The room has its {self.limits.followers} followers.")
+        first_here = code not in self.hub.rooms
+        f = self.hub.add(code, counted)
         if self.heart is None or self.heart.done():
             self.heart = asyncio.create_task(self._heartbeat())
         try:
@@ -272,7 +375,10 @@ class RedisStore:
                 continue
             code = str(msg["channel"]).removeprefix(f"{P}ch:")
             data = str(msg["data"])
-            self.hub.deliver(code, END if data == "end" else ("state", data.removeprefix("state ")))
+            if data.startswith("poll "):
+                self.hub.deliver_tally(code, _tally_message(data))
+            else:
+                self.hub.deliver(code, END if data == "end" else ("state", data.removeprefix("state ")))
 
     async def close(self) -> None:
         if self.heart is not None:

@@ -29,7 +29,7 @@ from fastapi.sse import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from app.web.page import errors, render
+from app.web.page import context, errors, render
 from app.web import modelapi, rooms, urls
 from app.web.routes import pages, schema
 from app.web.http import head, limits, work
@@ -137,7 +137,7 @@ def client_address(request: Request) -> str:
 
 
 def refusal(e: RoomError) -> errors.WebError:
-    if e.kind in ("room-full", "rooms-full"):
+    if e.kind in ("room-full", "rooms-full", "poll-full"):
         return _err(503, e.kind, e.message, {"Retry-After": str(RETRY_FULL)})
     if e.kind == "store-unavailable":
         return _err(503, e.kind, e.message, {"Retry-After": "5"})
@@ -302,8 +302,24 @@ async def stream(request: Request, code: str) -> Response:
         if await s.get(c) is None:
             raise no_room(request)
         return Response(media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+    return await follow(request, s, c, counted=True)
+
+
+@router.get("/p/{token}/stream", include_in_schema=False)
+async def presenter_stream(request: Request, token: Annotated[str, Path(max_length=64)]) -> Response:
+    """The room's events for the presenter's own page (the tallies of its polls): the control
+    link's, so it is not counted among the followers and needs no place in the room."""
+    s = store(request)
+    room = await s.by_token(token)
+    if room is None:
+        raise _err(404, "unknown-token", "This control link is unknown, or its room has ended.")
+    return await follow(request, s, room.code, counted=False)
+
+
+async def follow(request: Request, s: RoomStore, c: str, counted: bool) -> Response:
+    """The event stream of room `c`: its state at once, then every change, tally and the end."""
     try:
-        follower = await s.join(c)  # before reading the state: no publish can fall in between
+        follower = await s.join(c, counted)  # before reading the state: no publish can fall in between
     except RoomError as e:
         raise refusal(e) from None
     try:
@@ -327,8 +343,8 @@ async def stream(request: Request, code: str) -> Response:
             elif msg == END:
                 yield "event: end\ndata: ended\n\n"
                 return
-            else:
-                yield f"event: state\ndata: {msg[1]}\n\n"
+            else:  # a state, or a poll's tally (JSON on one line)
+                yield f"event: {msg[0]}\ndata: {msg[1]}\n\n"
 
     return FollowerStream(events(), s, c, follower)
 
@@ -450,3 +466,113 @@ async def api_end(request: Request, code: CodePath) -> JSONResponse:
     room = await controlled_room(request, code)
     await store(request).end(room.code)
     return JSONResponse({"code": room.code, "ended": True}, headers={"Cache-Control": "no-store"})
+
+
+# ---- predict polls ------------------------------------------------------------------------------
+# A poll is the question a tour asks at the room's current state (its "predict" stop): attendees
+# vote, the presenter reveals. Its key is the state's URL, so a room that comes back to a stop
+# finds that stop's votes (and reveal) again.
+
+VOTER = re.compile(r"[A-Za-z0-9_-]{8,64}")
+POLL_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The room's state asks no question (no-poll), or no longer the one voted on "
+                         "(poll-moved), or its answer is out (poll-revealed)", **ERR},
+}
+VOTE_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["voter", "choice"],
+    "properties": {"voter": {"type": "string", "pattern": VOTER.pattern, "description":
+                             "the attendee's random id (the audience page keeps it): one vote per id and stop"},
+                   "choice": {"type": "integer", "minimum": 0, "description": "the choice's index (key a is 0)"},
+                   "url": {"type": "string", "description": "the state voted at: refused (poll-moved) when the "
+                                                           "presenter has moved on since"}}}}}}}
+
+
+def votes(request: Request) -> limits.Allowance:
+    """This process's allowance of votes per client address (app.web.app makes it)."""
+    return request.app.state.room_votes
+
+
+def poll_at(room: Room) -> context.PredictState:
+    """The question at the room's current state, or a 409 "no-poll"."""
+    scenario_id, code, t, tour = parse_state_url(room.url, rooms.Limits(max_url_bytes=1 << 20), api=True)
+    scenario = modelapi.scenario(scenario_id)
+    stop = context.predict_stop(scenario, tour, code, t) if scenario else None
+    if stop is None:
+        raise _err(409, "no-poll", "The room's state asks no question: a poll is a tour's predict stop.")
+    return stop
+
+
+def tally_answer(tally: rooms.Tally, stop: context.PredictState, followers: int | None = None) -> JSONResponse:
+    body = {**tally.body(), "question": stop.question, "choices": [text for _, text, _ in stop.choices]}
+    if followers is not None:
+        body["followers"] = followers
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+async def stored(call: Any) -> rooms.Tally:
+    try:
+        return await call
+    except RoomError as e:
+        if e.kind == "poll-revealed":
+            raise _err(409, e.kind, e.message) from None
+        if e.kind == "vote-rate":
+            raise _err(429, e.kind, e.message, {"Retry-After": "1"}) from None
+        raise refusal(e) from None
+
+
+@router.get("/api/rooms/{code}/poll", summary="The poll at the room's current state",
+            responses={200: {"description": "url (the stop), question, choices, answered, counts, revealed, "
+                                            "answer (once revealed), followers", **JSON_OK},
+                       **POLL_ERRORS, **API_ERRORS})
+async def api_poll(request: Request, code: CodePath) -> JSONResponse:
+    room = await room_or_404(request, code)
+    stop = poll_at(room)
+    s = store(request)
+    return tally_answer(await stored(s.tally(room.code, room.url, len(stop.choices))), stop,
+                        await s.followers(room.code))
+
+
+@router.post("/api/rooms/{code}/vote", openapi_extra=VOTE_BODY, summary="An attendee's vote on the room's poll",
+             responses={200: {"description": "The tally after this vote (the answer stays hidden)", **JSON_OK},
+                        413: {"description": "The body is over 64 KiB (body-too-large)", **ERR},
+                        429: {"description": "Too many votes from this address (too-many-votes) or in this room "
+                                             "this second (vote-rate); Retry-After says when", **ERR},
+                        **POLL_ERRORS, **API_ERRORS})
+async def api_vote(request: Request, code: CodePath) -> JSONResponse:
+    """One vote per attendee id and stop (a new vote replaces the old) until the presenter reveals."""
+    address = client_address(request)
+    wait = votes(request).retry_after(address)
+    if wait:
+        raise _err(429, "too-many-votes", f"Too many votes from this address; try again in {wait} s.",
+                   {"Retry-After": str(wait)})
+    room = await room_or_404(request, code)
+    try:
+        data = json.loads(await read_body(request, _body_limit(request)) or b"null")
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    if (not isinstance(data, dict) or not isinstance(data.get("voter"), str) or not VOTER.fullmatch(data["voter"])
+            or not isinstance(data.get("choice"), int) or isinstance(data.get("choice"), bool)
+            or not isinstance(data.get("url", ""), str)):
+        raise _err(400, "bad-request", 'The body must be JSON {"voter": "8-64 letters, digits, - or _", '
+                                       '"choice": 0, "url": "the state voted at"}.')
+    stop = poll_at(room)
+    if data.get("url") and data["url"] != room.url:
+        raise _err(409, "poll-moved", "The presenter has moved on: this vote was for another state.")
+    choice, n = data["choice"], len(stop.choices)
+    if not 0 <= choice < n:
+        raise _err(400, "bad-choice", f"There is no choice {choice}: this question's choices are 0-{n - 1}.")
+    s = store(request)
+    votes(request).spend(address)
+    return tally_answer(await stored(s.vote(room.code, room.url, n, data["voter"], choice)), stop)
+
+
+@router.post("/api/rooms/{code}/reveal", summary="Reveal the answer of the room's poll",
+             responses={200: {"description": "The tally with the answer; the audience sees it at once", **JSON_OK},
+                        **POLL_ERRORS, **AUTH_ERRORS, **API_ERRORS})
+async def api_reveal(request: Request, code: CodePath) -> JSONResponse:
+    """Only the control token reveals; the answer is the tour's."""
+    room = await controlled_room(request, code)
+    stop = poll_at(room)
+    s = store(request)
+    return tally_answer(await stored(s.reveal(room.code, room.url, len(stop.choices), stop.answer)), stop,
+                        await s.followers(room.code))
