@@ -363,10 +363,11 @@ def test_text_replay_numbers_steps_like_the_ui(capsys: pytest.CaptureFixture[str
 
 
 def test_alloc_and_free_tasks_take_their_pid_from_the_actor_that_ran_them() -> None:
-    """'Freed by task N' names the PID of the actor whose task freed it, bound kworkers included."""
+    """'Freed by task N' names the PID of the actor whose task freed it, bound kworkers and direct
+    reclaimers (a PID per CPU) included."""
     from app.model.kernel.state import Origin
     from app.model.views.reports import _pid
 
     for actor in ACTORS.values():
         if actor.pid:
-            assert _pid(Origin(2, 5, "zswap_free_entry", actor.task_on(2))) == actor.pid, actor.id
+            assert _pid(Origin(2, 5, "zswap_free_entry", actor.task_on(2))) == actor.pid_on(2), actor.id

@@ -4,6 +4,7 @@ recovers when a worker dies (per-worker counts, alive while their worker's heart
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import os
 import signal
 import subprocess
@@ -108,4 +109,7 @@ def test_follower_counts_recover_when_a_worker_dies(redis_url):
             await living.close()
             await dying.close()
 
-    asyncio.run(scenario())
+    # In a thread of its own: the session's Playwright (sync API) keeps an event loop running in
+    # the main thread once a browser test has run before this one.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(lambda: asyncio.run(scenario())).result()
