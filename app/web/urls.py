@@ -22,6 +22,12 @@ def _q(**params: str | None) -> str:
     return ("?" + "&".join(kept)) if kept else ""
 
 
+def _run(scenario_id: str, tail: str, code: str, t: str, api: bool = False) -> str:
+    """A URL about one run (a scenario, a code, a schedule): /s/ID{tail}?code=..&t=.., under /api
+    for the JSON API."""
+    return ("/api" if api else "") + f"/s/{quote(scenario_id, safe='')}{tail}" + _q(code=code, t=t)
+
+
 def index() -> str:
     return "/"
 
@@ -39,39 +45,39 @@ def api_scenarios() -> str:
 
 
 def api_scenario(scenario_id: str, code: str = "old", t: str = "") -> str:
-    return f"/api/s/{quote(scenario_id, safe='')}" + _q(code=code, t=t)
+    return _run(scenario_id, "", code, t, api=True)
 
 
 def api_check(scenario_id: str, code: str = "old", t: str = "") -> str:
-    return f"/api/s/{quote(scenario_id, safe='')}/check" + _q(code=code, t=t)
+    return _run(scenario_id, "/check", code, t, api=True)
 
 
 def api_check_progress(scenario_id: str, code: str = "old", t: str = "") -> str:
-    return f"/api/s/{quote(scenario_id, safe='')}/check/progress" + _q(code=code, t=t)
+    return _run(scenario_id, "/check/progress", code, t, api=True)
 
 
 def api_check_cancel(scenario_id: str, code: str = "old", t: str = "") -> str:
-    return f"/api/s/{quote(scenario_id, safe='')}/check/cancel" + _q(code=code, t=t)
+    return _run(scenario_id, "/check/cancel", code, t, api=True)
 
 
 def lanes_svg(scenario_id: str, code: str = "old", t: str = "") -> str:
     """The lane diagram of the state after schedule `t`, a standalone SVG (for slides)."""
-    return f"/s/{quote(scenario_id, safe='')}/lanes.svg" + _q(code=code, t=t)
+    return _run(scenario_id, "/lanes.svg", code, t)
 
 
 def diagram_txt(scenario_id: str, code: str = "old", t: str = "") -> str:
     """The same run as a plain-text race diagram in the style of kernel commit messages."""
-    return f"/s/{quote(scenario_id, safe='')}/diagram.txt" + _q(code=code, t=t)
+    return _run(scenario_id, "/diagram.txt", code, t)
 
 
 def trace_json(scenario_id: str, code: str = "old", t: str = "") -> str:
     """The run as a trace file (JSON, a download); the index opens it again (open_trace)."""
-    return f"/s/{quote(scenario_id, safe='')}/trace.json" + _q(code=code, t=t)
+    return _run(scenario_id, "/trace.json", code, t)
 
 
 def kasan_txt(scenario_id: str, code: str = "old", t: str = "") -> str:
     """The run's KASAN report as plain text, as the kernel prints it."""
-    return f"/s/{quote(scenario_id, safe='')}/kasan.txt" + _q(code=code, t=t)
+    return _run(scenario_id, "/kasan.txt", code, t)
 
 
 def open_trace() -> str:
@@ -144,27 +150,27 @@ def heap_anchor(addr: str) -> str:
 def verdict(scenario_id: str, code: str = "old", t: str = "") -> str:
     """The explorer's verdict for one code as HTML (a page, or a fragment for htmx); with `t`,
     only the continuations of the state after schedule `t` ("from here")."""
-    return f"/s/{quote(scenario_id, safe='')}/verdict" + _q(code=code, t=t)
+    return _run(scenario_id, "/verdict", code, t)
 
 
 def verdict_running(scenario_id: str, code: str = "old", t: str = "") -> str:
     """The verdict block while its search runs (htmx): it asks for the verdict and polls the progress."""
-    return f"/s/{quote(scenario_id, safe='')}/verdict/running" + _q(code=code, t=t)
+    return _run(scenario_id, "/verdict/running", code, t)
 
 
 def verdict_progress(scenario_id: str, code: str = "old", t: str = "") -> str:
     """A running search's progress, as the HTML fragment the running block polls."""
-    return f"/s/{quote(scenario_id, safe='')}/verdict/progress" + _q(code=code, t=t)
+    return _run(scenario_id, "/verdict/progress", code, t)
 
 
 def verdict_cancel(scenario_id: str, code: str = "old", t: str = "") -> str:
     """POST: cancel a running search (it answers with what it covered)."""
-    return f"/s/{quote(scenario_id, safe='')}/verdict/cancel" + _q(code=code, t=t)
+    return _run(scenario_id, "/verdict/cancel", code, t)
 
 
 def events(scenario_id: str, code: str = "old", t: str = "") -> str:
     """The event log of one state, as the HTML fragment the page's drawer loads."""
-    return f"/s/{quote(scenario_id, safe='')}/events" + _q(code=code, t=t)
+    return _run(scenario_id, "/events", code, t)
 
 
 # ---- live rooms (app/web/routes/live.py) ----
