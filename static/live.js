@@ -222,6 +222,7 @@
     document.addEventListener("keydown", function (ev) {
       if (ev.key === "Escape" && !document.getElementById("live-end-ask").hidden) ask(false);
     });
+    live.setAttribute("data-ready", "");  // every handler is on (tests wait for it, not for the markup)
     return;
   }
 
@@ -399,4 +400,5 @@
   render();
   connect();
   audiencePoll();
+  live.setAttribute("data-ready", "");
 })();

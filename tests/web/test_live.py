@@ -80,7 +80,7 @@ def test_the_audience_follows_the_presenter(new_page, origins):
     presenter = new_page()
     presenter.goto(here + urls.scenario(SEED, "old", ""))
     presenter.click("#present")
-    presenter.wait_for_selector("#live[data-role=presenter]")
+    presenter.wait_for_selector("#live[data-role=presenter][data-ready]")
     code = presenter.get_attribute("#live", "data-code")
     token = presenter.get_attribute("#live", "data-token")
     # The projected address bar shows the state, not the control link.
@@ -116,7 +116,7 @@ def test_the_audience_follows_the_presenter(new_page, origins):
 
     # A reload of the presenter's tab (its address bar shows the state) comes back to the room.
     presenter.reload()
-    presenter.wait_for_selector("#live[data-role=presenter]")
+    presenter.wait_for_selector("#live[data-role=presenter][data-ready]")
     wait_state(presenter, "new", 4)
     presenter.wait_for_function("() => location.pathname.startsWith('/s/')")
     presenter.keyboard.press("q")  # the card, shown again by the reload
@@ -170,7 +170,7 @@ def test_hiding_the_join_card_with_q(new_page, origins):
     presenter = new_page()
     presenter.goto(here + urls.scenario(SEED, "old", "1"))
     presenter.click("#present")
-    presenter.wait_for_selector("#live[data-role=presenter]")
+    presenter.wait_for_selector("#live[data-role=presenter][data-ready]")
     assert presenter.is_visible("#live-card")
     presenter.keyboard.press("q")
     assert not presenter.is_visible("#live-card")
@@ -184,7 +184,7 @@ def test_hiding_the_join_card_with_q(new_page, origins):
 
 def in_room(page, code: str) -> None:
     """The presenter's strip is on the page, for this room, with its End button (not Present)."""
-    page.wait_for_selector("#live[data-role=presenter]")
+    page.wait_for_selector("#live[data-role=presenter][data-ready]")
     assert page.get_attribute("#live", "data-code") == code
     assert page.is_visible("#live-end") and not page.is_visible("#present")
 
@@ -198,7 +198,7 @@ def test_the_presenters_history_keeps_the_room(new_page, server_url):
     presenter.keyboard.press("1")
     wait_state(presenter, "old", 2)
     presenter.click("#present")  # the room opens at step 2; the tab's history has step 1 before it
-    presenter.wait_for_selector("#live[data-role=presenter]")
+    presenter.wait_for_selector("#live[data-role=presenter][data-ready]")
     code = presenter.get_attribute("#live", "data-code")
     presenter.keyboard.press("q")
     audience = new_page(1024, 768)

@@ -30,7 +30,7 @@ def test_the_room_answers_a_predict_poll(new_page, origins):  # noqa: F811
     presenter = new_page()
     presenter.goto(here + STOP)
     presenter.click("#present")
-    presenter.wait_for_selector("#live[data-role=presenter]")
+    presenter.wait_for_selector("#live[data-role=presenter][data-ready]")
     presenter.keyboard.press("q")
     code = presenter.get_attribute("#live", "data-code")
     presenter.wait_for_selector("#predict.polling #poll-reveal")
