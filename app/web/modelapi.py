@@ -146,7 +146,8 @@ def _with_texts(result: dict[str, Any]) -> dict[str, Any]:
     result = api.with_stories(result)
     runs = result.get("complete_runs")
     out = dict(result, complete_runs_text=None if runs is None else str(runs))
-    out["violations"] = [dict(v, count_text=str(v["count"])) for v in result.get("violations", [])]
+    out["violations"] = [dict(v, count_text=None if v.get("count") is None else str(v["count"]))
+                         for v in result.get("violations", [])]
     return out
 
 

@@ -202,6 +202,17 @@ def test_check_state_budget_stops_without_a_verdict() -> None:
     assert data["complete"] is False and "50" in data["stopped_reason"]
 
 
+def test_check_stopped_after_finding_violations_says_found_with_no_count() -> None:
+    r = cli("check", SEED, "--code", "old", "--max-states", "3000")
+    assert r.returncode == 1, r.stderr  # a violation was found: that much is a verdict
+    row = next(line for line in r.stdout.splitlines() if line.startswith(SEED))
+    assert "stopped at the state budget of 3000 states" in row
+    assert "use-after-free at shrink_memcg_cb b:883: found, count unknown (the search stopped after 3,000 states)" in row
+    assert " of None" not in row and " 0 of " not in row and "None" not in row
+    data = json.loads(cli("check", SEED, "--code", "old", "--max-states", "3000", "--json").stdout)
+    assert [v["count"] for v in data["violations"]] == [None] * len(data["violations"]) != []
+
+
 def test_a_bad_scenario_file_is_named_with_its_field_path_and_exits_2(tmp_path: Path) -> None:
     (tmp_path / "broken.toml").write_text('id = "broken"\ntitle = "t"\nsummary = "s"\ncolour = 1\n')
     env = {**__import__("os").environ, "ZSWAP_SCENARIO_DIR": str(tmp_path)}

@@ -140,6 +140,18 @@ def test_state_budget_stops_the_search_and_says_so() -> None:
     assert result.complete_runs is None
 
 
+def test_a_search_stopped_early_counts_no_group_and_says_why(seed_old) -> None:  # type: ignore[no-untyped-def]
+    """Runs are counted over the whole graph: a cut search found its groups but cannot count
+    them, so each count is None with the reason, never a 0 that reads as "no schedule"."""
+    cut = explore(load_all()[SEED], "old", max_states=3000).to_dict()
+    assert not cut["complete"] and cut["violations"]
+    for v in cut["violations"]:
+        assert v["count"] is None and v["count_unknown"] == "the search stopped after 3,000 states"
+    whole = {(v["kind"], v["step_id"]): v for v in seed_old.to_dict()["violations"]}
+    assert all(whole[(v["kind"], v["step_id"])]["shortest"] == v["shortest"] for v in cut["violations"])
+    assert all(v["count"] > 0 and v["count_unknown"] is None for v in whole.values())
+
+
 def test_reduction_finds_the_same_violations() -> None:
     s = load_all()[SEED]
     for code in ("old", "new", "new-tree-before-folio"):

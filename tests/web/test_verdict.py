@@ -244,3 +244,21 @@ def test_a_livelock_verdict_reads_as_states_no_run_leaves_never_as_no_violation(
     assert "swapoff never finishes" in html and "schedule into the loop, 5 steps" in html
     assert str(escape(urls.scenario(SEED, "old", "22222"))) in html
     assert "try_to_unuse" in html and "variant line" not in html  # mm/swapfile.c: kernel code, no b:/f: label
+
+
+def test_a_search_cut_at_its_budget_says_found_count_unknown_never_zero(client, monkeypatch):
+    """A search stopped early found its groups but could not count their runs: the JSON has no
+    count (null, and why) and the pane says "found; count unknown", never "0 of ..."."""
+    monkeypatch.setattr(modelapi.searches, "MAX_STATES", 3000)
+    # A verdict cut at the state budget is memoised (the budget, not the load, cut it): the
+    # monkeypatch's undo then forgets it, so no later test sees the cut one.
+    monkeypatch.setattr(modelapi, "_here", modelapi.OrderedDict())
+    body = client.get(urls.api_check(SEED, "old", "1")).json()
+    assert body["complete"] is False and body["violations"]
+    for v in body["violations"]:
+        assert v["count"] is None and v["count_text"] is None
+        assert v["count_unknown"] == "the search stopped after 3,000 states"
+    html = client.get(urls.verdict(SEED, "old", "1"), headers={"HX-Request": "true"}).text
+    assert html.count('<span class="k">Found</span>') == len(body["violations"])
+    assert html.count("(count unknown: the search stopped after 3,000 states)") == len(body["violations"])
+    assert '<span class="k">0</span>' not in html and "The search stopped early" in html

@@ -93,9 +93,18 @@ class Exploration:
     livelock_states: int = 0  # states from which no run can end (0 unless there is a livelock group)
     symmetric: tuple[tuple[int, ...], ...] = ()  # the interchangeable CPUs it used
 
+    def _count_of(self, g: Group) -> tuple[int | None, str | None]:
+        """A group's count, or None and why it is not known: runs are counted only over a whole
+        graph without a cycle (a livelock's count is of states, known whenever it is found)."""
+        if self.complete_runs is not None or g.kind == "livelock":
+            return g.count, None
+        if not self.complete:
+            return None, f"the search stopped after {self.states:,} states"
+        return None, "the states form a cycle, so runs cannot be counted"
+
     def to_dict(self) -> dict[str, Any]:
-        violations = [_violation_dict(g.kind, g.step_id, g.detail, g.count, g.shortest or self.schedules[g.first_state],
-                                      blob_of(self.code))
+        violations = [_violation_dict(g.kind, g.step_id, g.detail, *self._count_of(g),
+                                      g.shortest or self.schedules[g.first_state], blob_of(self.code))
                       for g in self.groups]
         return {
             "scenario": self.scenario,
@@ -283,9 +292,10 @@ def _real_schedule(parents: Parents, state: int, extra: Perm | None,
     return relabel_schedule(path, compose(extra, inverse(tau))), detail
 
 
-def _violation_dict(kind: str, step_id: str | None, detail: str, count: int, shortest: str,
-                    blob: str = "") -> dict[str, Any]:
-    """One violation group as the verdict's dict has it; ``blob``: the mm/zswap.c its lines are read in."""
+def _violation_dict(kind: str, step_id: str | None, detail: str, count: int | None, count_unknown: str | None,
+                    shortest: str, blob: str = "") -> dict[str, Any]:
+    """One violation group as the verdict's dict has it; ``blob``: the mm/zswap.c its lines are read in.
+    ``count`` None (never a 0 that reads as "no run") with ``count_unknown`` saying why."""
     line = line_of(step_id, blob) if step_id else None
     return {
         "kind": kind,
@@ -296,6 +306,7 @@ def _violation_dict(kind: str, step_id: str | None, detail: str, count: int, sho
         "line_label": line.label if line else "",
         "detail": detail,
         "count": count,
+        "count_unknown": count_unknown,
         "shortest": shortest,
     }
 
@@ -355,7 +366,8 @@ def _explore(
                 if on_progress is not None and len(groups) == 1:
                     first = groups[key]
                     schedule, detail = _real_schedule(parents, first.first_state, perm or None, first.detail)
-                    on_progress(len(state_keys), _violation_dict(first.kind, first.step_id, detail, 0, prefix + schedule,
+                    on_progress(len(state_keys), _violation_dict(first.kind, first.step_id, detail, None,
+                                                                  "the search is still running", prefix + schedule,
                                                                   blob_of(code)))
         return keys
 
@@ -740,12 +752,10 @@ def _print_table(results: list[dict[str, Any]]) -> None:
     print("-" * len(header))
     for r in results:
         runs = r["complete_runs"]
-        if not r["complete"]:
-            verdict = r["stopped_reason"]
-        elif not r["violations"]:
-            verdict = "no violation in any interleaving"
+        if not r["violations"]:
+            verdict = r["stopped_reason"] if not r["complete"] else "no violation in any interleaving"
         else:
-            parts = []
+            parts = [] if r["complete"] else [r["stopped_reason"]]
             for v in r["violations"]:
                 if v["function"]:
                     where = f"at {v['function']} {v['line_label'] or v['step_id']}"
@@ -754,10 +764,14 @@ def _print_table(results: list[dict[str, Any]]) -> None:
                 if v["kind"] == "livelock":  # counted in states: no run through them ends
                     parts.append(f"livelock {where}: {v['detail']}; shortest schedule into the loop "
                                  f"{len(v['shortest'])} steps")
+                elif v["count"] is None:  # found, not counted: never "0 of ..."
+                    parts.append(f"{v['kind']} {where}: found, count unknown ({v['count_unknown']}), "
+                                 f"shortest {len(v['shortest'])} steps")
                 else:
                     parts.append(f"{v['kind']} {where}: {v['count']} of {runs} runs, shortest {len(v['shortest'])} steps")
             verdict = "; ".join(parts)
-        print(f"{r['scenario']:32} {r['code']:22} {r['states']:>8} {str(runs):>10} {r['seconds']:>6.2f}  {verdict}")
+        shown = "?" if runs is None else str(runs)
+        print(f"{r['scenario']:32} {r['code']:22} {r['states']:>8} {shown:>10} {r['seconds']:>6.2f}  {verdict}")
         for v in r["violations"]:  # each group's story, when the caller added it (annotate)
             if v.get("story"):
                 print("\n".join(f"    {line}".rstrip() for line in v["story"]["text"].splitlines()) + "\n")

@@ -374,12 +374,13 @@ class ViolationGroup:
     line_label: str
     kernel_line: bool   # False for a variant's own line (not kernel code)
     detail: str
-    count: int
-    count_text: str
+    count: int | None   # None: found, not counted (count_unknown says why)
+    count_text: str | None
     one_in: str
     shortest: str
     url: str            # the shortest counterexample, replayed on this code
     story: str = ""     # the race in a few lines, as a commit message tells it (app/model/views/story.py)
+    count_unknown: str = ""  # why count is None ("the search stopped after 3,000 states")
 
 
 @dataclass
@@ -426,7 +427,9 @@ def code_verdict(scenario: dict[str, Any], code: dict[str, Any], result: dict[st
         v.groups.append(ViolationGroup(
             kind=g["kind"], where=where, function=g.get("function") or "", line_label=label,
             kernel_line=kernel, detail=g.get("detail") or "",
-            count=g["count"], count_text=g.get("count_text", str(g["count"])), one_in=one_in(g["count"], total),
+            count=g["count"], count_text=g.get("count_text", None if g["count"] is None else str(g["count"])),
+            one_in=one_in(g["count"], total) if g["count"] is not None else "",
+            count_unknown=g.get("count_unknown") or "",
             shortest=g["shortest"], url=urls.scenario(sid, code["id"], g["shortest"]),
             story=(g.get("story") or {}).get("text", "")))
     return v

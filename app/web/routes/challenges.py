@@ -58,9 +58,10 @@ def answer_of(scenario_id: str, ch: dict[str, Any], verdict: dict[str, Any] | No
     if ch["goal"] == "violation" and verdict is not None:
         groups = [v for v in verdict["violations"] if v["kind"] == ch["violation"]]
         runs = verdict["complete_runs_text"]
+        counted = all(v["count"] is not None for v in groups)  # not when the search stopped early
         out["verdict"] = {"runs": f"{int(runs):,}" if runs else "?", "states": verdict["states"],
-                          "complete": verdict["complete"], "reaching": sum(v["count"] for v in groups),
-                          "found": bool(groups)}
+                          "complete": verdict["complete"],
+                          "reaching": sum(v["count"] for v in groups) if counted else None, "found": bool(groups)}
     return out
 
 

@@ -142,8 +142,10 @@ class Violation(BaseModel):
     line: int | None
     line_label: str
     detail: str
-    count: int
-    count_text: str
+    # None when the runs were not counted (the search stopped early): count_unknown says why.
+    count: int | None
+    count_text: str | None
+    count_unknown: str | None = None
     shortest: str
     # The race in a few lines, told from `shortest` (app/model/views/story.py, docs/story.md):
     # None when that schedule no longer replays.
