@@ -362,6 +362,17 @@ def test_text_replay_numbers_steps_like_the_ui(capsys: pytest.CaptureFixture[str
     assert f"Freed by CPU2 (swapoff) at step {s8 + 1} of the schedule." in out
 
 
+def test_two_tasks_never_share_a_pid() -> None:
+    """A report names a task by its PID ("Freed by task 4242:"): two task names with one PID
+    (exit and a page fault once) would make a scenario with both ambiguous."""
+    tasks_of: dict[int, set[str]] = {}
+    for actor in ACTORS.values():
+        for cpu in range(1, 5):
+            if actor.pid:  # 0: the idle task, one per CPU (swapper/N)
+                tasks_of.setdefault(actor.pid_on(cpu), set()).add(actor.task)
+    assert {pid: tasks for pid, tasks in tasks_of.items() if len(tasks) > 1} == {}
+
+
 def test_alloc_and_free_tasks_take_their_pid_from_the_actor_that_ran_them() -> None:
     """'Freed by task N' names the PID of the actor whose task freed it, bound kworkers and direct
     reclaimers (a PID per CPU) included."""

@@ -8,7 +8,9 @@ from app.model.kernel.engine import ActorDef, Ctx, actor_def, step_def
 from app.model.actors.common import folio_put, lock_folio, map_swapped_page
 from app.model.actors.readahead import read_if_new, swapin_readahead
 
-actor_def(ActorDef("swapin", "page fault: do_swap_page -> zswap_load", "L1", "fault", 4242, params=("process",)))
+# Its own PID, not exit's 4242: a scenario with both shows two tasks, and a report naming the
+# task that freed an object must not leave it ambiguous (they may be two threads of one process).
+actor_def(ActorDef("swapin", "page fault: do_swap_page -> zswap_load", "L1", "fault", 4243, params=("process",)))
 
 
 @step_def("L1")
