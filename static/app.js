@@ -235,6 +235,8 @@
       var b = box.getBoundingClientRect(), top = b.top + box.clientTop;
       var span = last.getBoundingClientRect().bottom - first.getBoundingClientRect().top;
       if (span <= box.clientHeight + 0.5) box.scrollTop += first.getBoundingClientRect().top - top;
+      // Else the current row at the bottom (a layout tried before may have scrolled it away).
+      else box.scrollTop += last.getBoundingClientRect().bottom - (top + box.clientHeight);
     });
   }
 
@@ -261,14 +263,34 @@
     var lanes = stage.querySelector(".lanes-scroll"), row = document.getElementById("lane-current");
     return !!(lanes && row && !holds(row, lanes));
   }
+  // The height the lane diagram needs to show a told story from its first row to the current one
+  // (its heading and column heads included), or 0 when it already has no more than that.
+  function storyHeight(arena) {
+    var pane = arena.querySelector(".lanes"), box = pane && pane.querySelector(".lanes-scroll");
+    var first = box && box.querySelector(".lane-row.story"), last = document.getElementById("lane-current");
+    if (!first || !last || !box.contains(last)) return 0;
+    var span = last.getBoundingClientRect().bottom - first.getBoundingClientRect().top;
+    var need = Math.ceil(span + pane.getBoundingClientRect().height - box.clientHeight + 2);
+    return need < pane.getBoundingClientRect().height - 1 ? need : 0;
+  }
   function fit() {
-    var root = document.documentElement;
-    if (!window.matchMedia("(min-width: 56rem)").matches) { root.classList.remove("flow", "roomy"); return; }
-    // Three layouts, tried in turn: a told story's (the lane diagram gets the room), the usual
-    // one (html.roomy: the CPU columns get theirs back), then html.flow.
-    root.classList.remove("flow", "roomy");
+    var root = document.documentElement, arena = document.querySelector("#stage .arena.story-told");
+    root.classList.remove("flow", "roomy", "lanes-fit");
+    if (!window.matchMedia("(min-width: 56rem)").matches) return;
+    // Four layouts, tried in turn: a told story's (the lane diagram gets the room); the same with
+    // the lane diagram cut to the story's rows, the folded stretch before them scrolled away
+    // (html.lanes-fit: the CPU columns get the rest); the usual one (html.roomy: the CPU columns
+    // get their room back, the story's first rows may scroll out of view); then html.flow.
     reveal();
-    if (overfull() && document.querySelector(".arena.story-told")) { root.classList.add("roomy"); reveal(); }
+    if (overfull() && arena) {
+      var need = storyHeight(arena);
+      if (need) {
+        arena.style.setProperty("--story-lanes", need + "px");
+        root.classList.add("lanes-fit");
+        reveal();
+      }
+      if (overfull()) { root.classList.remove("lanes-fit"); root.classList.add("roomy"); reveal(); }
+    }
     if (overfull()) { root.classList.add("flow"); reveal(); }
   }
   var fitting = 0;
