@@ -75,6 +75,24 @@ def test_uaf_b_story_is_the_folio_unlock_that_let_swapoff_go():
     assert "folio lock F_wb dropped at b:1464" in view["story"]["legend"]
 
 
+def test_the_pre_1_3_walker_story_lets_go_of_the_lru_lock_that_guarded_its_cursor():
+    """The walker caches its cursor n under the LRU lock and reads it under that lock again; the
+    isolate callback dropped the lock in between (p:880) and returned LRU_SKIP: that drop let go of
+    n, not the later tree->lock drop after zswap_entry_put() (the last lock dropped, which the rule
+    for uaf-a and uaf-b picks: it guarded nothing the walker reads)."""
+    sid = "walker-cursor-vs-exit"
+    view = build_view(sid, "pre-lru-skip-fix", tour(sid, "pre-skip-reads-freed-entry"))
+    text = commit_diagram(view)
+    body = [t for _, t in cells(story_body(text), WIDTH // 2)]
+    assert body[:3] == ["shrink_memcg_cb", "zap_pte_range", "spin_unlock(lock)"], body
+    assert "zswap_entry_put" not in text and "    list_for_each_safe(item, n, &l->list)\n" in text
+    told = view["story"]
+    assert told["legend"].startswith("n cached at __list_lru_walk_one()")
+    assert "nlru->lock dropped at p:880" in told["legend"]
+    roles = {view["events"][int(i)]["step"]: role for i, role in told["roles"].items()}
+    assert roles["O5"] == "unpin" and "O21" not in roles and "O22" not in roles
+
+
 def _groups() -> list[tuple[str, str, dict]]:
     out = []
     for sid in load_all():

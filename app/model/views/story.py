@@ -20,7 +20,9 @@ explorer finds, in every scenario, code and variant, and in a user's scenario:
 - the **pointer** the crashing CPU used, and the step that cached it (told in the legend);
 - the **unpinning**: the last lock the crashing CPU dropped before the object was freed (the
   legend names it; the diagram shows the call that let go of the object, as the commit message
-  shows `list_lru_isolate` and not the `spin_unlock(lock)` after it);
+  shows `list_lru_isolate` and not the `spin_unlock(lock)` after it); but the drop of the lock
+  the pointer was cached under, when the access is made under it again (the pre-1/3 walker's
+  cursor, read under the LRU lock the isolate callback dropped: ``_guards``), and that unlock;
 - the **frees** by the other CPUs of every object the crashing CPU still pointed to, each under
   its CPU's entry function and the function that freed it, and the freeing line for the object
   the access touched (`zswap_swapoff` / `kvfree(trees)`), to the commit message's depth.
@@ -157,13 +159,33 @@ def _frees(events: Sequence[Event], v: Mapping[str, Any], cpu: int, end: int) ->
     return sorted(picked), primary
 
 
-def _unpin(events: Sequence[Event], cpu: int, before: int) -> tuple[int | None, int | None]:
-    """(the last lock ``cpu`` dropped before event ``before``, the step the diagram shows for it):
+def _locks_held(events: Sequence[Event], cpu: int, end: int) -> set[str]:
+    """The locks ``cpu`` holds after the events before ``end``."""
+    held: set[str] = set()
+    for e in events[:end]:
+        if e["cpu"] == cpu:
+            held = (held | set(e["locks_taken"])) - set(e["locks_released"])
+    return held
+
+
+def _guards(events: Sequence[Event], cpu: int, cached: int, access: int) -> set[str]:
+    """The locks ``cpu`` held when it cached the pointer (event ``cached``) and holds again at the
+    access: the pointer is used under the lock it was read under, so what made it stale is that
+    lock's drop in between (the pre-1/3 walker's cursor, read under the LRU lock that the isolate
+    callback drops), not the last lock dropped."""
+    return _locks_held(events, cpu, cached + 1) & _locks_held(events, cpu, access)
+
+
+def _unpin(events: Sequence[Event], cpu: int, before: int, guards: set[str] | None = None,
+           after: int = -1) -> tuple[int | None, int | None]:
+    """(the last lock ``cpu`` dropped before event ``before`` (with ``guards``: the last drop of one
+    of them after event ``after``), the step the diagram shows for it):
     a call that dropped it is shown itself; for a bare unlock, the call just before it (since the
     CPU last took a lock) that wrote what the race is about, as `list_lru_isolate` before
     `spin_unlock(lock)`; else the unlock."""
     mine = [e for e in events[:before] if e["cpu"] == cpu]
-    drops = [e for e in mine if e["locks_released"]]
+    drops = [e for e in mine if e["locks_released"]
+             and (guards is None or (e["index"] > after and guards & set(e["locks_released"])))]
     if not drops:
         return None, None
     u = drops[-1]
@@ -237,14 +259,21 @@ def _memory_story(view: Mapping[str, Any], v: Mapping[str, Any], b: _Builder, ro
     cached = _cache(events, cpu, access, v.get("object"))
     frees, primary = _frees(events, v, cpu, access["index"])
     first_free = frees[0] if frees else access["index"]
-    unpin, shown = _unpin(events, cpu, first_free)
+    unpin = shown = None
+    guarded = False
+    if cached is not None and (guards := _guards(events, cpu, cached[1], access["index"])):
+        unpin, _ = _unpin(events, cpu, first_free, guards, after=cached[1])
+        shown = unpin  # the drop itself lets go of what the lock guarded: the diagram shows it
+        guarded = unpin is not None
+    if unpin is None:
+        unpin, shown = _unpin(events, cpu, first_free)
     if cached is not None:
         roles[cached[1]] = "cache"
     if unpin is not None:
         roles[unpin] = "unpin"
     if shown is not None:
         roles.setdefault(shown, "unpin")
-        b.add(shown, "unpin", called(events[shown]["text"]))
+        b.add(shown, "unpin", (code if guarded else called)(events[shown]["text"]))
     for i in frees:
         roles[i] = "free"
         if i == primary:  # the freeing function, then its freeing line under it
