@@ -116,6 +116,7 @@ class KeyCanon:
         self._sorting: dict[Key, Perm | None | object] = {}
         self._sizes: dict[Key, int | None] = {}
         self._perms = canon.perms()
+        self._shared: dict[tuple[tuple[int, int], ...], Perm] = {tuple(sorted(p.items())): p for p in self._perms if p}
         self._holders_slots = [interner.slot_of(part) for part in HOLDING_PARTS]
         # (slot, part value's int, the relabelling as sorted pairs) -> the relabelled value's int
         self._relabelled: dict[tuple[int, int, tuple[tuple[int, int], ...]], int] = {}
@@ -132,7 +133,10 @@ class KeyCanon:
         try:
             perm = self._sorting[classed]
         except KeyError:
-            perm = self._sorting[classed] = self.canon.sorting(self._key_of(key))
+            perm = self.canon.sorting(self._key_of(key))
+            if isinstance(perm, dict):  # one object per distinct relabelling (Parents numbers them by identity)
+                perm = self._shared.setdefault(tuple(sorted(perm.items())), perm)
+            self._sorting[classed] = perm
         if perm is None:
             return key, None
         if perm is TIE:  # rare: decided by what the CPUs hold
