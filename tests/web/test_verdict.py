@@ -100,7 +100,7 @@ def test_heavy_scenario_page_never_runs_the_explorer(client, monkeypatch):
     r = client.get(urls.scenario(sid, "old"))
     assert r.status_code == 200
     assert 'id="run-verdict-old"' in r.text and 'id="run-verdict-new"' in r.text
-    assert "3–5 s" in r.text
+    assert f"{modelapi.cost_hint(sid)} the first time" in r.text
     assert client.get("/").status_code == 200
     pages.clear_caches()
 
@@ -244,3 +244,12 @@ def test_a_livelock_verdict_reads_as_states_no_run_leaves_never_as_no_violation(
     assert "swapoff never finishes" in html and "schedule into the loop, 5 steps" in html
     assert str(escape(urls.scenario(SEED, "old", "22222"))) in html
     assert "try_to_unuse" in html and "variant line" not in html  # mm/swapfile.c: kernel code, no b:/f: label
+
+
+def test_cost_hints_follow_the_estimated_search_cost():
+    # The bands docs/performance.md measured: one-entry 3-CPU scenarios about a second, the
+    # two-entry one 10-20 s, three shrinkers and swapoff 15-40 s; a 2-CPU one under half a second.
+    assert modelapi.cost_hint("lru-writeback-vs-swapoff") == "under half a second"
+    assert modelapi.cost_hint("two-shrinkers-vs-swapoff") == "1–3 s"
+    assert modelapi.cost_hint("two-entries-two-shrinkers-vs-swapoff") == "10–20 s"
+    assert modelapi.cost_hint("three-shrinkers-vs-swapoff") == "15–40 s"

@@ -638,35 +638,13 @@ def _loop_site(program: str, moves: set[tuple[str, str]]) -> str | None:
 
 
 def _count_paths(succ: Graph) -> list[int] | None:
-    """Number of distinct paths from state 0 to each state; None if the graph has a cycle."""
-    # Breadth first, most edges go to a state numbered after their source; when all do, the
-    # numbering is already a topological order and one pass in it counts the paths (no in-degrees,
-    # no queue). An edge back (a state reached again at the same depth or a smaller one, or a
-    # cycle) sends the count to Kahn's algorithm.
+    """Number of distinct paths from state 0 to each state; None if the graph has a cycle.
+    Kahn's topological order, over the graph's flat arrays (no slice objects per state)."""
     n = len(succ)
     edges, offsets = succ.edges, succ.offsets
-    paths = [0] * n
-    paths[0] = 1
-    start = 0
-    for s in range(n):
-        end = offsets[s + 1]
-        if start != end:
-            p = paths[s]
-            for c in edges[start:end]:
-                if c <= s:
-                    return _count_paths_kahn(succ)
-                paths[c] += p
-        start = end
-    return paths
-
-
-def _count_paths_kahn(succ: Graph) -> list[int] | None:
-    """_count_paths in any graph: Kahn's topological order; None if the graph has a cycle."""
-    n = len(succ)
     indegree = [0] * n
-    for children in succ:
-        for c in children:
-            indegree[c] += 1
+    for c in edges:
+        indegree[c] += 1
     paths = [0] * n
     paths[0] = 1
     ready = [s for s in range(n) if indegree[s] == 0]
@@ -674,8 +652,9 @@ def _count_paths_kahn(succ: Graph) -> list[int] | None:
     while ready:
         s = ready.pop()
         done += 1
-        for c in succ[s]:
-            paths[c] += paths[s]
+        p = paths[s]
+        for c in edges[offsets[s]:offsets[s + 1]]:
+            paths[c] += p
             indegree[c] -= 1
             if indegree[c] == 0:
                 ready.append(c)
