@@ -639,7 +639,7 @@ def _loop_site(program: str, moves: set[tuple[str, str]]) -> str | None:
 
 def _count_paths(succ: Graph) -> list[int] | None:
     """Number of distinct paths from state 0 to each state; None if the graph has a cycle.
-    Kahn's topological order, over the graph's flat arrays (no slice objects per state)."""
+    Kahn's topological order, read straight from the graph's flat arrays (no generator per state)."""
     n = len(succ)
     edges, offsets = succ.edges, succ.offsets
     indegree = [0] * n
