@@ -61,7 +61,7 @@ MAX_STEPS = 500
 # Codes whose verdicts the scenario page shows side by side; the variants are shown on request.
 MAIN_CODES = ("old", "new")
 # A scenario whose estimated search cost (app.model.api.search_cost: about 2,000 for the 2-CPU
-# scenarios, 45,000-79,000 for the 3-CPU ones, whose verdicts take 3-5 s) is above this is never
+# scenarios, 45,000-125,000 for the 3-CPU ones, whose verdicts take 1-20 s: cost_hint) is above this is never
 # searched on a page load or at startup, only on an explicit request.
 HEAVY_STATES = 20_000
 
@@ -106,6 +106,24 @@ def replay(scenario_id: str, code: str, schedule: str) -> dict[str, Any]:
         if len(schedule) > MAX_STEPS and e.position >= MAX_STEPS:
             shared_view(scenario_id, code, schedule[:MAX_STEPS])  # raises the earlier error, if any
         raise
+
+
+# What a scenario's first search takes, by its estimated cost (the largest of its main codes'),
+# from the whole-process CPU times of bench/bench_explore.py in docs/performance.md plus the web's
+# own share: the 3-CPU scenarios of one entry (45,000-79,000) about a second, the two-entry one
+# (about 125,000) 10-20 s, three shrinkers and swapoff (about 3,000,000) 15-40 s.
+COST_HINTS = ((HEAVY_STATES, "under half a second"), (100_000, "1–3 s"), (1_000_000, "10–20 s"))
+COST_HINT_LARGEST = "15–40 s"
+COST_HINT_USER = "a second to a minute"  # a user's scenario: no estimate shown before it runs
+
+
+@lru_cache(maxsize=256)  # user scenarios (their ids are links) come and go: bounded
+def cost_hint(scenario_id: str) -> str:
+    """How long the explorer's first search of this scenario takes, in words for the page."""
+    if is_user(scenario_id) or scenario(scenario_id) is None:
+        return COST_HINT_USER
+    cost = max(api.search_cost(scenario_id, c) for c in MAIN_CODES)
+    return next((hint for bound, hint in COST_HINTS if cost <= bound), COST_HINT_LARGEST)
 
 
 @lru_cache(maxsize=256)  # user scenarios (their ids are links) come and go: bounded

@@ -48,7 +48,7 @@ from app.model.actors.programs import PROGRAMS
 from app.model.kernel.engine import ACTORS, PART_INDEX, Blocked, run_step
 from app.model.scenarios.initial import blob_of, initial_world
 from app.model.explorer.interned import CRASHED, Interner, Key, KeyCanon
-from app.model.explorer.storage import Graph, Parents
+from app.model.explorer.storage import Graph, Parents, Visited
 from app.model.scenarios.replay import final_violations, replay
 from app.model.scenarios.scenario import Scenario, all_codes
 from app.model.scenarios.loader import load_all, load_one, scenario_ids
@@ -150,14 +150,13 @@ class Transitions:
     def __init__(self, interner: Interner, enabled: bool = True) -> None:
         self.interner = interner
         self.enabled = enabled
-        # Per CPU slot: the CPU record's int -> parts read (slots) -> (their picker, the ints of
-        # those parts -> outcome: () when blocked, else (the CPU's new record, the other slots
-        # written with their new ints, whether the step was CPU-local))
-        self.memo: list[dict[int, dict[tuple[int, ...], tuple[Callable[[Key], Any], dict[Any, tuple[Any, ...]]]]]] = [
+        # Per CPU slot: the CPU record's int -> a list of (parts read (slots), their picker, the ints
+        # of those parts -> outcome: () when blocked, else (the CPU's new record, the other slots
+        # written with their new ints, whether the step was CPU-local)). A list, not a dict by parts read:
+        # every hit walks it (most records have one or two), and only a miss searches it by reads.
+        self.memo: list[dict[int, list[tuple[tuple[int, ...], Callable[[Key], Any], dict[Any, tuple[Any, ...]]]]]] = [
             {} for _ in range(interner.cpus)
         ]
-        self.runs = 0
-        self.hits = 0
         self._key: Key | None = None  # the world last built from a key: every CPU of a state shares it
         self._world: World | None = None
 
@@ -169,27 +168,31 @@ class Transitions:
 
     def step(self, key: Key, cpu_id: int, steps: int) -> tuple[Key | None, bool]:
         """(the next world's key or None when blocked, whether the step was CPU-local)."""
-        slot = cpu_id - 1
+        # The hit path runs for almost every move of a search (97% on the scaled scenarios): it
+        # costs a lookup per parts-read set of the CPU's record and one tuple built.
         if self.enabled:
-            by_reads = self.memo[slot].get(key[slot])
+            by_reads = self.memo[cpu_id - 1].get(key[cpu_id - 1])
             if by_reads is not None:
-                for pick, table in by_reads.values():
+                for _read, pick, table in by_reads:
                     hit = table.get(pick(key))
                     if hit is not None:
-                        self.hits += 1
                         if not hit:
-                            return None, False
+                            return _BLOCKED
                         new_cpu, written, local = hit
                         child = list(key)
-                        child[slot] = new_cpu
+                        child[cpu_id - 1] = new_cpu
                         for written_slot, number in written:
                             child[written_slot] = number
                         return tuple(child), local
-        self.runs += 1
+        return self._run(key, cpu_id, steps)
+
+    def _run(self, key: Key, cpu_id: int, steps: int) -> tuple[Key | None, bool]:
+        """The step run for real (a memo miss), its outcome memoised."""
+        slot = cpu_id - 1
         world = self.world(key, steps)
         result, ctx = run_step(world, cpu_id)
         if isinstance(result, Blocked):
-            answer: tuple[Key | None, bool] = (None, False)
+            answer: tuple[Key | None, bool] = _BLOCKED
             outcome: tuple[Any, ...] = ()
         else:
             new = self.interner.child_key(world, key, result.world)
@@ -202,12 +205,18 @@ class Transitions:
         read = tuple(self.interner.slot_of(i) for i in ctx.parts_fetched())
         if ctx.read_cpus:
             read = tuple(range(self.interner.cpus)) + read
-        by_reads = self.memo[slot].setdefault(key[slot], {})
-        if read not in by_reads:
-            by_reads[read] = (_picker(read), {})
-        pick, table = by_reads[read]
+        by_reads = self.memo[slot].setdefault(key[slot], [])
+        for known, pick, table in by_reads:
+            if known == read:
+                break
+        else:
+            pick, table = _picker(read), {}
+            by_reads.append((read, pick, table))
         table[pick(key)] = outcome
         return answer
+
+
+_BLOCKED: tuple[None, bool] = (None, False)
 
 
 def explore(
@@ -332,7 +341,8 @@ def _explore(
     canon = KeyCanon(Canon(cpu_classes), interner) if cpu_classes else None
     root_key = interner.key(root)
     # Visited worlds: by their keys' 64-bit hashes (hash compaction), or by the keys themselves.
-    index: dict[Any, int] = {hash(root_key) if compact else root_key: 0}
+    index: Visited | dict[Key, int] = Visited() if compact else {}
+    index.setdefault(hash(root_key) if compact else root_key, 0)  # type: ignore[arg-type]
     # The BFS queue: each state's key until it is expanded (then None: the key is not kept).
     state_keys: list[Key | None] = [root_key]
     parents = Parents()
@@ -448,6 +458,7 @@ def _explore(
             note_violations(s, key)
         if compact:
             state_keys[s] = None  # expanded: its key is not needed again (see key_of)
+    del index  # not needed after the search: its memory goes back before the counting pass
     while len(succ) < len(state_keys):
         succ.append([])
     if canon is None:
@@ -506,7 +517,7 @@ def _explore(
         scenario=scenario.id,
         code=code,
         states=sum(sizes),
-        transitions=transitions if canon is None else sum(sizes[i] * succ.degree(i) for i in range(len(state_keys))),
+        transitions=transitions if canon is None else succ.weighted_edges(sizes),
         depth=max(depth),
         complete_runs=complete_runs,
         terminal_states=sum(sizes[t] for t in terminal_keys),
@@ -638,13 +649,14 @@ def _loop_site(program: str, moves: set[tuple[str, str]]) -> str | None:
     return max(back, key=lambda x: (x[0], x[1]))[1] if back else None
 
 
-def _count_paths(succ: list[list[int]]) -> list[int] | None:
-    """Number of distinct paths from state 0 to each state; None if the graph has a cycle."""
+def _count_paths(succ: Graph) -> list[int] | None:
+    """Number of distinct paths from state 0 to each state; None if the graph has a cycle.
+    Kahn's topological order, read straight from the graph's flat arrays (no generator per state)."""
     n = len(succ)
+    edges, offsets = succ.edges, succ.offsets
     indegree = [0] * n
-    for children in succ:
-        for c in children:
-            indegree[c] += 1
+    for c in edges:
+        indegree[c] += 1
     paths = [0] * n
     paths[0] = 1
     ready = [s for s in range(n) if indegree[s] == 0]
@@ -652,8 +664,9 @@ def _count_paths(succ: list[list[int]]) -> list[int] | None:
     while ready:
         s = ready.pop()
         done += 1
-        for c in succ[s]:
-            paths[c] += paths[s]
+        p = paths[s]
+        for c in edges[offsets[s]:offsets[s + 1]]:
+            paths[c] += p
             indegree[c] -= 1
             if indegree[c] == 0:
                 ready.append(c)

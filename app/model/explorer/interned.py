@@ -116,7 +116,11 @@ class KeyCanon:
         self._sorting: dict[Key, Perm | None | object] = {}
         self._sizes: dict[Key, int | None] = {}
         self._perms = canon.perms()
+        self._shared: dict[tuple[tuple[int, int], ...], Perm] = {tuple(sorted(p.items())): p for p in self._perms if p}
         self._holders_slots = [interner.slot_of(part) for part in HOLDING_PARTS]
+        self._part_of = {interner.slot_of(part): part for part in HOLDING_PARTS}  # slot -> index in PARTS
+        # A relabelling (as sorted pairs) -> the slots it rewrites, each with the slot it goes to
+        self._moves: dict[tuple[tuple[int, int], ...], list[tuple[int, int]]] = {}
         # (slot, part value's int, the relabelling as sorted pairs) -> the relabelled value's int
         self._relabelled: dict[tuple[int, int, tuple[tuple[int, int], ...]], int] = {}
 
@@ -132,7 +136,10 @@ class KeyCanon:
         try:
             perm = self._sorting[classed]
         except KeyError:
-            perm = self._sorting[classed] = self.canon.sorting(self._key_of(key))
+            perm = self.canon.sorting(self._key_of(key))
+            if isinstance(perm, dict):  # one object per distinct relabelling (Parents numbers them by identity)
+                perm = self._shared.setdefault(tuple(sorted(perm.items())), perm)
+            self._sorting[classed] = perm
         if perm is None:
             return key, None
         if perm is TIE:  # rare: decided by what the CPUs hold
@@ -151,27 +158,30 @@ class KeyCanon:
 
     def relabel(self, key: Key, perm: Perm) -> Key:
         """symmetry.relabel on a key."""
-        interner = self.interner
         pairs = tuple(sorted(perm.items()))
+        moves = self._moves.get(pairs)
+        if moves is None:  # once per relabelling: the slots it rewrites, each with where it goes
+            cpus = [(slot, perm[slot + 1] - 1) for slot in range(self.interner.cpus) if perm.get(slot + 1, slot + 1) != slot + 1]
+            moves = self._moves[pairs] = cpus + [(slot, slot) for slot in self._holders_slots]
+        relabelled = self._relabelled
         new = list(key)
-        for slot in range(interner.cpus):
-            to = perm.get(slot + 1, slot + 1)
-            if to != slot + 1:
-                actor = self.interner.value(to - 1, key[to - 1]).actor  # who runs CPU `to` stays
-                new[to - 1] = self._moved(slot, key[slot], pairs, lambda cpu: moved_cpu(cpu, to, actor), to - 1)
-        for part in HOLDING_PARTS:
-            slot = interner.slot_of(part)
-            new[slot] = self._moved(slot, key[slot], pairs, lambda value: relabel_part(part, value, perm), slot)
+        for slot, to in moves:
+            try:  # a relabelled part is built once per part value and relabelling
+                new[to] = relabelled[(slot, key[slot], pairs)]
+            except KeyError:
+                new[to] = self._moved(key, slot, to, perm, pairs)
         return tuple(new)
 
-    def _moved(self, slot: int, number: int, pairs: tuple[tuple[int, int], ...], rename: Callable[[Any], Any],
-               to: int) -> int:
-        memo = (slot, number, pairs)
-        try:
-            return self._relabelled[memo]
-        except KeyError:
-            moved = self._relabelled[memo] = self.interner.intern(to, rename(self.interner.value(slot, number)))
-            return moved
+    def _moved(self, key: Key, slot: int, to: int, perm: Perm, pairs: tuple[tuple[int, int], ...]) -> int:
+        """Slot ``slot``'s part of ``key`` relabelled by ``perm``, interned in slot ``to``."""
+        value = self.interner.value(slot, key[slot])
+        if slot < self.interner.cpus:  # a CPU's state moves to CPU `to`, whose actor stays
+            actor = self.interner.value(to, key[to]).actor
+            renamed = moved_cpu(value, to + 1, actor)
+        else:
+            renamed = relabel_part(self._part_of[slot], value, perm)
+        moved = self._relabelled[(slot, key[slot], pairs)] = self.interner.intern(to, renamed)
+        return moved
 
     def size(self, key: Key) -> int:
         """As Canon.orbit_size: how many distinct worlds ``key`` stands for."""

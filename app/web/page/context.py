@@ -395,6 +395,7 @@ class CodeVerdict:
     result: dict[str, Any] | None
     run_url: str
     heavy: bool
+    cost: str = ""  # how long its first search takes, in words (modelapi.cost_hint)
     groups: list[ViolationGroup] = field(default_factory=list)
     t: str = ""  # explored from the state after this schedule ("" = from the start)
     running_url: str = ""  # the block while the search runs (its progress, a cancel button)
@@ -409,7 +410,7 @@ def code_verdict(scenario: dict[str, Any], code: dict[str, Any], result: dict[st
     sid = scenario["id"]
     v = CodeVerdict(scenario=sid, code=code["id"], title=code["title"], description=code.get("description", ""),
                     is_variant=not code.get("kernel", code["id"] in modelapi.MAIN_CODES), result=result,
-                    run_url=urls.verdict(sid, code["id"], t), heavy=modelapi.is_heavy(sid), t=t,
+                    run_url=urls.verdict(sid, code["id"], t), heavy=modelapi.is_heavy(sid), cost=modelapi.cost_hint(sid), t=t,
                     running_url=urls.verdict_running(sid, code["id"], t))
     if result is None:
         return v
@@ -505,7 +506,7 @@ def index_verdicts(scenario: dict[str, Any]) -> list[tuple[str, str, str]]:
         r = modelapi.cached_verdict(scenario["id"], code)
         if r is None:
             if modelapi.is_heavy(scenario["id"]):
-                out.append((code, "heavy", "3 CPUs: run the explorer on the scenario page (3–5 s)"))
+                out.append((code, "heavy", f"run the explorer on the scenario page ({modelapi.cost_hint(scenario['id'])})"))
             else:
                 out.append((code, "pending", "the explorer is still computing; reload in a few seconds"))
             continue
