@@ -575,9 +575,9 @@ async def api_vote(request: Request, code: CodePath) -> JSONResponse:
             or not isinstance(data.get("url", ""), str)):
         raise _err(400, "bad-request", 'The body must be JSON {"voter": "8-64 letters, digits, - or _", '
                                        '"choice": 0, "url": "the state voted at"}.')
-    key, q = await poll_at(request, room)
     if data.get("url") and data["url"] != room.url:
         raise _err(409, "poll-moved", "The presenter has moved on: this vote was for another state.")
+    key, q = await poll_at(request, room)
     choice, n = data["choice"], len(q.choices)
     if not 0 <= choice < n:
         raise _err(400, "bad-choice", f"There is no choice {choice}: this question's choices are 0-{n - 1}.")
