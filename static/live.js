@@ -243,7 +243,7 @@
       asked.textContent = text;
       asked.toggleAttribute("data-error", !!error);
     }
-    function ask(kind) {
+    function askRoom(kind) {
       if (ended || here() !== published) return askStatus("Wait for this state to reach the room, then ask.", true);
       askStatus("Asking the explorer…");
       fetch(live.getAttribute("data-ask"), {
@@ -263,7 +263,7 @@
         ev.preventDefault();
         ev.stopImmediatePropagation();
       } else if (t.closest("[data-ask-kind]")) {
-        ask(t.closest("[data-ask-kind]").getAttribute("data-ask-kind"));
+        askRoom(t.closest("[data-ask-kind]").getAttribute("data-ask-kind"));
       } else if (t.closest("#poll-reveal")) {
         fetch(live.getAttribute("data-reveal"), { method: "POST", headers: auth, cache: "no-store" })
           .then(function (r) { return r.ok ? r.json() : null; }).then(function (b) { if (b) presenterTally(b); });
