@@ -39,7 +39,7 @@
     var box = document.getElementById("poll");
     if (!box) {
       box = document.getElementById("poll-template").content.firstElementChild.cloneNode(true);
-      p.appendChild(box);
+      p.insertBefore(box, p.querySelector("#ask-explain"));  // an asked question's line comes last
       p.classList.add("polling");
       // A vote, not a step: the choice links make no request (and app.js does not wait for one).
       p.querySelectorAll(".choices [id^=pick-]").forEach(function (a) { a.removeAttribute("hx-get"); });
