@@ -10,7 +10,7 @@ import pytest
 
 from app.web import urls
 from tests.web.test_live import new_page, origins, wait_status  # noqa: F401
-from tests.web.test_polls_browser import answered, note
+from tests.web.test_polls_browser import answered, note, present
 
 pytestmark = pytest.mark.browser
 
@@ -20,11 +20,7 @@ START = urls.scenario("lru-writeback-vs-swapoff", "old", "")
 def test_the_room_answers_which_cpu_crashes_first(new_page, origins):  # noqa: F811
     here, there = origins
     presenter = new_page()
-    presenter.goto(here + START)
-    presenter.click("#present")
-    presenter.wait_for_selector("#live[data-role=presenter][data-ready]")
-    presenter.keyboard.press("q")
-    code = presenter.get_attribute("#live", "data-code")
+    code = present(presenter, here + START)
 
     laptop, phone = new_page(), new_page(390, 844)
     for pg in (laptop, phone):

@@ -122,11 +122,16 @@ def _body_limit(request: Request) -> int:
     return max(65536, store(request).limits.max_url_bytes * 3 + 256)
 
 
-async def url_from_json(request: Request) -> str:
+async def json_body(request: Request) -> Any:
+    """The body as JSON (bounded), or None when it is not JSON."""
     try:
-        data = json.loads(await read_body(request, _body_limit(request)) or b"null")
+        return json.loads(await read_body(request, _body_limit(request)) or b"null")
     except (ValueError, UnicodeDecodeError):
-        data = None
+        return None
+
+
+async def url_from_json(request: Request) -> str:
+    data = await json_body(request)
     if not isinstance(data, dict) or not isinstance(data.get("url"), str):
         raise _err(400, "bad-request", 'The body must be JSON {"url": "/s/SCENARIO?code=...&t=..."}.')
     return data["url"]
@@ -566,10 +571,7 @@ async def api_vote(request: Request, code: CodePath) -> JSONResponse:
         raise _err(429, "too-many-votes", f"Too many votes from this address; try again in {wait} s.",
                    {"Retry-After": str(wait)})
     room = await room_or_404(request, code)
-    try:
-        data = json.loads(await read_body(request, _body_limit(request)) or b"null")
-    except (ValueError, UnicodeDecodeError):
-        data = None
+    data = await json_body(request)
     if (not isinstance(data, dict) or not isinstance(data.get("voter"), str) or not VOTER.fullmatch(data["voter"])
             or not isinstance(data.get("choice"), int) or isinstance(data.get("choice"), bool)
             or not isinstance(data.get("url", ""), str)):
@@ -613,10 +615,7 @@ async def api_ask(request: Request, code: CodePath) -> JSONResponse:
     the verdict pages' budgets and slots: 503 with Retry-After when they are taken); the answer is
     stored with the poll and shown at the reveal."""
     room = await controlled_room(request, code)
-    try:
-        data = json.loads(await read_body(request, _body_limit(request)) or b"null")
-    except (ValueError, UnicodeDecodeError):
-        data = None
+    data = await json_body(request)
     if not isinstance(data, dict) or not isinstance(data.get("question"), str) \
             or not isinstance(data.get("url", ""), str):
         raise _err(400, "bad-request", 'The body must be JSON {"question": "crash" or "safe", '
