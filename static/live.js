@@ -17,19 +17,29 @@
     if (s) { s.setAttribute("data-state", state); s.textContent = text; }
   }
 
-  // ---- predict polls (both roles): a tour's predict stop in a room is a poll -------------------
+  // ---- polls (both roles): a tour's predict stop in a room is a poll, and so is a question the
+  // presenter asks at any state (#ask) -------------------------------------------------------
   // The stop's HTML is the same cached page for everyone; this decorates it: a block below the
   // choices (templates/_live.html's #poll-template), the choices turned into votes (no step), and
-  // the tally from /api/rooms/CODE/poll and the stream's "poll" events.
+  // the tally from /api/rooms/CODE/poll and the stream's "poll" events. An asked question has no
+  // HTML of its own: #ask is filled in from the poll's JSON (openAsk) and emptied when the room
+  // moves on (closeAsk); its tallies carry "ask", its kind.
   var pollApi = live.getAttribute("data-poll");
-  var tally = null;  // the newest tally of the stop shown
+  var tally = null;  // the newest tally of the poll shown
+  var askBox = document.getElementById("ask");
+  function asking() { return askBox && !askBox.hidden ? askBox.getAttribute("data-ask") : null; }
+  // The poll shown: the asked question's box, else the predict stop's.
+  function host() { return asking() ? askBox : document.getElementById("predict"); }
+  // A tally is the shown poll's when it names the state shown and the same question.
+  function ours(t, url) { return t.url === url && (t.ask || null) === asking(); }
+  function keyOf(t) { return t.url + (t.ask ? "#ask=" + t.ask : ""); }
   function pollBox() {
-    var p = document.getElementById("predict");
+    var p = host();
     if (!p) return null;
     var box = document.getElementById("poll");
     if (!box) {
       box = document.getElementById("poll-template").content.firstElementChild.cloneNode(true);
-      p.appendChild(box);
+      p.insertBefore(box, p.querySelector("#ask-explain"));  // an asked question's line comes last
       p.classList.add("polling");
       // A vote, not a step: the choice links make no request (and app.js does not wait for one).
       p.querySelectorAll(".choices [id^=pick-]").forEach(function (a) { a.removeAttribute("hx-get"); });
@@ -37,8 +47,55 @@
     }
     return box;
   }
+  function openAsk(t, voting) {
+    if (asking() === t.ask && askBox.getAttribute("data-url") === t.url) return;
+    closeAsk();
+    askBox.setAttribute("data-ask", t.ask);
+    askBox.setAttribute("data-url", t.url);
+    document.getElementById("ask-q").textContent = t.question;
+    var list = document.getElementById("ask-choices");
+    t.choices.forEach(function (text, i) {
+      var li = document.createElement("li"), c = document.createElement(voting ? "button" : "span");
+      var k = document.createElement("kbd"), key = "abcdefgh".charAt(i);
+      c.className = voting ? "btn choice" : "choice";
+      c.setAttribute("data-choice", String(i));
+      if (voting) { c.type = "button"; c.setAttribute("data-hotkey", key); }
+      k.textContent = key;
+      c.appendChild(k);
+      c.appendChild(document.createTextNode(" " + text));
+      li.appendChild(c);
+      list.appendChild(li);
+    });
+    askBox.hidden = false;
+    pollBox();
+  }
+  function closeAsk() {
+    if (!askBox || askBox.hidden) return;
+    askBox.hidden = true;
+    askBox.classList.remove("revealed", "tallied");
+    askBox.removeAttribute("data-ask");
+    document.getElementById("ask-choices").textContent = "";  // no choice keeps a hotkey
+    document.getElementById("ask-explain").hidden = true;
+    var box = document.getElementById("poll");
+    if (box && askBox.contains(box)) box.remove();
+    tally = null;
+  }
+  // The explorer's line and its schedule, once revealed (from the poll's JSON: a stream's tally
+  // does not carry them, so the reveal fetches the poll).
+  function explain(t) {
+    var e = document.getElementById("ask-explain");
+    if (!t.ask || !t.revealed || !e) return;
+    if (typeof t.explain !== "string") return setTimeout(function () {
+      fetchTally(function (full) { if (full.revealed && ours(full, t.url)) explain(full); });
+    }, role === "presenter" ? 0 : Math.random() * 1000);  // 2,000 phones do not ask at once
+    document.getElementById("ask-explain-text").textContent = t.explain;
+    var a = document.getElementById("ask-link");
+    a.hidden = !t.link;
+    if (t.link) a.setAttribute("href", t.link);
+    e.hidden = false;
+  }
   function choiceItems() {
-    var p = document.getElementById("predict");
+    var p = host();
     return p ? Array.prototype.slice.call(p.querySelectorAll(".choices > li")) : [];
   }
   function mark(li, text) {
@@ -55,20 +112,21 @@
     tally = t;
     var n = document.getElementById("poll-answered");
     if (n) n.textContent = String(t.answered);
-    var p = document.getElementById("predict");
+    var p = host();
     if (p) p.classList.toggle("revealed", !!t.revealed);
     if (t.revealed) choiceItems().forEach(function (li, i) {
       li.classList.toggle("answer", i === t.answer);
-      if (i === t.answer) mark(li, " ✔ what happens");
+      if (i === t.answer) mark(li, t.ask ? " ✔ the explorer's answer" : " ✔ what happens");
     });
+    explain(t);
   }
   function fetchTally(then) {
     fetch(pollApi, { cache: "no-store" }).then(function (r) { return r.ok ? r.json() : null; })
       .then(function (t) { if (t) then(t); }, function () { /* the stream's next tally */ });
   }
   function pickIndex(el) {
-    var a = el.closest && el.closest("#predict.polling .choices [id^=pick-]");
-    return a ? parseInt(a.id.slice(5), 10) : -1;
+    var a = el.closest && el.closest("#predict.polling .choices [id^=pick-], #ask .choices [data-choice]");
+    return !a ? -1 : parseInt(a.hasAttribute("data-choice") ? a.getAttribute("data-choice") : a.id.slice(5), 10);
   }
 
   // Plain links to a state (the Tours menu, "Start again", the report's steps) would load a new
@@ -138,20 +196,34 @@
       store(JSON.stringify({ code: code, token: token }));
       publish();
     });
-    // The poll of the stop shown: a bar per choice under each choice, how many answered, Reveal.
+    // The poll of the state shown: a bar per choice under each choice, how many answered, Reveal.
+    // A state with no predict stop may have the room's asked question (back at it): the poll says.
     function presenterPoll() {
-      if (ended || here() !== published || !pollBox()) return;
-      document.getElementById("predict").classList.add("tallied");
+      if (ended || here() !== published) return;
+      if (asking() && askBox.getAttribute("data-url") !== published) closeAsk();
+      if (!document.getElementById("predict") && !asking()) {
+        return fetchTally(function (t) { if (t.ask && t.url === published && here() === published) presenterAsk(t); });
+      }
+      if (!pollBox()) return;
+      bars();
+      fetchTally(presenterTally);
+    }
+    function presenterAsk(t) {
+      openAsk(t, false);
+      bars();
+      presenterTally(t);
+    }
+    function bars() {
+      host().classList.add("tallied");
       choiceItems().forEach(function (li) {
         if (li.querySelector(".poll-bar")) return;
         var bar = document.createElement("span"), fill = document.createElement("span"), n = document.createElement("span");
         bar.className = "poll-bar"; fill.className = "poll-fill"; n.className = "poll-n";
         bar.appendChild(fill); bar.appendChild(n); li.appendChild(bar);
       });
-      fetchTally(presenterTally);
     }
     function presenterTally(t) {
-      if (t.url !== published || !document.getElementById("poll")) return;
+      if (!ours(t, published) || !document.getElementById("poll")) return;
       showTally(t);
       choiceItems().forEach(function (li, i) {
         var k = t.counts[i] || 0, pct = t.answered ? Math.round(100 * k / t.answered) : 0;
@@ -161,13 +233,37 @@
       });
       var b = document.getElementById("poll-reveal");
       if (b) b.hidden = !!t.revealed;
-      document.getElementById("poll-note").textContent = t.revealed ? "Revealed to the room. Press → to watch it happen." : "";
+      document.getElementById("poll-note").textContent = !t.revealed ? ""
+        : t.ask ? "Revealed to the room." : "Revealed to the room. Press → to watch it happen.";
+    }
+    // Ask (k, s): the explorer answers at the server, which keeps the answer until the reveal.
+    var asked = document.getElementById("ask-status");
+    function askStatus(text, error) {
+      asked.hidden = !text;
+      asked.textContent = text;
+      asked.toggleAttribute("data-error", !!error);
+    }
+    function askRoom(kind) {
+      if (ended || here() !== published) return askStatus("Wait for this state to reach the room, then ask.", true);
+      askStatus("Asking the explorer…");
+      fetch(live.getAttribute("data-ask"), {
+        method: "POST", headers: Object.assign({ "Content-Type": "application/json" }, auth),
+        body: JSON.stringify({ question: kind, url: published }), cache: "no-store"
+      }).then(function (r) {
+        return r.json().then(function (b) {
+          if (!r.ok) return askStatus("✖ " + (b.message || "The question was not asked."), true);
+          askStatus("");
+          if (b.url === published) presenterAsk(b);
+        });
+      }, function () { askStatus("✖ No connection: the question was not asked.", true); });
     }
     document.addEventListener("click", function (ev) {
       var t = ev.target.closest ? ev.target : ev.target.parentElement;
       if (pickIndex(t) >= 0) {  // the presenter's page counts the room's answers, it gives none
         ev.preventDefault();
         ev.stopImmediatePropagation();
+      } else if (t.closest("[data-ask-kind]")) {
+        askRoom(t.closest("[data-ask-kind]").getAttribute("data-ask-kind"));
       } else if (t.closest("#poll-reveal")) {
         fetch(live.getAttribute("data-reveal"), { method: "POST", headers: auth, cache: "no-store" })
           .then(function (r) { return r.ok ? r.json() : null; }).then(function (b) { if (b) presenterTally(b); });
@@ -176,6 +272,7 @@
     // The tallies come on the room's own stream (the control link's: not counted as a follower).
     var tallies = new EventSource(live.getAttribute("data-stream"));
     tallies.addEventListener("poll", function (ev) { presenterTally(JSON.parse(ev.data)); });
+    document.addEventListener("htmx:after:settle", function () { if (here() !== published) askStatus(""); });
     tallies.addEventListener("end", function () { tallies.close(); });
     document.addEventListener("htmx:after:settle", presenterPoll);
     publish();
@@ -230,6 +327,7 @@
   var joinPath = live.getAttribute("data-join");
   var latest = live.getAttribute("data-url"), shown = latest;
   var following = true, connected = true, ended2 = false, loading = false, source = null;
+  var rejoined = false;  // the next state followed may have the room's asked question: ask the poll
   var FOLLOW = "X-Zswap-Follow";
 
   function render() {
@@ -255,7 +353,8 @@
     htmx.ajax("GET", url, swap).then(function () {
       shown = url;
       scenarioShown = path;
-      audiencePoll();
+      audiencePoll(rejoined);
+      rejoined = false;
     }, function () { /* the next state or a rejoin tries again */ }).then(function () {
       loading = false;
       follow();
@@ -281,15 +380,26 @@
     try { var v = sessionStorage.getItem("zswap-pick:" + code + ":" + stop); if (v !== null) return parseInt(v, 10); } catch (e) { /* ignore */ }
     return -1;
   }
-  function audiencePoll() {
-    if (!following || ended2 || shown !== latest || !pollBox()) return;
-    audienceTally(tally && tally.url === shown ? tally : { url: shown, answered: 0, counts: [], revealed: false, answer: null });
+  // `first`: the page's first state, where the room's asked question may wait for a late joiner.
+  function audiencePoll(first) {
+    if (asking() && (!following || askBox.getAttribute("data-url") !== shown)) closeAsk();
+    if (!following || ended2 || shown !== latest) return;
+    if (first && !document.getElementById("predict")) return fetchTally(audienceAsk);
+    if (!pollBox()) return;
+    audienceTally(tally && ours(tally, shown) ? tally : { url: shown, answered: 0, counts: [], revealed: false, answer: null });
     fetchTally(audienceTally);
   }
+  // An asked question (on the stream, or waiting at the state a late joiner lands on).
+  function audienceAsk(t) {
+    if (!t.ask || !following || t.url !== shown) return;
+    if (!t.question) return fetchTally(audienceAsk);  // the stream's tally: the poll has the question
+    openAsk(t, true);
+    audienceTally(t);
+  }
   function audienceTally(t) {
-    if (!following || t.url !== shown || !document.getElementById("poll")) return;
+    if (!following || !ours(t, shown) || !document.getElementById("poll")) return;
     showTally(t);
-    var mine = myPick(t.url), note;
+    var mine = myPick(keyOf(t)), note;
     choiceItems().forEach(function (li, i) {
       li.classList.toggle("voted", i === mine && !t.revealed);
       li.classList.toggle("picked", i === mine && !!t.revealed);
@@ -305,13 +415,13 @@
   }
   function vote(choice, tries) {
     if (tally && tally.revealed) return;
-    var stop = shown;
+    var stop = shown, key = stop + (asking() ? "#ask=" + asking() : "");
     tries = tries || 0;
     fetch(voteApi, { method: "POST", headers: { "Content-Type": "application/json" }, cache: "no-store",
                      body: JSON.stringify({ voter: voter, choice: choice, url: stop }) }).then(function (r) {
       if (r.ok) {
-        picks[stop] = choice;
-        try { sessionStorage.setItem("zswap-pick:" + code + ":" + stop, String(choice)); } catch (e) { /* ignore */ }
+        picks[key] = choice;
+        try { sessionStorage.setItem("zswap-pick:" + code + ":" + key, String(choice)); } catch (e) { /* ignore */ }
         return r.json().then(audienceTally);
       }
       if (r.status === 409) return fetchTally(audienceTally);
@@ -341,11 +451,13 @@
   function detach() {
     if (!following) return;
     following = false;
+    closeAsk();  // exploring on one's own: the room's question is the room's state's
     render();
   }
 
   function rejoin() {
     following = true;
+    rejoined = true;
     shown = null;
     if (location.pathname + location.search !== joinPath) {
       try { history.pushState({ htmx: true }, "", joinPath); } catch (e) { /* ignore */ }
@@ -379,7 +491,8 @@
     });
     source.addEventListener("poll", function (ev) {
       var t = JSON.parse(ev.data);
-      if (t.url === shown) audienceTally(t); else if (t.url === latest) tally = t;
+      if (t.ask && t.url === shown && asking() !== t.ask) audienceAsk(t);
+      else if (ours(t, shown)) audienceTally(t); else if (t.url === latest) tally = t;
     });
     source.addEventListener("end", function () {
       ended2 = true;
@@ -399,6 +512,6 @@
   }
   render();
   connect();
-  audiencePoll();
+  audiencePoll(true);
   live.setAttribute("data-ready", "");
 })();

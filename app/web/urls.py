@@ -227,3 +227,8 @@ def api_room_vote(code: str) -> str:
 def api_room_reveal(code: str) -> str:
     """The presenter reveals the answer of the room's current poll (POST, the control token)."""
     return f"/api/rooms/{quote(code, safe='')}/reveal"
+
+
+def api_room_ask(code: str) -> str:
+    """The presenter asks the room an ad-hoc question at its current state (POST, the control token)."""
+    return f"/api/rooms/{quote(code, safe='')}/ask"

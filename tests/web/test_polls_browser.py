@@ -23,16 +23,21 @@ def note(page, words: str) -> None:
                            arg=words, timeout=8000)
 
 
+def present(page, url: str) -> str:
+    """Open a room on `url` with the Present button, hide the join card; the room's code."""
+    page.goto(url)
+    page.click("#present")
+    page.wait_for_selector("#live[data-role=presenter][data-ready]")
+    page.keyboard.press("q")
+    return page.get_attribute("#live", "data-code")
+
+
 def test_the_room_answers_a_predict_poll(new_page, origins):  # noqa: F811
     here, there = origins
     answer = PREDICT["answer"]
     wrong = (answer + 1) % len(PREDICT["choices"])
     presenter = new_page()
-    presenter.goto(here + STOP)
-    presenter.click("#present")
-    presenter.wait_for_selector("#live[data-role=presenter][data-ready]")
-    presenter.keyboard.press("q")
-    code = presenter.get_attribute("#live", "data-code")
+    code = present(presenter, here + STOP)
     presenter.wait_for_selector("#predict.polling #poll-reveal")
     answered(presenter, 0)
 

@@ -53,7 +53,7 @@ from app.model.scenarios.replay import final_violations, replay
 from app.model.scenarios.scenario import Scenario, all_codes
 from app.model.scenarios.loader import load_all, load_one, scenario_ids
 from app.model.kernel.lines import line_of
-from app.model.kernel.state import World
+from app.model.kernel.state import MEMORY_ERRORS, World
 from app.model.explorer.symmetry import Canon, Perm, classes, compose, inverse, relabel_schedule, relabel_text
 
 DEFAULT_MAX_STATES = 2_000_000
@@ -92,6 +92,9 @@ class Exploration:
     searched: int = 0  # worlds the search kept (representatives under symmetry; else ``states``)
     livelock_states: int = 0  # states from which no run can end (0 unless there is a livelock group)
     symmetric: tuple[tuple[int, ...], ...] = ()  # the interchangeable CPUs it used
+    # Per CPU that can crash the kernel (a memory error, MEMORY_ERRORS): its shortest crashing
+    # schedule, shortest first, then by CPU number (see _crashes).
+    crashes: list[dict[str, Any]] = field(default_factory=list)
 
     def _count_of(self, g: Group) -> tuple[int | None, str | None]:
         """A group's count, or None and why it is not known: runs are counted only over a whole
@@ -125,6 +128,7 @@ class Exploration:
             # interchangeable CPUs ("symmetric", each a list of CPU numbers).
             "states_searched": self.searched or self.states,
             "symmetric": [list(ids) for ids in self.symmetric],
+            "crashes": self.crashes,
         }
 
 
@@ -363,12 +367,19 @@ def _explore(
     violations_slot = interner.slot_of(PART_INDEX["violations"])
     # The violations parts already noted: every group in one has been found, at an earlier state.
     noted: set[int] = set()
+    # (CPU as the world it was seen on names it, seen on an orbit member) -> the shallowest state
+    # where that CPU made a memory error, the violation, and the orbit member's relabelling.
+    crashed: dict[tuple[int, bool], tuple[int, Any, Perm | None]] = {}
 
     def note(state: int, world_violations: Any, extra: list[Any], perm: Perm | None = None) -> set[tuple[str, str | None]]:
         keys: set[tuple[str, str | None]] = set()
         for v in list(world_violations) + extra:
             key = (v.kind, v.step_id)
             keys.add(key)
+            if v.kind in MEMORY_ERRORS and v.cpu is not None:
+                seen = crashed.get((v.cpu, perm is not None))
+                if seen is None or depth[state] < depth[seen[0]]:
+                    crashed[(v.cpu, perm is not None)] = (state, v, perm or None)
             if key not in groups:
                 groups[key] = Group(v.kind, v.step_id, state, v.detail)
                 if perm:
@@ -531,7 +542,37 @@ def _explore(
         searched=len(state_keys),
         symmetric=cpu_classes,
         livelock_states=livelock_states,
+        crashes=_crashes(crashed, parents, prefix, cpu_classes, code),
     )
+
+
+def _crashes(crashed: dict[tuple[int, bool], tuple[int, Any, Perm | None]], parents: Parents, prefix: str,
+             cpu_classes: tuple[tuple[int, ...], ...], code: str) -> list[dict[str, Any]]:
+    """Per real CPU that can crash: the shortest schedule (from the root, ``prefix`` included) in
+    which that CPU makes a memory error, with the error's kind and line; shortest first, ties by
+    CPU number. Breadth first, each CPU's first crash found is its shortest. Under symmetry a CPU
+    interchangeable with a crashing one crashes as soon, by the same schedule relabelled."""
+    best: dict[int, tuple[str, Any]] = {}
+    for (cpu, _), (state, v, perm) in crashed.items():
+        path, tau = _path(parents, state)
+        if perm is None:  # seen on the representative R: the real world is tau(R)
+            real = tau.get(cpu, cpu)
+        else:  # seen on the orbit member perm(R): the schedule relabelled to reach it
+            path, real = relabel_schedule(path, compose(perm, inverse(tau))), cpu
+        if real not in best or len(path) < len(best[real][0]):
+            best[real] = (path, v)
+    for cpu, (path, v) in sorted(best.items(), key=lambda kv: len(kv[1][0])):
+        for ids in cpu_classes:
+            for other in ids if cpu in ids else ():
+                if other not in best or len(path) < len(best[other][0]):
+                    best[other] = (relabel_schedule(path, {cpu: other, other: cpu}), v)
+    out = []
+    for cpu, (path, v) in sorted(best.items(), key=lambda kv: (len(kv[1][0]), kv[0])):
+        d = _violation_dict(v.kind, v.step_id, "", 0, prefix + path, blob_of(code))
+        out.append({"cpu": cpu, "kind": v.kind, "step_id": v.step_id, "function": d["function"], "file": d["file"],
+                    "line": d["line"], "line_label": d["line_label"], "shortest": prefix + path,
+                    "steps": len(path)})
+    return out
 
 
 def _doomed(succ: list[list[int]], finals: Any) -> list[int]:

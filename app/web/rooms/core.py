@@ -117,11 +117,21 @@ class Created:
     url: str
 
 
+# A presenter's ad-hoc question is a poll too: its key is the state's URL with "#ask=KIND" (a
+# canonical state URL has no fragment, so it never meets a predict stop's key).
+ASK = "#ask="
+
+
+def ask_key(url: str, kind: str) -> str:
+    return f"{url}{ASK}{kind}"
+
+
 @dataclass(frozen=True)
 class Tally:
-    """A predict poll: the room's state it asks at (`stop`, a canonical scenario URL), the votes
-    per choice (one per attendee: `answered` is their sum), and once the presenter revealed it,
-    the answer. The answer is not in a tally before the reveal: no attendee can read it early."""
+    """A poll: the room's state it asks at (`stop`, a canonical scenario URL, with ASK and the
+    question's kind for an ad-hoc question), the votes per choice (one per attendee: `answered` is
+    their sum), and once the presenter revealed it, the answer. The answer is not in a tally before
+    the reveal: no attendee can read it early."""
     stop: str
     counts: tuple[int, ...]
     revealed: bool = False
@@ -132,8 +142,12 @@ class Tally:
         return sum(self.counts)
 
     def body(self) -> dict:
-        return {"url": self.stop, "answered": self.answered, "counts": list(self.counts),
+        url, _, ask = self.stop.partition(ASK)
+        body = {"url": url, "answered": self.answered, "counts": list(self.counts),
                 "revealed": self.revealed, "answer": self.answer if self.revealed else None}
+        if ask:
+            body["ask"] = ask
+        return body
 
     def json(self) -> str:
         return json.dumps(self.body(), separators=(",", ":"))
@@ -240,10 +254,11 @@ class Hub:
         for f in self.rooms.get(code, ()):
             f.deliver(msg)
 
-    def deliver_tally(self, code: str, tally: Tally) -> None:
+    def deliver_tally(self, code: str, tally: Tally, everyone: bool = False) -> None:
         """A revealed tally to everyone; before the reveal, to the presenters' pages only: the
-        audience needs no running count, and 2,000 followers would each take ten a second."""
-        for f in (self.rooms if tally.revealed else self.watchers).get(code, ()):
+        audience needs no running count, and 2,000 followers would each take ten a second.
+        `everyone`: a question just asked, which the audience must hear of."""
+        for f in (self.rooms if tally.revealed or everyone else self.watchers).get(code, ()):
             f.deliver((POLL, tally.json()))
 
 
@@ -262,6 +277,14 @@ class RoomStore(Protocol):
         ...
     async def reveal(self, code: str, stop: str, choices: int, answer: int) -> Tally: ...
     async def tally(self, code: str, stop: str, choices: int) -> Tally: ...
+    async def ask(self, code: str, stop: str, choices: int, question: str) -> Tally:
+        """Make `question` (JSON, answer included: app.web.routes.questions) the room's ad-hoc
+        question, its poll keyed `stop` (ask_key); the room holds one: the previous one's votes go.
+        Everyone following hears of it (a tally with no votes yet, or the votes it has)."""
+        ...
+    async def asked(self, code: str) -> tuple[str, str] | None:
+        """(stop, question JSON) of the room's ad-hoc question, or None."""
+        ...
     async def end(self, code: str) -> None: ...
     async def followers(self, code: str) -> int: ...
     async def join(self, code: str, counted: bool = True) -> Follower: ...
@@ -340,6 +363,7 @@ class MemoryStore:
         # code -> stop -> poll. Polls exist only at predict stops, a handful per scenario: bounded.
         self.polls: dict[str, dict[str, Poll]] = {}
         self.shown: dict[str, str] = {}  # code -> the stop whose tally goes out next
+        self.asks: dict[str, tuple[str, str]] = {}  # code -> (stop, question JSON): one a room
         self.pacer = TallyPacer(self._send_tally)
 
     def _expire(self) -> None:
@@ -355,6 +379,7 @@ class MemoryStore:
                 self.windows.pop((kind, code), None)
             self.polls.pop(code, None)
             self.shown.pop(code, None)
+            self.asks.pop(code, None)
             self.hub.deliver(code, END)
 
     async def create(self, url: str, owner: str) -> Created:
@@ -420,6 +445,18 @@ class MemoryStore:
     async def tally(self, code: str, stop: str, choices: int) -> Tally:
         poll = self.polls.get(code, {}).get(stop)
         return poll.tally(stop) if poll else Tally(stop, (0,) * choices)
+
+    async def ask(self, code: str, stop: str, choices: int, question: str) -> Tally:
+        before = self.asks.get(code)
+        if before is not None and before[0] != stop:
+            self.polls.get(code, {}).pop(before[0], None)
+        self.asks[code] = (stop, question)
+        tally = self._poll(code, stop, choices).tally(stop)
+        self.hub.deliver_tally(code, tally, everyone=True)
+        return tally
+
+    async def asked(self, code: str) -> tuple[str, str] | None:
+        return self.asks.get(code)
 
     async def _send_tally(self, code: str) -> None:
         stop = self.shown.pop(code, None)

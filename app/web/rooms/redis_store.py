@@ -9,12 +9,13 @@ that time while it has followers, when it also rewrites its counts): the count o
 heartbeat has lapsed (killed, or cut from Redis) is dropped at the next read, so a dead worker's
 places come back within that TTL instead of the room's 4 h; ``rate:{code}:{second}`` publishes
 in one second. Changes go out on the channel ``zswap:ch:{code}`` ("state <url>", "poll <stop>
-<tally>" or "end").
+<tally>", "asked <stop> <tally>" or "end").
 
 Predict polls: ``tally:{code}:{stop id}`` a hash of the votes per choice (fields "0", "1"...),
 the number of choices "n", and once revealed "answer"; ``votes:{code}:{stop id}`` a hash of each
 voter's choice (one vote per voter; a changed vote moves its count). The stop id is a hash of
-the stop's URL. A vote is one Lua script (atomic against the other workers); a tally goes out
+the stop's URL (a presenter's ad-hoc question: the URL with "#ask=KIND"; ``ask:{code}`` a hash of
+the room's one ad-hoc question, its stop and its JSON, answer included). A vote is one Lua script (atomic against the other workers); a tally goes out
 from a script too, so that the tallies on the channel are in the order of the votes.
 
 Each process holds one pub/sub connection, subscribed to the rooms it has followers in, and fans
@@ -109,13 +110,15 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 return redis.call('HGETALL', KEYS[1])
 """
-# Publish a poll's tally as it is now. KEYS: the tally; ARGV: the channel, the stop.
+# Publish a poll's tally as it is now. KEYS: the tally; ARGV: the channel, the stop, and the
+# message's kind: "poll" (to the presenters' pages, or everyone once revealed) or "asked" (a
+# question just asked: to everyone).
 _SEND_TALLY = """
 local all = redis.call('HGETALL', KEYS[1])
 if #all == 0 then return 0 end
 local parts = {}
 for i = 1, #all, 2 do parts[#parts + 1] = all[i] .. '=' .. all[i + 1] end
-return redis.call('PUBLISH', ARGV[1], 'poll ' .. ARGV[2] .. ' ' .. table.concat(parts, ','))
+return redis.call('PUBLISH', ARGV[1], ARGV[3] .. ' ' .. ARGV[2] .. ' ' .. table.concat(parts, ','))
 """
 
 T = TypeVar("T")
@@ -265,9 +268,31 @@ class RedisStore:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(tally_key, mapping={"answer": answer, "n": choices})
             pipe.expire(tally_key, self.limits.idle_seconds)
-            pipe.eval(_SEND_TALLY, 1, tally_key, _channel(code), stop)
+            pipe.eval(_SEND_TALLY, 1, tally_key, _channel(code), stop, "poll")
             await pipe.execute()
         return await self.tally(code, stop, choices)
+
+    @_unavailable
+    async def ask(self, code: str, stop: str, choices: int, question: str) -> Tally:
+        key = f"{P}ask:{code}"
+        before = await self.redis.hget(key, "stop")
+        tally_key, votes_key = _poll_keys(code, stop)
+        ttl = self.limits.idle_seconds
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if before and before != stop:  # the room holds one ad-hoc question: the old one's votes go
+                pipe.delete(*_poll_keys(code, before))
+            pipe.hset(key, mapping={"stop": stop, "question": question})
+            pipe.expire(key, ttl)
+            pipe.hset(tally_key, "n", choices)
+            pipe.expire(tally_key, ttl)
+            pipe.eval(_SEND_TALLY, 1, tally_key, _channel(code), stop, "asked")
+            await pipe.execute()
+        return await self.tally(code, stop, choices)
+
+    @_unavailable
+    async def asked(self, code: str) -> tuple[str, str] | None:
+        found = await self.redis.hgetall(f"{P}ask:{code}")
+        return (found["stop"], found["question"]) if "stop" in found and "question" in found else None
 
     @_unavailable
     async def tally(self, code: str, stop: str, choices: int) -> Tally:
@@ -276,7 +301,7 @@ class RedisStore:
     async def _send_tally(self, code: str) -> None:
         stop = self.shown.pop(code, None)
         if stop:
-            await self.redis.eval(_SEND_TALLY, 1, _poll_keys(code, stop)[0], _channel(code), stop)
+            await self.redis.eval(_SEND_TALLY, 1, _poll_keys(code, stop)[0], _channel(code), stop, "poll")
 
     @_unavailable
     async def publish(self, code: str, url: str) -> None:
@@ -295,7 +320,7 @@ class RedisStore:
     async def end(self, code: str) -> None:
         room = await self.get(code)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(f"{P}room:{code}", f"{P}followers:{code}")
+            pipe.delete(f"{P}room:{code}", f"{P}followers:{code}", f"{P}ask:{code}")
             if room is not None:
                 pipe.delete(f"{P}token:{room.token_hash}")
                 pipe.srem(f"{P}owner:{room.owner}", code)
@@ -375,8 +400,8 @@ class RedisStore:
                 continue
             code = str(msg["channel"]).removeprefix(f"{P}ch:")
             data = str(msg["data"])
-            if data.startswith("poll "):
-                self.hub.deliver_tally(code, _tally_message(data))
+            if data.startswith(("poll ", "asked ")):
+                self.hub.deliver_tally(code, _tally_message(data), everyone=data.startswith("asked "))
             else:
                 self.hub.deliver(code, END if data == "end" else ("state", data.removeprefix("state ")))
 

@@ -31,7 +31,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from app.web.page import context, errors, render
 from app.web import modelapi, rooms, urls
-from app.web.routes import pages, schema
+from app.web.routes import pages, questions, schema
 from app.web.http import head, limits, work
 from app.web.rooms import END, Room, RoomError, RoomStore
 
@@ -122,11 +122,16 @@ def _body_limit(request: Request) -> int:
     return max(65536, store(request).limits.max_url_bytes * 3 + 256)
 
 
-async def url_from_json(request: Request) -> str:
+async def json_body(request: Request) -> Any:
+    """The body as JSON (bounded), or None when it is not JSON."""
     try:
-        data = json.loads(await read_body(request, _body_limit(request)) or b"null")
+        return json.loads(await read_body(request, _body_limit(request)) or b"null")
     except (ValueError, UnicodeDecodeError):
-        data = None
+        return None
+
+
+async def url_from_json(request: Request) -> str:
+    data = await json_body(request)
     if not isinstance(data, dict) or not isinstance(data.get("url"), str):
         raise _err(400, "bad-request", 'The body must be JSON {"url": "/s/SCENARIO?code=...&t=..."}.')
     return data["url"]
@@ -468,16 +473,24 @@ async def api_end(request: Request, code: CodePath) -> JSONResponse:
     return JSONResponse({"code": room.code, "ended": True}, headers={"Cache-Control": "no-store"})
 
 
-# ---- predict polls ------------------------------------------------------------------------------
-# A poll is the question a tour asks at the room's current state (its "predict" stop): attendees
-# vote, the presenter reveals. Its key is the state's URL, so a room that comes back to a stop
-# finds that stop's votes (and reveal) again.
+# ---- polls ----------------------------------------------------------------------------------------
+# A poll is the question asked at the room's current state: a tour's "predict" stop there, or the
+# presenter's ad-hoc question (app.web.routes.questions) asked there; attendees vote, the
+# presenter reveals. A predict stop's key is the state's URL, so a room that comes back to a stop
+# finds that stop's votes (and reveal) again; an ad-hoc question's is the URL and its kind
+# (rooms.ask_key), and the room holds one: stepping on closes it as it closes a stop's.
 
 VOTER = re.compile(r"[A-Za-z0-9_-]{8,64}")
 POLL_ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "The room's state asks no question (no-poll), or no longer the one voted on "
                          "(poll-moved), or its answer is out (poll-revealed)", **ERR},
 }
+ASK_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["question"],
+    "properties": {"question": {"type": "string", "enum": list(questions.QUESTIONS), "description":
+                                "crash: which CPU crashes first from this state; safe: is this code safe"},
+                   "url": {"type": "string", "description": "the state asked at: refused (poll-moved) when the "
+                                                           "room's state is another"}}}}}}}
 VOTE_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "required": ["voter", "choice"],
     "properties": {"voter": {"type": "string", "pattern": VOTER.pattern, "description":
@@ -492,24 +505,37 @@ def votes(request: Request) -> limits.Allowance:
     return request.app.state.room_votes
 
 
-def poll_at(room: Room) -> context.PredictState:
-    """The question at the room's current state, or a 409 "no-poll"."""
-    scenario_id, code, t, tour = parse_state_url(room.url, rooms.Limits(max_url_bytes=1 << 20), api=True)
+def predict_at(url: str) -> context.PredictState | None:
+    """The tour's predict stop at state `url`, or None."""
+    scenario_id, code, t, tour = parse_state_url(url, rooms.Limits(max_url_bytes=1 << 20), api=True)
     scenario = modelapi.scenario(scenario_id)
-    stop = context.predict_stop(scenario, tour, code, t) if scenario else None
+    return context.predict_stop(scenario, tour, code, t) if scenario else None
+
+
+async def poll_at(request: Request, room: Room) -> tuple[str, questions.Question]:
+    """(the poll's key, its question) at the room's current state: the presenter's ad-hoc question
+    asked there, else the tour's predict stop, else a 409 "no-poll"."""
+    asked = await stored(store(request).asked(room.code))
+    if asked is not None and asked[0].partition(rooms.ASK)[0] == room.url:
+        return asked[0], questions.Question.from_json(asked[1])
+    stop = predict_at(room.url)
     if stop is None:
-        raise _err(409, "no-poll", "The room's state asks no question: a poll is a tour's predict stop.")
-    return stop
+        raise _err(409, "no-poll", "The room's state asks no question: a poll is a tour's predict stop, "
+                                   "or a question the presenter asks there.")
+    return room.url, questions.of_predict(stop)
 
 
-def tally_answer(tally: rooms.Tally, stop: context.PredictState, followers: int | None = None) -> JSONResponse:
-    body = {**tally.body(), "question": stop.question, "choices": [text for _, text, _ in stop.choices]}
+def tally_answer(tally: rooms.Tally, q: questions.Question, followers: int | None = None) -> JSONResponse:
+    """The tally with its question and choices; the explorer's line only once revealed."""
+    body = {**tally.body(), "question": q.question, "choices": q.choices}
+    if q.kind and tally.revealed:
+        body.update(explain=q.explain, link=q.link)
     if followers is not None:
         body["followers"] = followers
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
-async def stored(call: Any) -> rooms.Tally:
+async def stored(call: Any) -> Any:
     try:
         return await call
     except RoomError as e:
@@ -526,10 +552,9 @@ async def stored(call: Any) -> rooms.Tally:
                        **POLL_ERRORS, **API_ERRORS})
 async def api_poll(request: Request, code: CodePath) -> JSONResponse:
     room = await room_or_404(request, code)
-    stop = poll_at(room)
+    key, q = await poll_at(request, room)
     s = store(request)
-    return tally_answer(await stored(s.tally(room.code, room.url, len(stop.choices))), stop,
-                        await s.followers(room.code))
+    return tally_answer(await stored(s.tally(room.code, key, len(q.choices))), q, await s.followers(room.code))
 
 
 @router.post("/api/rooms/{code}/vote", openapi_extra=VOTE_BODY, summary="An attendee's vote on the room's poll",
@@ -546,33 +571,82 @@ async def api_vote(request: Request, code: CodePath) -> JSONResponse:
         raise _err(429, "too-many-votes", f"Too many votes from this address; try again in {wait} s.",
                    {"Retry-After": str(wait)})
     room = await room_or_404(request, code)
-    try:
-        data = json.loads(await read_body(request, _body_limit(request)) or b"null")
-    except (ValueError, UnicodeDecodeError):
-        data = None
+    data = await json_body(request)
     if (not isinstance(data, dict) or not isinstance(data.get("voter"), str) or not VOTER.fullmatch(data["voter"])
             or not isinstance(data.get("choice"), int) or isinstance(data.get("choice"), bool)
             or not isinstance(data.get("url", ""), str)):
         raise _err(400, "bad-request", 'The body must be JSON {"voter": "8-64 letters, digits, - or _", '
                                        '"choice": 0, "url": "the state voted at"}.')
-    stop = poll_at(room)
     if data.get("url") and data["url"] != room.url:
         raise _err(409, "poll-moved", "The presenter has moved on: this vote was for another state.")
-    choice, n = data["choice"], len(stop.choices)
+    key, q = await poll_at(request, room)
+    choice, n = data["choice"], len(q.choices)
     if not 0 <= choice < n:
         raise _err(400, "bad-choice", f"There is no choice {choice}: this question's choices are 0-{n - 1}.")
     s = store(request)
     votes(request).spend(address)
-    return tally_answer(await stored(s.vote(room.code, room.url, n, data["voter"], choice)), stop)
+    return tally_answer(await stored(s.vote(room.code, key, n, data["voter"], choice)), q)
 
 
 @router.post("/api/rooms/{code}/reveal", summary="Reveal the answer of the room's poll",
              responses={200: {"description": "The tally with the answer; the audience sees it at once", **JSON_OK},
                         **POLL_ERRORS, **AUTH_ERRORS, **API_ERRORS})
 async def api_reveal(request: Request, code: CodePath) -> JSONResponse:
-    """Only the control token reveals; the answer is the tour's."""
+    """Only the control token reveals; the answer is the tour's, or the explorer's (an ad-hoc question)."""
     room = await controlled_room(request, code)
-    stop = poll_at(room)
+    key, q = await poll_at(request, room)
     s = store(request)
-    return tally_answer(await stored(s.reveal(room.code, room.url, len(stop.choices), stop.answer)), stop,
+    return tally_answer(await stored(s.reveal(room.code, key, len(q.choices), q.answer)), q,
                         await s.followers(room.code))
+
+
+@router.post("/api/rooms/{code}/ask", openapi_extra=ASK_BODY, summary="Ask the room an ad-hoc question",
+             responses={200: {"description": "The new poll (question, choices, no answer yet); the audience "
+                                             "hears of it at once", **JSON_OK},
+                        400: {"description": "A malformed body (bad-request) or an unknown question "
+                                             "(bad-question)", **ERR},
+                        409: {"description": "The explorer's search was cut before it could answer (undecided), "
+                                             "the room's state is another (poll-moved), or it is a tour's "
+                                             "predict stop (poll-exists)", **ERR},
+                        413: {"description": "The body is over 64 KiB (body-too-large)", **ERR},
+                        **AUTH_ERRORS, **API_ERRORS})
+async def api_ask(request: Request, code: CodePath) -> JSONResponse:
+    """Only the control token asks. The explorer answers when the question is asked (a search with
+    the verdict pages' budgets and slots: 503 with Retry-After when they are taken); the answer is
+    stored with the poll and shown at the reveal."""
+    room = await controlled_room(request, code)
+    data = await json_body(request)
+    if not isinstance(data, dict) or not isinstance(data.get("question"), str) \
+            or not isinstance(data.get("url", ""), str):
+        raise _err(400, "bad-request", 'The body must be JSON {"question": "crash" or "safe", '
+                                       '"url": "the state asked at"}.')
+    kind = data["question"]
+    if kind not in questions.QUESTIONS:
+        raise _err(400, "bad-question", f"There is no question {kind[:40]!r}: ask "
+                                        + " or ".join(repr(k) for k in questions.QUESTIONS) + ".")
+    if data.get("url") and data["url"] != room.url:
+        raise _err(409, "poll-moved", "The room's state is another than the one asked at.")
+    if predict_at(room.url) is not None:
+        raise _err(409, "poll-exists", "This state is a tour's predict stop: its question is the room's poll. "
+                                       "Step on to ask another.")
+    q = await ask_explorer(room.url, kind)
+    s = store(request)
+    tally = await stored(s.ask(room.code, rooms.ask_key(room.url, kind), len(q.choices), q.json()))
+    return tally_answer(tally, q, await s.followers(room.code))
+
+
+async def ask_explorer(url: str, kind: str) -> questions.Question:
+    """The question with its answer, from the explorer's verdict (the verdict pages' bounded path)."""
+    scenario_id, code, t, _ = parse_state_url(url, rooms.Limits(max_url_bytes=1 << 20), api=True)
+    prefix = t if kind == "crash" else ""
+    # No request: its body is read, and a server then may take the client for gone.
+    verdict = await pages.verdict_or_error(None, scenario_id, code, prefix, api=True)
+    try:
+        if kind == "crash":
+            lanes = (await work.run(modelapi.shared_view, scenario_id, code, t))["cpus"]
+            return questions.crash(scenario_id, code, t, lanes, verdict)
+        scenario = modelapi.scenario(scenario_id) or {}
+        title = next((c["title"] for c in scenario.get("code_info", []) if c["id"] == code), code)
+        return questions.safe(scenario_id, code, title, verdict)
+    except questions.Undecided as e:
+        raise _err(409, "undecided", f"The question cannot be asked here: {e}.") from None

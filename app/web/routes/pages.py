@@ -242,9 +242,10 @@ async def verdict_cancel(scenario_id: str, code: Code = "old", t: Prefix = "") -
     return Response(status_code=204)
 
 
-async def verdict_or_error(request: Request, scenario_id: str, code: str, t: str, api: bool) -> dict[str, Any]:
+async def verdict_or_error(request: Request | None, scenario_id: str, code: str, t: str, api: bool) -> dict[str, Any]:
     """The explorer's verdict (app.web.http.searches runs it in another process), or the WebError:
-    4xx for bad input, 503 with Retry-After when every search slot is taken."""
+    4xx for bad input, 503 with Retry-After when every search slot is taken. With a request, the
+    search is cancelled if its client leaves; without (its body already read), it runs to its budget."""
     try:
         return await modelapi.search(scenario_id, code, t, request)
     except modelapi.ModelInputError as e:
