@@ -67,6 +67,11 @@ def test_the_questions_answers_on_known_states():
     q = questions.crash(SEED, "new", "", modelapi.shared_view(SEED, "new", "")["cpus"], new)
     assert q.answer == 2 and q.choices[q.answer] == questions.NO_CRASH and q.link is None
     assert questions.safe(SEED, "new", "fixed code", new).answer == 0  # Safe
+    runs = new["complete_runs_text"]
+    assert f"({runs} complete runs)" in questions.safe(SEED, "new", "fixed code", new).explain
+    # Without a count of runs (a reduced search's) it names the states, never calls them runs.
+    unknown = questions.safe(SEED, "new", "fixed code", dict(new, complete_runs_text=None)).explain
+    assert f"({new['states']:,} states)" in unknown and "complete runs" not in unknown
     q = questions.safe(SEED, "old", "old code", old)
     assert q.answer == 1 and "use-after-free at mm/zswap.c:883" in q.explain and q.link
     # A search cut by its budget decides nothing: never "None", never "Safe".

@@ -106,8 +106,10 @@ def safe(scenario_id: str, code: str, code_title: str, verdict: dict[str, Any]) 
         raise Undecided(f"the explorer's search of this code was cut ({verdict.get('stopped_reason')}) "
                         "before it found anything wrong, which does not make it safe")
     if not found:
+        runs = verdict.get("complete_runs_text")
+        covered = f"{runs} complete runs" if runs else f"{verdict['states']:,} states"  # never states called runs
         line = (f"Safe: the explorer ran every interleaving of {code_title} in this scenario "
-                f"({verdict.get('complete_runs_text') or verdict['states']} complete runs): no crash, hang or leak.")
+                f"({covered}): no crash, hang or leak.")
         return Question("safe", QUESTIONS["safe"], SAFE_CHOICES, 0, line)
     crashes = [v for v in found if v["kind"] in modelapi.MEMORY_ERRORS]
     shown = crashes[0] if crashes else found[0]
