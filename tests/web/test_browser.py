@@ -9,6 +9,7 @@ import re
 import pytest
 
 from app.web import urls
+from tests.web.clicks import click_settled
 
 pytestmark = pytest.mark.browser
 
@@ -127,7 +128,7 @@ def test_copy_link_puts_the_url_on_the_clipboard(browser, server_url, seed_tours
     page.on("pageerror", lambda e: errors.append(str(e)))
     try:
         page.goto(server_url + urls.scenario(SEED, "old", seed_tours["uaf"]["schedule"][:2]))
-        page.click("#copy-link")
+        click_settled(page, "#copy-link")
         page.wait_for_function("() => document.querySelector('#copy-status').textContent.includes('copied')")
         assert page.evaluate("navigator.clipboard.readText()") == page.url
     finally:
@@ -138,8 +139,8 @@ def test_copy_link_puts_the_url_on_the_clipboard(browser, server_url, seed_tours
 def test_event_log_entry_goes_to_that_step(page, server_url, seed_tours):
     t = seed_tours["uaf"]["schedule"]
     page.goto(server_url + urls.scenario(SEED, "old", t))
-    page.click("#pane-events > summary")  # the log is a drawer that loads when opened
-    page.click("#event-1 a.stepno")
+    click_settled(page, "#pane-events > summary")  # the log is a drawer that loads when opened
+    click_settled(page, "#event-1 a.stepno")
     wait_schedule(page, t[:2])
 
 
@@ -149,7 +150,7 @@ def test_find_the_race_opens_the_shortest_counterexample(page, server_url):
     link = page.locator("#find-old-1")
     href = link.get_attribute("href")
     assert "code=old" in href and "t=" in href
-    link.click()
+    click_settled(page, "#find-old-1")
     page.wait_for_selector("#report")
     assert "BUG: KASAN: slab-use-after-free" in page.inner_text("#report")
     assert "code=old" in page.url
@@ -164,12 +165,12 @@ def test_explore_from_this_state_then_find_the_race_that_continues_it(page, serv
     prefix = "11111111" + "2" * 40
     page.goto(server_url + urls.scenario(SEED, "old", prefix))
     assert page.locator("#report").count() == 0
-    page.click("#run-verdict-old-here")
+    click_settled(page, "#run-verdict-old-here")
     page.wait_for_selector("#verdict-old-here.bad")
     assert "continue from this state" in page.inner_text("#verdict-old-here")
     href = page.locator("#find-old-here-1").get_attribute("href")
     assert f"t={prefix}" in href
-    page.click("#find-old-here-1")
+    click_settled(page, "#find-old-here-1")
     page.wait_for_selector("#report")
     assert "BUG: KASAN: slab-use-after-free" in page.inner_text("#report")
     assert re.search(r"t=(\d+)", page.url).group(1).startswith(prefix)
@@ -178,23 +179,23 @@ def test_explore_from_this_state_then_find_the_race_that_continues_it(page, serv
 def test_a_long_search_shows_its_progress_and_first_problem_and_can_be_cancelled(page, server_url):
     """Issue 23: four CPUs from the state after one step keep about 740,000 worlds (many seconds)."""
     page.goto(server_url + urls.scenario("three-shrinkers-vs-swapoff", "old", "1"))
-    page.click("#run-verdict-old-here")
+    click_settled(page, "#run-verdict-old-here")
     page.wait_for_selector("#verdict-old-here .progress-states")  # polled every second
     page.wait_for_selector("#verdict-old-here .progress-first")  # found long before the search ends
     assert "use-after-free" in page.inner_text("#verdict-old-here .progress-first")
     assert "states/s" in page.inner_text("#verdict-old-here .verdict-progress")
-    page.click("#verdict-old-here .cancel-search")
+    click_settled(page, "#verdict-old-here .cancel-search")
     page.wait_for_selector("#verdict-old-here.bad")
     assert "cancelled at your request" in page.inner_text("#verdict-old-here")
 
 
 def test_run_the_explorer_on_a_variant_then_find_its_race(page, server_url):
     page.goto(server_url + urls.scenario(SEED, "new"))
-    page.click("#variants > summary")
-    page.click("#run-verdict-new-tree-before-folio")
+    click_settled(page, "#variants > summary")
+    click_settled(page, "#run-verdict-new-tree-before-folio")
     page.wait_for_selector("#verdict-new-tree-before-folio.bad")
     assert "not kernel code" in page.inner_text("#verdict-new-tree-before-folio")
-    page.click("#find-new-tree-before-folio-1")
+    click_settled(page, "#find-new-tree-before-folio-1")
     page.wait_for_function("() => document.querySelector('#state')?.dataset.code === 'new-tree-before-folio'")
     page.wait_for_selector("#report")
 

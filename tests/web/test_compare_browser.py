@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.web import modelapi, urls
+from tests.web.clicks import click_settled
 
 pytestmark = pytest.mark.browser
 
@@ -15,7 +16,7 @@ def test_compare_with_the_fixed_code_then_step_both(projector, server_url):
     page = projector
     t = next(x["schedule"] for x in modelapi.scenario(SEED)["tours"] if x["name"] == "uaf-a")[:3]
     page.goto(server_url + urls.scenario(SEED, "old", t))
-    page.click("#compare-link")
+    click_settled(page, "#compare-link")
     page.wait_for_url("**/compare/**")
     assert page.url == server_url + urls.compare(SEED, "old", t, "new", t)
     assert "The same run:" in page.inner_text("#parting")

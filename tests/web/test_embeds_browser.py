@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from app.web import modelapi, urls
+from tests.web.clicks import click_settled
 
 pytestmark = pytest.mark.browser
 
@@ -88,7 +89,7 @@ def test_an_embed_works_in_a_frame_of_another_origin(browser, server_url, other_
 def test_the_embed_menu_gives_a_snippet_with_this_origin(projector, server_url):
     t = uaf()
     projector.goto(server_url + urls.scenario(SEED, "old", t))
-    projector.click("#embed-button")
+    click_settled(projector, "#embed-button")
     # The menu's toggle event (asynchronous) puts the origin in: wait for it.
     projector.wait_for_function("() => document.getElementById('embed-snippet').value.includes('http')")
     snippet = projector.locator("#embed-snippet")

@@ -10,6 +10,7 @@ import re
 import pytest
 
 from app.web import modelapi, urls
+from tests.web.clicks import click_settled
 
 pytestmark = pytest.mark.browser
 
@@ -108,7 +109,7 @@ def test_a_compact_embed_fits_800x500_and_is_offered(sized_page, server_url):
     page.wait_for_url("**layout=compact**")
     big = sized_page()
     big.goto(server_url + urls.scenario(SEED, "old", UAF))
-    big.click("#embed-button")
+    click_settled(big, "#embed-button")
     big.select_option("#embed-size", "compact")
     snippet = big.input_value("#embed-snippet")
     assert "layout=compact" in snippet and 'width="800" height="500"' in snippet

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from app.web import modelapi, urls
+from tests.web.clicks import click_settled
 
 pytestmark = pytest.mark.browser
 
@@ -21,13 +22,13 @@ def test_download_at_the_uaf_then_upload_on_the_index_lands_on_the_same_state(pr
     page, t = projector, uaf()
     page.goto(server_url + urls.scenario(SEED, "old", t))
     with page.expect_download() as got:
-        page.click("#download-trace")
+        click_settled(page, "#download-trace")
     path = tmp_path / "trace.json"
     got.value.save_as(path)
     assert got.value.suggested_filename == f"trace-{SEED}-old-{len(t)}steps.json"
     assert json.loads(path.read_text())["schedule"] == t
     with page.expect_download() as kasan:
-        page.click("#download-kasan")
+        click_settled(page, "#download-kasan")
     assert kasan.value.suggested_filename.endswith(".txt")
 
     page.goto(server_url + urls.index())

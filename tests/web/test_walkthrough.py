@@ -10,6 +10,7 @@ import re
 import pytest
 
 from app.web import modelapi, urls
+from tests.web.clicks import SETTLE_JS, click_settled
 
 pytestmark = pytest.mark.browser
 
@@ -44,7 +45,7 @@ def in_viewport(page, selector: str) -> bool:
 def test_find_the_race_brings_the_crash_banner_into_view(page, server_url):
     page.goto(server_url + urls.scenario(SEED, "new"))
     link = page.locator("#find-old-1")
-    link.scroll_into_view_if_needed()
+    link.evaluate(SETTLE_JS)  # scrolled to, and the page stands still
     assert page.evaluate("scrollY") > 0
     link.click()
     page.wait_for_selector("#crash-banner")
@@ -73,7 +74,7 @@ def test_newest_event_row_is_fully_visible_in_the_log(page, server_url):
     t = _tour("uaf-a")["schedule"]
     page.goto(server_url + urls.scenario(SEED, "old", t))
     last = f"#event-{len(t) - 1}"
-    page.click("#pane-events > summary")  # a drawer, loaded when opened
+    click_settled(page, "#pane-events > summary")  # a drawer, loaded when opened
     page.wait_for_selector(last)
     page.locator("#pane-events").scroll_into_view_if_needed()
     fully = page.evaluate("""sel => {
