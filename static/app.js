@@ -273,10 +273,27 @@
     var need = Math.ceil(span + pane.getBoundingClientRect().height - box.clientHeight + 2);
     return need < pane.getBoundingClientRect().height - 1 ? need : 0;
   }
+  // The top bar is one line on a wide screen. When its buttons do not fit (codes the schedule does
+  // not replay on), they are made narrower step by step, each only when the one before was not
+  // enough: html.bar-tight drops the key hints from the bar (the tooltips and the help keep
+  // them); html.bar-tighter shortens a chip's "⚠ replays 49/65" to "⚠ 49/65" (its tooltip says
+  // it in a sentence); html.bar-icons keeps only the symbols of Back, Reset, Present, More and
+  // the step count (the words stay for screen readers, the tooltips for the mouse); html.bar-wrap
+  // gives the bar a second line. Nothing is pushed off the edge.
+  // Before the stage's layouts are tried: a second line takes height from the stage.
+  var BAR_STEPS = ["bar-tight", "bar-tighter", "bar-icons", "bar-wrap"];
+  function fitBar() {
+    var root = document.documentElement, bar = document.querySelector("nav.bar");
+    BAR_STEPS.forEach(function (c) { root.classList.remove(c); });
+    for (var i = 0; bar && i < BAR_STEPS.length && bar.scrollWidth > bar.clientWidth + 1; i++) {
+      root.classList.add(BAR_STEPS[i]);
+    }
+  }
   function fit() {
     var root = document.documentElement, arena = document.querySelector("#stage .arena.story-told");
     root.classList.remove("flow", "roomy", "lanes-fit");
-    if (!window.matchMedia("(min-width: 56rem)").matches) return;
+    if (!window.matchMedia("(min-width: 56rem)").matches) { root.classList.remove.apply(root.classList, BAR_STEPS); return; }
+    fitBar();
     // Four layouts, tried in turn: a told story's (the lane diagram gets the room); the same with
     // the lane diagram cut to the story's rows, the folded stretch before them scrolled away
     // (html.lanes-fit: the CPU columns get the rest); the usual one (html.roomy: the CPU columns

@@ -5,6 +5,8 @@ cutting them; at 1024x768 the key hints are readable and the lane diagram's head
 into the I/O chip; code lines break at spaces and punctuation only. Real Chromium, element boxes."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from app.web import modelapi, urls
@@ -24,7 +26,7 @@ MOMENTS = {"crash": UAF["schedule"], "predict-stop": UAF["schedule"][:PREDICT_AT
 
 # Boxes on the stage that may scroll: the CPUs' code windows and the lane diagram's rows.
 CLIPPED_JS = """() => [...document.querySelectorAll('#stage *')].filter((el) => {
-    if (el.closest('.sr, .program, .lanes-scroll')) return false;
+    if (el.closest('.sr, .bar-word, .program, .lanes-scroll')) return false;
     const s = getComputedStyle(el);
     return s.overflowY !== 'visible' && s.display !== 'none' && el.scrollHeight > el.clientHeight + 1;
 }).map((el) => `${el.tagName}#${el.id}.${el.className}: ${el.scrollHeight} in ${el.clientHeight}`)"""
@@ -166,3 +168,49 @@ def test_code_breaks_at_spaces_and_punctuation_only(sized_page, server_url, size
             ranges += "-" in text
     assert not bad, bad
     assert ranges, "no line range shown in these states: the test needs one"
+
+
+# The walker's state where two kernel codes do not replay the schedule: two "⚠ replays" chips.
+WALKER = ("walker-cursor-vs-exit", "old", "111111111111111111111112222221111222")
+BAR_OUT_JS = """() => [...document.querySelectorAll('nav.bar > *')].filter((el) => {
+    const r = el.getBoundingClientRect();
+    return r.width && (r.right > innerWidth + 0.5 || r.left < -0.5);
+}).map((el) => el.className || el.tagName)"""
+
+# Whether the bar overflows as it would be without any of app.js's narrowing steps (the page is
+# put back as it was).
+UNTIGHTENED_OVERFLOWS_JS = """() => {
+    const root = document.documentElement, bar = document.querySelector('nav.bar');
+    const steps = ['bar-tight', 'bar-tighter', 'bar-icons', 'bar-wrap'];
+    const had = steps.filter((c) => root.classList.contains(c));
+    root.classList.remove(...steps);
+    const over = bar.scrollWidth > bar.clientWidth + 1;
+    root.classList.add(...had);
+    return over;
+}"""
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (1280, 720), (1920, 1080)], ids=["1024x768", "1280x720", "1920x1080"])
+def test_the_top_bar_never_pushes_a_button_off_the_screen(sized_page, server_url, size):
+    page = sized_page(*size)
+    page.goto(server_url + urls.scenario(*WALKER))
+    page.wait_for_load_state("load")
+    assert page.evaluate(BAR_OUT_JS) == []
+    chips = [page.inner_text(f"#code-{c}") for c in ("pre-lru-skip-fix", "new")]
+    # The warning and its count stay on the chip (the word "replays" may go at 1024 px: the chip's
+    # tooltip says it in a sentence).
+    assert all(re.search(r"⚠ (replays )?\d+/36", c) for c in chips), chips
+    assert all("this schedule replays only" in page.get_attribute(f"#code-{c}", "title") for c in ("pre-lru-skip-fix", "new"))
+    # The key hints go only where the bar needs their room: without html.bar-tight it overflows.
+    assert page.evaluate(UNTIGHTENED_OVERFLOWS_JS) is True
+    assert page.evaluate(CLIPPED_JS) == []
+
+
+def test_a_bar_that_fits_keeps_its_key_hints(sized_page, server_url):
+    page = sized_page(1280, 720)
+    page.goto(server_url + urls.scenario(SEED, "old", MOMENTS["predict-stop"][:19]))
+    page.wait_for_load_state("load")
+    assert page.evaluate("document.documentElement.classList.contains('bar-tight')") is False
+    assert page.evaluate(UNTIGHTENED_OVERFLOWS_JS) is False
+    assert page.locator("nav.bar kbd").first.is_visible()
+    assert page.evaluate(BAR_OUT_JS) == []
