@@ -82,7 +82,7 @@ HARDWARE = "Hardware name: QEMU Standard PC (Q35 + ICH9, 2009), BIOS 1.16.2-debi
 def _shrinker_task(actor: str, cpu: int) -> str:
     """'kworker/1:1/57': the task and PID the report names, from the actor's definition."""
     a = ACTORS[actor]
-    return f"{a.task_on(cpu)}/{a.pid}"
+    return f"{a.task_on(cpu)}/{a.pid_on(cpu)}"
 
 
 # (scenario, code, kind, step id): header function, access line, bytes inside the object, frames
@@ -364,12 +364,13 @@ def test_text_replay_numbers_steps_like_the_ui(capsys: pytest.CaptureFixture[str
 
 def test_two_tasks_never_share_a_pid() -> None:
     """A report names a task by its PID ("Freed by task 4242:"): two task names with one PID
-    (exit and a page fault once) would make a scenario with both ambiguous."""
+    (exit and a page fault once; kworker/1:1 and kworker/2:1 once) would make a scenario with
+    both ambiguous."""
     tasks_of: dict[int, set[str]] = {}
     for actor in ACTORS.values():
         for cpu in range(1, 5):
             if actor.pid:  # 0: the idle task, one per CPU (swapper/N)
-                tasks_of.setdefault(actor.pid_on(cpu), set()).add(actor.task)
+                tasks_of.setdefault(actor.pid_on(cpu), set()).add(actor.task_on(cpu))
     assert {pid: tasks for pid, tasks in tasks_of.items() if len(tasks) > 1} == {}
 
 

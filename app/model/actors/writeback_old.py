@@ -26,7 +26,7 @@ from app.model.actors.writeback_shared import (
 )
 
 WB_TASK = "kworker/{cpu}:1"  # shrink_wq is a bound workqueue (create_workqueue): a per-CPU worker
-WB_PID = 57
+WB_PID = 56  # kworker/N:1 is PID 56 + N (ActorDef.pid_on): 57 on CPU1, 58 on CPU2
 
 actor_def(ActorDef("writeback-old", "LRU writeback: shrink_memcg_cb (old code)", "K1", WB_TASK, WB_PID, callback="O1"))
 

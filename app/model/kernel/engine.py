@@ -70,8 +70,11 @@ class ActorDef:
         return self.task.replace("{cpu}", str(cpu_id))
 
     def pid_on(self, cpu_id: int | None) -> int:
-        """The PID of the task on CPU ``cpu_id``."""
-        return self.pid + cpu_id if self.pid_per_cpu and cpu_id is not None else self.pid
+        """The PID of the task on CPU ``cpu_id``. A bound kworker ("kworker/{cpu}:1") is a task of
+        its own on each CPU, so it has a PID of its own there too (pid + the CPU); the idle tasks
+        ("swapper/{cpu}", PID 0) all share PID 0, as in the kernel."""
+        per_cpu = self.pid_per_cpu or ("{cpu}" in self.task and self.pid != 0)
+        return self.pid + cpu_id if per_cpu and cpu_id is not None else self.pid
 
     def route(self, pc: str) -> str:
         for old, new in self.overrides:
