@@ -328,6 +328,9 @@
   var latest = live.getAttribute("data-url"), shown = latest;
   var following = true, connected = true, ended2 = false, loading = false, source = null;
   var rejoined = false;  // the next state followed may have the room's asked question: ask the poll
+  // The room's asked question heard for a state still loading (the presenter came back to it):
+  // opened once that state is shown.
+  var askWaiting = null;
   var FOLLOW = "X-Zswap-Follow";
 
   function render() {
@@ -355,6 +358,9 @@
       scenarioShown = path;
       audiencePoll(rejoined);
       rejoined = false;
+      var waiting = askWaiting;
+      askWaiting = null;
+      if (waiting && waiting.url === shown) audienceAsk(waiting);
     }, function () { /* the next state or a rejoin tries again */ }).then(function () {
       loading = false;
       follow();
@@ -492,7 +498,9 @@
     source.addEventListener("poll", function (ev) {
       var t = JSON.parse(ev.data);
       if (t.ask && t.url === shown && asking() !== t.ask) audienceAsk(t);
-      else if (ours(t, shown)) audienceTally(t); else if (t.url === latest) tally = t;
+      else if (ours(t, shown)) audienceTally(t);
+      else if (t.ask && t.url === latest) askWaiting = t;
+      else if (t.url === latest) tally = t;
     });
     source.addEventListener("end", function () {
       ended2 = true;

@@ -127,6 +127,46 @@ def test_asking_tells_everyone_and_a_room_holds_one_asked_question(make_store): 
     run_async(go)
 
 
+def test_back_at_the_asked_questions_state_everyone_hears_of_it_again(make_store):  # noqa: F811
+    """The presenter asks, steps on, comes back: the audience gets the question again (its votes
+    as they were); a step to another state sends nothing of it."""
+    async def go():
+        s = make_store(rooms.Limits())
+        c = await s.create(START_OLD, "10.0.0.1")
+        audience = await s.join(c.code)
+        crash = rooms.ask_key(START_OLD, "crash")
+        later, other = urls.scenario(SEED, "old", "1"), urls.scenario(SEED, "old", "2")
+
+        async def heard() -> list[tuple[str, str]]:
+            """What the attendee has received once nothing more comes for half a second."""
+            got = []
+            while True:
+                try:
+                    got.append(await asyncio.wait_for(audience.next(), 0.5))
+                except asyncio.TimeoutError:
+                    return [m for m in got if m[0] != "ping"]
+
+        try:
+            await s.ask(c.code, crash, 3, '{"q": 1}')
+            await s.vote(c.code, crash, 3, "alice", 2)
+            await heard()
+            await s.publish(c.code, later)
+            assert await heard() == [("state", later)]
+            await s.publish(c.code, other)  # elsewhere: nothing of the question
+            assert await heard() == [("state", other)]
+            await s.publish(c.code, START_OLD)  # back
+            got = await heard()
+            assert got[0] == ("state", START_OLD) and [k for k, _ in got] == ["state", "poll"]
+            t = json.loads(got[1][1])
+            assert t["ask"] == "crash" and t["url"] == START_OLD
+            assert t["answered"] == 1 and t["counts"] == [0, 0, 1] and t["answer"] is None
+        finally:
+            await s.leave(c.code, audience)
+            await s.end(c.code)
+            await s.close()
+    run_async(go)
+
+
 # ---- the JSON API ----------------------------------------------------------------------------------------
 
 def ask(client, room: dict, question, url: str | None = None, token: str | None = None):

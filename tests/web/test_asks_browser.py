@@ -1,7 +1,8 @@
 """A presenter's ad-hoc question in a live room, in real Chromium: the presenter asks "Which CPU
 crashes first?" (key k) at the start of the old code, two attendees (one on a 390 px phone) answer,
 see no answer before the reveal, the presenter sees "2 answered" and the split, reveals (v), both
-see the explorer's answer and their own pick; stepping on closes the question. Once on one
+see the explorer's answer and their own pick; stepping on closes the question, coming back to its
+state opens it again as it was left. Once on one
 process, once on two processes sharing a real redis-server (presenter on one, audience on the
 other)."""
 from __future__ import annotations
@@ -72,3 +73,13 @@ def test_the_room_answers_which_cpu_crashes_first(new_page, origins):  # noqa: F
     for pg in (laptop, phone):
         pg.wait_for_selector("#ask[hidden]", state="attached", timeout=8000)
         assert pg.locator("#ask .choice").count() == 0  # no choice keeps its key
+
+    # Back at the state it was asked at: the question is there again for everyone, as it was left
+    # (revealed, each attendee's own pick marked).
+    presenter.go_back()
+    presenter.wait_for_selector("#ask:not([hidden]) li.answer", timeout=8000)
+    for pg in (laptop, phone):
+        pg.wait_for_selector("#ask:not([hidden]) li.answer [data-choice='0']", timeout=8000)
+        assert "Following presenter" in pg.inner_text("#live-status")
+    note(phone, "✔ Right")
+    note(laptop, "Not this time")

@@ -471,6 +471,12 @@ class MemoryStore:
         room.url = url
         room.expires_at = self.clock() + self.limits.idle_seconds
         self.hub.deliver(code, ("state", url))
+        # Back at the state of the room's asked question: everyone hears of it again, its votes
+        # and its reveal as they were (the audience shows it as when it was asked).
+        asked = self.asks.get(code)
+        poll = self.polls.get(code, {}).get(asked[0]) if asked else None
+        if asked and poll and asked[0].partition(ASK)[0] == url:
+            self.hub.deliver_tally(code, poll.tally(asked[0]), everyone=True)
 
     async def end(self, code: str) -> None:
         self._drop(code)

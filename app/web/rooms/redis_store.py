@@ -38,6 +38,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from app.web.rooms.core import (
+    ASK,
     END,
     Created,
     Follower,
@@ -309,11 +310,14 @@ class RedisStore:
         if room is None:
             return
         ttl = self.limits.idle_seconds
+        asked = await self.redis.hget(f"{P}ask:{code}", "stop")
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(f"{P}room:{code}", "url", url)
             pipe.expire(f"{P}room:{code}", ttl)
             pipe.expire(f"{P}token:{room.token_hash}", ttl)
             pipe.publish(_channel(code), "state " + url)
+            if asked and asked.partition(ASK)[0] == url:  # back at the asked question's state
+                pipe.eval(_SEND_TALLY, 1, _poll_keys(code, asked)[0], _channel(code), asked, "asked")
             await pipe.execute()
 
     @_unavailable
