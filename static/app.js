@@ -282,9 +282,10 @@
   // gives the bar a second line. Nothing is pushed off the edge.
   // Before the stage's layouts are tried: a second line takes height from the stage.
   var BAR_STEPS = ["bar-tight", "bar-tighter", "bar-icons", "bar-wrap"];
+  // (Below 56rem the bar wraps anyway: it never overflows, and no step is taken.)
   function fitBar() {
     var root = document.documentElement, bar = document.querySelector("nav.bar");
-    BAR_STEPS.forEach(function (c) { root.classList.remove(c); });
+    root.classList.remove.apply(root.classList, BAR_STEPS);
     for (var i = 0; bar && i < BAR_STEPS.length && bar.scrollWidth > bar.clientWidth + 1; i++) {
       root.classList.add(BAR_STEPS[i]);
     }
@@ -292,8 +293,8 @@
   function fit() {
     var root = document.documentElement, arena = document.querySelector("#stage .arena.story-told");
     root.classList.remove("flow", "roomy", "lanes-fit");
-    if (!window.matchMedia("(min-width: 56rem)").matches) { root.classList.remove.apply(root.classList, BAR_STEPS); return; }
     fitBar();
+    if (!window.matchMedia("(min-width: 56rem)").matches) return;
     // Four layouts, tried in turn: a told story's (the lane diagram gets the room); the same with
     // the lane diagram cut to the story's rows, the folded stretch before them scrolled away
     // (html.lanes-fit: the CPU columns get the rest); the usual one (html.roomy: the CPU columns

@@ -126,6 +126,12 @@ def ask_key(url: str, kind: str) -> str:
     return f"{url}{ASK}{kind}"
 
 
+def poll_parts(stop: str) -> tuple[str, str]:
+    """(the state URL, the ad-hoc question's kind or "" for a predict stop) of a poll's key."""
+    url, _, kind = stop.partition(ASK)
+    return url, kind
+
+
 @dataclass(frozen=True)
 class Tally:
     """A poll: the room's state it asks at (`stop`, a canonical scenario URL, with ASK and the
@@ -142,7 +148,7 @@ class Tally:
         return sum(self.counts)
 
     def body(self) -> dict:
-        url, _, ask = self.stop.partition(ASK)
+        url, ask = poll_parts(self.stop)
         body = {"url": url, "answered": self.answered, "counts": list(self.counts),
                 "revealed": self.revealed, "answer": self.answer if self.revealed else None}
         if ask:
@@ -473,10 +479,10 @@ class MemoryStore:
         self.hub.deliver(code, ("state", url))
         # Back at the state of the room's asked question: everyone hears of it again, its votes
         # and its reveal as they were (the audience shows it as when it was asked).
-        asked = self.asks.get(code)
-        poll = self.polls.get(code, {}).get(asked[0]) if asked else None
-        if asked and poll and asked[0].partition(ASK)[0] == url:
-            self.hub.deliver_tally(code, poll.tally(asked[0]), everyone=True)
+        stop = self.asks.get(code, ("", ""))[0]
+        poll = self.polls.get(code, {}).get(stop) if stop and poll_parts(stop)[0] == url else None
+        if poll is not None:
+            self.hub.deliver_tally(code, poll.tally(stop), everyone=True)
 
     async def end(self, code: str) -> None:
         self._drop(code)

@@ -38,7 +38,6 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from app.web.rooms.core import (
-    ASK,
     END,
     Created,
     Follower,
@@ -52,6 +51,7 @@ from app.web.rooms.core import (
     rate_error,
     new_code,
     new_token,
+    poll_parts,
     revealed_error,
     token_hash,
 )
@@ -316,7 +316,7 @@ class RedisStore:
             pipe.expire(f"{P}room:{code}", ttl)
             pipe.expire(f"{P}token:{room.token_hash}", ttl)
             pipe.publish(_channel(code), "state " + url)
-            if asked and asked.partition(ASK)[0] == url:  # back at the asked question's state
+            if asked and poll_parts(asked)[0] == url:  # back at the asked question's state
                 pipe.eval(_SEND_TALLY, 1, _poll_keys(code, asked)[0], _channel(code), asked, "asked")
             await pipe.execute()
 

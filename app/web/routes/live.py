@@ -516,7 +516,7 @@ async def poll_at(request: Request, room: Room) -> tuple[str, questions.Question
     """(the poll's key, its question) at the room's current state: the presenter's ad-hoc question
     asked there, else the tour's predict stop, else a 409 "no-poll"."""
     asked = await stored(store(request).asked(room.code))
-    if asked is not None and asked[0].partition(rooms.ASK)[0] == room.url:
+    if asked is not None and rooms.poll_parts(asked[0])[0] == room.url:
         return asked[0], questions.Question.from_json(asked[1])
     stop = predict_at(room.url)
     if stop is None:
